@@ -1,0 +1,269 @@
+"""`lte-inspect`: headless analysis from the command line.
+
+    lte-inspect analyze PATH... [--model ID_OR_DIR] [--json OUT.jsonl] ...
+
+Each image gets a one-line summary on stdout; with --json, one JSON object per line is appended
+(and flushed to disk) as soon as that image is done, so an interrupted batch keeps its results.
+A bad file never stops the batch; the exit code is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from inspector import __version__
+from inspector.core.backends.base import BackendError, GenerationSettings
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.imageio import ImageLoadError, iter_image_files
+from inspector.core.results import Analysis
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-model"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lte-inspect",
+        description="Tell whether images are photographs or AI-generated, with Locate-Then-Examine.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser(
+        "analyze",
+        help="analyse images and folders",
+        description="Analyse images (folders are walked). Query 1 locates suspicious regions and "
+        "gives an initial verdict; Query 2 examines close-ups of them and gives the final verdict.",
+    )
+    a.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    a.add_argument(
+        "--model",
+        help="hub id or local folder of a Qwen2.5-VL / Qwen3-VL model, or a PEFT adapter folder "
+        "(default: the bundled demo checkpoint, when present)",
+    )
+    a.add_argument("--adapter", help="PEFT LoRA adapter (folder or hub id) to apply over --model")
+    a.add_argument("--quant", choices=["none", "4bit", "8bit"], default="none")
+    a.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], default="auto")
+    a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    a.add_argument("--download", action="store_true", help="allow downloading a hub model")
+    a.add_argument("--max-regions", type=int, default=4, metavar="N",
+                   help="examine at most N regions (default 4)")
+    a.add_argument("--no-examine", action="store_true", help="run Query 1 only")
+    a.add_argument("--no-cache-reuse", action="store_true",
+                   help="recompute Query 2 from scratch instead of reusing Query 1's KV cache")
+    a.add_argument("--max-new-tokens", type=int, default=1024, metavar="N",
+                   help="token limit per answer (default 1024)")
+    a.add_argument("--json", type=Path, metavar="OUT.jsonl",
+                   help="append one JSON object per image to this file")
+    a.add_argument("--stream", action="store_true", help="print the model's text as it comes")
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# JSON lines
+# --------------------------------------------------------------------------------------------
+
+
+def _verdict_block(verdict, explanation, confidence) -> dict[str, Any]:
+    return {"verdict": verdict, "explanation": explanation, "confidence": confidence}
+
+
+def analysis_record(analysis: Analysis) -> dict[str, Any]:
+    """The JSONL line for an analysed image: a summary plus the full analysis."""
+    ev = analysis.evidence
+    q1 = analysis.query1
+    return {
+        "file": ev.path,
+        "sha256": ev.sha256,
+        "width": ev.width,
+        "height": ev.height,
+        "initial": _verdict_block(q1.verdict, q1.explanation, q1.confidence),
+        "final": _verdict_block(
+            analysis.final_verdict, analysis.final_explanation, analysis.final_confidence
+        ),
+        "regions": [
+            {"number": r.number, "box": r.box, "label": r.label, "examined": r.examined}
+            for r in analysis.regions
+        ],
+        "changed": analysis.changed,
+        "examine_skipped": analysis.examine_skipped,
+        "problems": {
+            "query1": q1.problems,
+            "query2": analysis.query2.problems if analysis.query2 else [],
+        },
+        "model": {
+            "id": analysis.model.model_id,
+            "backend": analysis.model.backend,
+            "quantization": analysis.model.quantization,
+            "weights_sha256": analysis.model.weights_sha256,
+            "is_demo": analysis.model.is_demo,
+        },
+        "timings": analysis.timings,
+        "analysis": analysis.to_dict(),
+    }
+
+
+def error_record(path: Path, message: str) -> dict[str, Any]:
+    return {"file": str(path), "error": message}
+
+
+def _append_line(out: TextIO, record: dict[str, Any]) -> None:
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+    os.fsync(out.fileno())
+
+
+# --------------------------------------------------------------------------------------------
+# analyze
+# --------------------------------------------------------------------------------------------
+
+
+def _verdict_word(verdict: str | None) -> str:
+    return {"real": "Real", "ai-generated": "AI-generated"}.get(verdict or "", "unparsed")
+
+
+def summary_line(analysis: Analysis) -> str:
+    initial = _verdict_word(analysis.initial_verdict)
+    final = _verdict_word(analysis.final_verdict)
+    conf = analysis.final_confidence
+    conf_text = f" (P(AI)={conf:.2f})" if conf is not None else ""
+    change = {True: "CHANGED", False: "unchanged", None: "not comparable"}[analysis.changed]
+    examined = sum(r.examined for r in analysis.regions)
+    skipped = f"; {analysis.examine_skipped}" if analysis.examine_skipped else ""
+    return (
+        f"{initial} → {final}{conf_text} [{change}]; {len(analysis.regions)} regions, "
+        f"{examined} examined{skipped}; {analysis.timings.get('total', 0):.1f} s"
+    )
+
+
+def _resolve_model(args) -> str | None:
+    if args.model:
+        return args.model
+    if (DEMO_MODEL / "config.json").exists():
+        return str(DEMO_MODEL)
+    return None
+
+
+def cmd_analyze(args) -> int:
+    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+    from inspector.core.pipeline import AnalysisCancelled, Pipeline, PipelineOptions
+
+    model = _resolve_model(args)
+    if model is None:
+        print(
+            "error: no model given and no demo checkpoint is bundled. Pass --model with a hub id "
+            "or a folder (for a quick trial: lte-train init-tiny /tmp/tiny && "
+            "lte-inspect analyze IMAGE --model /tmp/tiny).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        policy = CloseupPolicy(max_regions=args.max_regions)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    files = list(iter_image_files(args.paths))
+    if not files:
+        print("error: no image files found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+
+    spec = LocalModelSpec(
+        source=model,
+        adapter=args.adapter,
+        dtype=args.dtype,
+        quantization=args.quant,
+        device=args.device,
+        allow_download=args.download,
+        reuse_cache=not args.no_cache_reuse,
+    )
+    settings = GenerationSettings(
+        max_new_tokens_locate=args.max_new_tokens, max_new_tokens_examine=args.max_new_tokens
+    )
+    print(f"Loading model {model} …", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    try:
+        backend = LocalBackend(spec, settings)
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    p = backend.provenance
+    print(
+        f"Loaded {p.model_type} on {p.device} ({p.dtype}, quantization {p.quantization}) in "
+        f"{time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
+    if p.is_demo:
+        print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
+
+    pipeline = Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine))
+    interrupted = False
+
+    def on_sigint(signum, frame):  # first Ctrl-C cancels the running image, then stops
+        nonlocal interrupted
+        interrupted = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    failures = 0
+    out = open(args.json, "a", encoding="utf-8") if args.json else None
+    try:
+        for index, path in enumerate(files, start=1):
+            if interrupted:
+                break
+            prefix = f"[{index}/{len(files)}] {path}"
+            print(prefix, file=sys.stderr, flush=True)
+
+            def on_event(event):
+                from inspector.core.pipeline import TokenGenerated
+
+                if args.stream and isinstance(event, TokenGenerated):
+                    sys.stderr.write(event.text)
+                    sys.stderr.flush()
+
+            try:
+                analysis = pipeline.analyze(path, on_event, lambda: interrupted)
+            except AnalysisCancelled:
+                print(f"{path}: cancelled", flush=True)
+                break
+            except (ImageLoadError, BackendError) as exc:
+                failures += 1
+                message = exc.message if isinstance(exc, ImageLoadError) else str(exc)
+                print(f"{path}: FAILED: {message}", flush=True)
+                if out:
+                    _append_line(out, error_record(path, message))
+                continue
+            print(f"{path}: {summary_line(analysis)}", flush=True)
+            if out:
+                _append_line(out, analysis_record(analysis))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if out:
+            out.close()
+    done = index if not interrupted else index - 1
+    print(
+        f"{done} of {len(files)} files processed, {failures} failed"
+        + (" — interrupted" if interrupted else ""),
+        file=sys.stderr,
+    )
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "analyze":
+        if args.max_regions < 0:
+            print("error: --max-regions must be 0 or more", file=sys.stderr)
+            return EXIT_USAGE
+        return cmd_analyze(args)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Model backends: something that answers one conversation turn (see base.Backend)."""

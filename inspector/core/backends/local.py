@@ -1,0 +1,544 @@
+"""Local backend: Qwen2.5-VL / Qwen3-VL through transformers.
+
+Loads from a hub id (offline unless downloads are allowed) or a folder, in bf16/fp16/fp32 or
+bitsandbytes 4-bit/8-bit, optionally spread over GPUs (`device_map="auto"`) and optionally with a
+PEFT adapter over its base. Never `trust_remote_code`; safetensors only.
+
+Query 2 continues Query 1's conversation, so by default the backend keeps Query 1's KV cache,
+trims it to the longest token prefix the new prompt shares with it, and prefills only the rest:
+the new turn's text and the close-ups' vision features (see notes/qwen-vl-on-transformers-5.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inspector import __version__
+from inspector.core.backends.base import (
+    BackendError,
+    CancelCheck,
+    GenerationSettings,
+    ModelNotFoundError,
+    OutOfMemoryError,
+    TokenCallback,
+    TurnResult,
+)
+from inspector.core.geometry import coordinate_space_for
+from inspector.core.protocol import AI_GENERATED, PROMPTS_VERSION, REAL
+from inspector.core.results import ModelProvenance
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+QUANTIZATIONS = ("none", "4bit", "8bit")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class LocalModelSpec:
+    """What to load. `source` is a hub id or a folder; `adapter` a PEFT adapter over it."""
+
+    source: str
+    adapter: str | None = None
+    dtype: str = "auto"
+    quantization: str = "none"
+    device: str = "auto"
+    allow_download: bool = False
+    min_pixels: int | None = None  # None: keep the processor's saved bounds
+    max_pixels: int | None = None
+    reuse_cache: bool = True
+    hash_weights: bool = True
+
+    def validate(self) -> None:
+        for name, value, allowed in (
+            ("dtype", self.dtype, DTYPES),
+            ("quantization", self.quantization, QUANTIZATIONS),
+            ("device", self.device, DEVICES),
+        ):
+            if value not in allowed:
+                raise BackendError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if (self.min_pixels is None) != (self.max_pixels is None):
+            raise BackendError("set both min_pixels and max_pixels, or neither")
+        if self.min_pixels is not None and not 0 < self.min_pixels <= self.max_pixels:
+            raise BackendError("min_pixels must be positive and not above max_pixels")
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_folder(source: str, allow_download: bool) -> Path:
+    """A local folder for `source`: the folder itself, or the hub snapshot (download if allowed)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelNotFoundError(f"{source} is a file; give the model's folder instead")
+    if source.startswith((".", "/", "~")) or os.sep in source.strip("/").replace("/", "", 1):
+        raise ModelNotFoundError(f"model folder {source} does not exist")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(
+            snapshot_download(
+                source,
+                local_files_only=not allow_download,
+                allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model", "*.md"],
+            )
+        )
+    except LocalEntryNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"model {source} is not in the local model cache and downloads are off; download it "
+            f"first (lte-inspect download {source}) or give a local folder"
+        ) from exc
+    except Exception as exc:  # hub errors: bad id, no network, gated repo
+        raise ModelNotFoundError(f"could not get model {source}: {exc}") from exc
+
+
+def _revision_of(folder: Path) -> str | None:
+    """The hub commit when the folder is a hub cache snapshot (…/snapshots/<sha>)."""
+    if folder.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", folder.name):
+        return folder.name
+    return None
+
+
+def weights_sha256(folder: Path) -> str | None:
+    """SHA-256 over the per-file SHA-256 of every *.safetensors file, cached by size and mtime."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    from platformdirs import user_cache_dir
+
+    cache_file = Path(user_cache_dir("lte-inspector")) / "weights-sha256.json"
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    outer = hashlib.sha256()
+    changed = False
+    for f in files:
+        real = f.resolve()
+        stat = real.stat()
+        key = f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+        digest = cache.get(key)
+        if digest is None:
+            h = hashlib.sha256()
+            with open(real, "rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    h.update(chunk)
+            digest = cache[key] = h.hexdigest()
+            changed = True
+        outer.update(f"{f.name}:{digest}\n".encode())
+    if changed:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(cache, indent=1))
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # the hash is still correct, only not remembered
+    return outer.hexdigest()
+
+
+def _torch_dtype(name: str, device: str):
+    import torch
+
+    if name == "auto":
+        if device != "cpu" and torch.cuda.is_available():
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, name)
+
+
+def _quantization_config(quantization: str, compute_dtype):
+    if quantization == "none":
+        return None
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise BackendError(
+            f"{quantization} quantization needs bitsandbytes: pip install 'lte-inspector[quant]'"
+        ) from exc
+    from transformers import BitsAndBytesConfig
+
+    # The vision tower and the output head stay in full precision: they are small and
+    # quantizing them costs more accuracy than memory saved.
+    skip = ["visual", "lm_head"]
+    if quantization == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype,
+            llm_int8_skip_modules=skip,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+
+
+def _pixel_bounds(image_processor) -> tuple[int, int]:
+    size = getattr(image_processor, "size", None) or {}
+    lo = getattr(image_processor, "min_pixels", None) or size.get("shortest_edge")
+    hi = getattr(image_processor, "max_pixels", None) or size.get("longest_edge")
+    if not lo or not hi:
+        raise BackendError("the model's image processor has no pixel bounds (min/max pixels)")
+    return int(lo), int(hi)
+
+
+def _pin_pixel_bounds(image_processor, lo: int, hi: int) -> None:
+    """Set the resize bounds the processor uses; box conversion assumes exactly these."""
+    image_processor.size = {"shortest_edge": lo, "longest_edge": hi}
+    if hasattr(image_processor, "min_pixels"):
+        image_processor.min_pixels = lo
+    if hasattr(image_processor, "max_pixels"):
+        image_processor.max_pixels = hi
+
+
+class _TokenStream:
+    """A generate() streamer that decodes new tokens and checks for cancellation per token."""
+
+    def __init__(self, tokenizer, on_token: TokenCallback | None) -> None:
+        self.tokenizer = tokenizer
+        self.on_token = on_token
+        self.ids: list[int] = []
+        self.text = ""
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate() first pushes the prompt
+            self._prompt_seen = True
+            return
+        self.ids.extend(int(t) for t in value.reshape(-1).tolist())
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+            return
+        delta, self.text = text[len(self.text) :], text
+        if delta and self.on_token is not None:
+            self.on_token(delta)
+
+    def end(self) -> None:
+        pass
+
+
+class LocalBackend:
+    """A model loaded in this process. Not thread-safe: one analysis at a time."""
+
+    backend_name = "transformers"
+
+    def __init__(self, spec: LocalModelSpec, settings: GenerationSettings | None = None) -> None:
+        spec.validate()
+        self.spec = spec
+        self.settings = settings or GenerationSettings()
+        self._cache = None
+        self._cache_ids = None  # 1-D tensor of the token ids the cache holds
+        self._load()
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        spec = self.spec
+        folder, adapter_folder = self._resolve_sources()
+        device = spec.device
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BackendError("device 'cuda' was asked for but no CUDA GPU is available")
+        on_gpu = device != "cpu" and torch.cuda.is_available()
+        dtype = _torch_dtype(spec.dtype, "cuda" if on_gpu else "cpu")
+        quant = _quantization_config(spec.quantization, dtype)
+        kwargs: dict[str, Any] = dict(
+            dtype=dtype, trust_remote_code=False, use_safetensors=True, local_files_only=True
+        )
+        if quant is not None:
+            kwargs["quantization_config"] = quant
+        if on_gpu:
+            kwargs["device_map"] = "auto"
+        try:
+            self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+            model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise OutOfMemoryError(
+                f"not enough GPU memory to load {spec.source}; try 4-bit quantization "
+                f"(--quant 4bit) or a smaller model"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"could not load the model from {folder}: {exc}") from exc
+        model_type = model.config.model_type
+        if adapter_folder is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter_folder, is_trainable=False)
+        model.eval()
+        self.model = model
+        self.core = model.get_base_model() if adapter_folder is not None else model
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        ip = self.processor.image_processor
+        if spec.min_pixels is not None:
+            _pin_pixel_bounds(ip, spec.min_pixels, spec.max_pixels)
+        self.min_pixels, self.max_pixels = _pixel_bounds(ip)
+        _pin_pixel_bounds(ip, self.min_pixels, self.max_pixels)
+        try:
+            self.coordinate_space = coordinate_space_for(
+                model_type, self.min_pixels, self.max_pixels
+            )
+        except ValueError as exc:
+            raise BackendError(f"{spec.source}: {exc}") from exc
+        self.device = next(self.core.parameters()).device
+        self._verdict_token_ids = self._first_token_ids()
+        self.provenance = ModelProvenance(
+            model_id=spec.source,
+            backend=self.backend_name,
+            model_type=model_type,
+            revision=_revision_of(folder),
+            weights_sha256=weights_sha256(folder) if spec.hash_weights else None,
+            adapter_id=spec.adapter,
+            quantization=spec.quantization,
+            dtype=str(dtype).removeprefix("torch."),
+            device=str(self.device) if not on_gpu else "cuda (device_map=auto)",
+            prompts_version=PROMPTS_VERSION,
+            generation={
+                **self.settings.to_dict(),
+                "min_pixels": self.min_pixels,
+                "max_pixels": self.max_pixels,
+                "kv_cache_reuse": spec.reuse_cache,
+            },
+            software_version=__version__,
+            is_demo=(folder / "DEMO").exists(),
+        )
+
+    def _resolve_sources(self) -> tuple[Path, Path | None]:
+        spec = self.spec
+        folder = _resolve_folder(spec.source, spec.allow_download)
+        adapter = spec.adapter
+        if adapter is None and (folder / "adapter_config.json").exists():
+            adapter, folder = str(folder), None  # the source itself is an adapter
+        if adapter is None:
+            return folder, None
+        adapter_folder = _resolve_folder(adapter, spec.allow_download)
+        if folder is None:
+            config = json.loads((adapter_folder / "adapter_config.json").read_text())
+            base = config.get("base_model_name_or_path")
+            if not base:
+                raise BackendError(f"adapter {adapter} does not name its base model")
+            folder = _resolve_folder(base, spec.allow_download)
+        if not (adapter_folder / "adapter_config.json").exists():
+            raise BackendError(f"{adapter} is not a PEFT adapter (no adapter_config.json)")
+        return folder, adapter_folder
+
+    def _first_token_ids(self) -> dict[str, list[int]]:
+        """First token of each verdict word, with and without a leading space."""
+        ids: dict[str, list[int]] = {}
+        for verdict in (REAL, AI_GENERATED):
+            firsts = set()
+            for variant in (verdict, " " + verdict):
+                encoded = self.tokenizer.encode(variant, add_special_tokens=False)
+                if encoded:
+                    firsts.add(encoded[0])
+            ids[verdict] = sorted(firsts)
+        if set(ids[REAL]) & set(ids[AI_GENERATED]):
+            return {}  # the words share a first token: cannot score them from one position
+        return ids
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def global_scale(self, image_size: tuple[int, int]) -> float:
+        return self.coordinate_space.view_scale(image_size)
+
+    def reset(self) -> None:
+        self._cache = None
+        self._cache_ids = None
+
+    def _encode(self, messages: list[dict[str, Any]]):
+        inputs = self.processor.apply_chat_template(
+            messages,
+            tokenize=True,
+            add_generation_prompt=True,
+            return_dict=True,
+            return_tensors="pt",
+        )
+        inputs = inputs.to(self.device)
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.core.dtype)
+        return inputs
+
+    def _reuse_plan(self, inputs) -> tuple[int, dict[str, Any]] | None:
+        """How much of the cache to keep and what to pass instead of all pixels; None: no reuse."""
+        import torch
+
+        if self._cache is None or self._cache_ids is None:
+            return None
+        new_ids = inputs["input_ids"][0]
+        n = min(len(new_ids), len(self._cache_ids))
+        same = (new_ids[:n] == self._cache_ids[:n]).to(torch.int64)
+        common = int(same.cumprod(0).sum())
+        if common == 0:
+            return None
+        common = min(common, len(new_ids) - 1)  # at least one token must be fed
+        image_runs = _image_token_runs(inputs["mm_token_type_ids"][0])
+        # an image split by the boundary must be re-encoded whole: move the boundary before it
+        for start, end in image_runs:
+            if start < common < end:
+                common = start
+        cached_images = sum(1 for _, end in image_runs if end <= common)
+        extra: dict[str, Any] = {}
+        grids = inputs.get("image_grid_thw")
+        if grids is not None and cached_images < len(grids):
+            rows = grids.prod(-1)
+            first_row = int(rows[:cached_images].sum())
+            new_pixels = inputs["pixel_values"][first_row:]
+            with torch.inference_mode():
+                features = self.core.model.get_image_features(
+                    new_pixels, grids[cached_images:], return_dict=True
+                )
+            extra["mm_encoder_outputs"] = {"image": features}
+        return common, extra
+
+    def generate_turn(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_new_tokens: int,
+        on_token: TokenCallback | None = None,
+        is_cancelled: CancelCheck | None = None,
+    ) -> TurnResult:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+        started = time.perf_counter()
+        try:
+            inputs = self._encode(messages)
+        except (ValueError, TypeError) as exc:
+            raise BackendError(f"could not prepare the model input: {exc}") from exc
+        prompt_len = int(inputs["input_ids"].shape[1])
+        kwargs: dict[str, Any] = dict(inputs)
+        prefill = prompt_len
+        plan = self._reuse_plan(inputs) if self.spec.reuse_cache else None
+        if plan is not None:
+            common, extra = plan
+            self._cache.crop(common - self._cache.get_seq_length())
+            kwargs.pop("pixel_values", None)
+            kwargs.update(extra, past_key_values=self._cache)
+            prefill = prompt_len - common
+        self.reset()
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kw):
+                stop = bool(is_cancelled and is_cancelled())
+                return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
+
+        recorder = _VerdictProbabilities(self._verdict_token_ids)
+        stream = _TokenStream(self.tokenizer, on_token)
+        if self.settings.do_sample:
+            torch.manual_seed(self.settings.seed)
+            sampling = dict(
+                do_sample=True, temperature=self.settings.temperature, top_p=self.settings.top_p
+            )
+        else:
+            sampling = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **kwargs,
+                    **sampling,
+                    max_new_tokens=max_new_tokens,
+                    streamer=stream,
+                    stopping_criteria=StoppingCriteriaList([_Cancel()]),
+                    logits_processor=LogitsProcessorList([recorder]),
+                    return_dict_in_generate=True,
+                )
+        except torch.cuda.OutOfMemoryError as exc:
+            self.reset()
+            torch.cuda.empty_cache()
+            raise OutOfMemoryError(
+                "the GPU ran out of memory while analysing; lower max pixels or the number of "
+                "regions, or use 4-bit quantization"
+            ) from exc
+        sequence = out.sequences[0]
+        generated = sequence[prompt_len:].tolist()
+        cancelled = bool(is_cancelled and is_cancelled())
+        eos_ids = self._eos_ids()
+        if cancelled:
+            stop_reason = "cancelled"
+        elif generated and generated[-1] in eos_ids:
+            stop_reason = "eos"
+        else:
+            stop_reason = "length"
+        if not cancelled and self.spec.reuse_cache:
+            self._cache = out.past_key_values
+            self._cache_ids = sequence[: self._cache.get_seq_length()]
+        text = self.tokenizer.decode(generated, skip_special_tokens=True)
+        return TurnResult(
+            text=text,
+            prompt_tokens=prompt_len,
+            prefill_tokens=prefill,
+            generated_tokens=len(generated),
+            seconds=time.perf_counter() - started,
+            stop_reason=stop_reason,
+            confidence=recorder.confidence_at(self._verdict_step(generated)),
+        )
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.core.generation_config.eos_token_id
+        if eos is None:
+            return set()
+        return set(eos) if isinstance(eos, list) else {eos}
+
+    def _verdict_step(self, generated: list[int]) -> int | None:
+        """The generation step that produced the first token of the (last) verdict's value."""
+        text = self.tokenizer.decode(generated, skip_special_tokens=True)
+        if "<verdict>" not in text:
+            return None
+        # Walk back from the end: the verdict sits near the end of the answer.
+        for k in range(len(generated), -1, -1):
+            prefix = self.tokenizer.decode(generated[:k], skip_special_tokens=True)
+            if prefix.rstrip(" ").endswith("<verdict>") and k < len(generated):
+                return k
+            if "<verdict>" not in prefix:
+                return None
+        return None
+
+
+def _image_token_runs(mm_token_type_ids) -> list[tuple[int, int]]:
+    """(start, end) of each contiguous run of image tokens, in order."""
+    flags = mm_token_type_ids.tolist()
+    runs, start = [], None
+    for i, flag in enumerate(flags + [0]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+class _VerdictProbabilities:
+    """A logits processor that only records, per step, the probabilities of the verdict words."""
+
+    def __init__(self, token_ids: dict[str, list[int]]) -> None:
+        self.token_ids = token_ids
+        self.steps: list[tuple[float, float]] = []
+
+    def __call__(self, input_ids, scores):
+        if self.token_ids:
+            probs = scores[0].float().softmax(-1)
+            real = float(probs[self.token_ids[REAL]].sum())
+            ai = float(probs[self.token_ids[AI_GENERATED]].sum())
+            self.steps.append((real, ai))
+        return scores
+
+    def confidence_at(self, step: int | None) -> float | None:
+        """P(ai-generated) renormalised over the two verdicts, or None when not readable."""
+        if step is None or step >= len(self.steps):
+            return None
+        real, ai = self.steps[step]
+        if real + ai <= 0.0:
+            return None
+        return ai / (real + ai)

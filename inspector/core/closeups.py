@@ -1,0 +1,220 @@
+"""Close-ups for the Examine step (LTE's magnifying glass).
+
+Each selected region is padded with context, grown to a minimum size, and resampled so the model
+sees it at a higher pixel density than it saw the whole image in Query 1, within a pixel budget.
+Planning is pure arithmetic (testable, reproducible, recorded in the results); rendering is one
+Pillow crop + resize.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from inspector.core.geometry import Box, clamp_box, select_regions
+
+__all__ = [
+    "MIN_OUTPUT_SIDE",
+    "CloseupPlan",
+    "CloseupPolicy",
+    "plan_closeups",
+    "render_closeup",
+]
+
+# The Qwen processors resize to multiples of 28 (Qwen2.5) / 32 (Qwen3) anyway; below 28 px a
+# close-up carries no information and tiny images are a known source of processor edge cases.
+MIN_OUTPUT_SIDE = 28
+
+# Qwen's smart_resize rejects aspect ratios above 200; crops stay well inside that.
+_MAX_CROP_ASPECT = 100
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class CloseupPolicy:
+    """How close-ups are chosen and sized; part of the recorded generation settings.
+
+    ``context``: padding on each side as a fraction of the box side. ``min_side``: smallest crop
+    side in original px (small boxes grow around their centre). ``magnification``: the close-up is
+    seen at least this many times the global view's pixel density (unless ``max_pixels`` bites).
+    ``max_pixels``: cap on a close-up's output pixels. The last three feed ``select_regions``.
+    """
+
+    context: float = 0.25
+    min_side: int = 64
+    magnification: float = 2.0
+    max_pixels: int = 512 * 512
+    max_regions: int = 4
+    max_area_fraction: float = 0.5
+    merge_iou: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not _is_number(self.context) or not math.isfinite(self.context) or self.context < 0:
+            raise ValueError(f"context must be a finite number >= 0, got {self.context!r}")
+        if not isinstance(self.min_side, int) or isinstance(self.min_side, bool):
+            raise ValueError(f"min_side must be an integer number of pixels, got {self.min_side!r}")
+        if self.min_side < 1:
+            raise ValueError(f"min_side must be >= 1 pixel, got {self.min_side}")
+        if (
+            not _is_number(self.magnification)
+            or not math.isfinite(self.magnification)
+            or self.magnification <= 0
+        ):
+            raise ValueError(
+                f"magnification must be a finite number > 0, got {self.magnification!r}"
+            )
+        if not isinstance(self.max_pixels, int) or isinstance(self.max_pixels, bool):
+            raise ValueError(f"max_pixels must be an integer, got {self.max_pixels!r}")
+        if self.max_pixels < MIN_OUTPUT_SIDE * MIN_OUTPUT_SIDE:
+            raise ValueError(
+                f"max_pixels must be >= {MIN_OUTPUT_SIDE * MIN_OUTPUT_SIDE} "
+                f"({MIN_OUTPUT_SIDE}x{MIN_OUTPUT_SIDE}), got {self.max_pixels}"
+            )
+        if not isinstance(self.max_regions, int) or isinstance(self.max_regions, bool):
+            raise ValueError(f"max_regions must be an integer, got {self.max_regions!r}")
+        if self.max_regions < 1:
+            raise ValueError(f"max_regions must be >= 1, got {self.max_regions}")
+        if not _is_number(self.max_area_fraction) or not 0 < self.max_area_fraction <= 1:
+            raise ValueError(f"max_area_fraction must be in (0, 1], got {self.max_area_fraction!r}")
+        if not _is_number(self.merge_iou) or not 0 < self.merge_iou <= 1:
+            raise ValueError(f"merge_iou must be in (0, 1], got {self.merge_iou!r}")
+
+
+@dataclass(frozen=True)
+class CloseupPlan:
+    """One close-up: which region, what to crop (integer px, inside the image), how big to render.
+
+    ``scale`` is the achieved output px per original px (the smaller of the two axes), which is
+    what to compare with the global view's scale.
+    """
+
+    region_index: int
+    box: Box
+    crop_box: Box
+    output_size: tuple[int, int]
+    scale: float
+
+
+def plan_closeups(
+    boxes: Sequence[Box],
+    image_size: tuple[int, int],
+    global_scale: float,
+    policy: CloseupPolicy,
+) -> list[CloseupPlan]:
+    """Plan the close-ups for the regions worth examining, in the regions' order.
+
+    ``global_scale`` is resized px per original px of the global (Query 1) view, e.g. 0.25 for a
+    photo downscaled 4x. The target scale is ``max(1.0, magnification * global_scale)``: never
+    below native resolution, and at least ``magnification`` times the global density. When the
+    output would exceed ``policy.max_pixels`` it is scaled down to fit; the achieved magnification
+    is then lower than asked and ``CloseupPlan.scale`` records the real value. Output sides are at
+    least ``MIN_OUTPUT_SIDE`` px.
+    """
+    width, height = image_size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive (width, height), got {image_size!r}")
+    if not _is_number(global_scale) or not math.isfinite(global_scale) or global_scale <= 0:
+        raise ValueError(f"global_scale must be a finite number > 0, got {global_scale!r}")
+
+    indices = select_regions(
+        boxes,
+        image_size,
+        max_area_fraction=policy.max_area_fraction,
+        merge_iou=policy.merge_iou,
+        max_regions=policy.max_regions,
+    )
+    plans: list[CloseupPlan] = []
+    for index in indices:
+        box = clamp_box(boxes[index], width, height)
+        if box is None:  # select_regions already skips these; kept for type narrowing
+            continue
+        crop = _crop_box(box, width, height, policy)
+        output_size, scale = _output_size(crop.width, crop.height, global_scale, policy)
+        plans.append(
+            CloseupPlan(
+                region_index=index, box=box, crop_box=crop, output_size=output_size, scale=scale
+            )
+        )
+    return plans
+
+
+def _span(lo: float, hi: float, centre: float, min_side: float, limit: int) -> tuple[int, int]:
+    """One axis of the crop: clip to the image, grow to ``min_side``, snap outward to integers.
+
+    Growth is centred on the region; at the image border the window slides inward instead of
+    being cut, so edge regions still get ``min(min_side, image side)`` pixels.
+    """
+    lo, hi = max(lo, 0.0), min(hi, float(limit))
+    if hi - lo < min_side:
+        side = min(float(min_side), float(limit))
+        lo = min(max(centre - side / 2.0, 0.0), limit - side)
+        hi = lo + side
+    ilo = max(0, math.floor(lo + 1e-9))
+    ihi = min(limit, math.ceil(hi - 1e-9))
+    if ihi <= ilo:  # only for sub-pixel input; the region box is >= 1 px so this is defensive
+        ilo, ihi = (ilo, ilo + 1) if ilo < limit else (limit - 1, limit)
+    return ilo, ihi
+
+
+def _crop_box(box: Box, width: int, height: int, policy: CloseupPolicy) -> Box:
+    """Padded, minimum-size, integer crop around ``box``, inside the image."""
+    cx, cy = box.center
+    pad_x, pad_y = policy.context * box.width, policy.context * box.height
+    min_x = min_y = float(policy.min_side)
+    x1, x2 = _span(box.x1 - pad_x, box.x2 + pad_x, cx, min_x, width)
+    y1, y2 = _span(box.y1 - pad_y, box.y2 + pad_y, cy, min_y, height)
+    # A sliver-shaped crop would be rejected by the processor (aspect ratio limit): widen its
+    # short side, as far as the image allows.
+    cw, ch = x2 - x1, y2 - y1
+    if cw > ch * _MAX_CROP_ASPECT:
+        y1, y2 = _span(y1, y2, cy, max(min_y, math.ceil(cw / _MAX_CROP_ASPECT)), height)
+    elif ch > cw * _MAX_CROP_ASPECT:
+        x1, x2 = _span(x1, x2, cx, max(min_x, math.ceil(ch / _MAX_CROP_ASPECT)), width)
+    return Box(float(x1), float(y1), float(x2), float(y2))
+
+
+def _output_size(
+    crop_w: float, crop_h: float, global_scale: float, policy: CloseupPolicy
+) -> tuple[tuple[int, int], float]:
+    """Output (w, h) and the achieved scale for a crop, honouring magnification and the cap."""
+    target = max(1.0, policy.magnification * global_scale)
+    # Round up so the achieved density is never below the target when the cap does not bite.
+    out_w = math.ceil(crop_w * target - 1e-9)
+    out_h = math.ceil(crop_h * target - 1e-9)
+    if out_w * out_h > policy.max_pixels:
+        fit = math.sqrt(policy.max_pixels / (crop_w * crop_h))
+        out_w = max(1, math.floor(crop_w * fit))
+        out_h = max(1, math.floor(crop_h * fit))
+    out_w, out_h = max(out_w, MIN_OUTPUT_SIDE), max(out_h, MIN_OUTPUT_SIDE)
+    if out_w * out_h > policy.max_pixels:  # the 28 px floor raised the short side: trim the long
+        if out_w >= out_h:
+            out_w = max(MIN_OUTPUT_SIDE, policy.max_pixels // out_h)
+        else:
+            out_h = max(MIN_OUTPUT_SIDE, policy.max_pixels // out_w)
+    scale = min(out_w / crop_w, out_h / crop_h)
+    return (int(out_w), int(out_h)), scale
+
+
+def render_closeup(image: Image.Image, plan: CloseupPlan) -> Image.Image:
+    """Crop the plan's window and resample it to the planned size (LANCZOS), as RGB.
+
+    Raises ValueError when the plan does not fit the image (planned for another image/size).
+    """
+    x1, y1, x2, y2 = (
+        int(v) for v in (plan.crop_box.x1, plan.crop_box.y1, plan.crop_box.x2, plan.crop_box.y2)
+    )
+    if x1 < 0 or y1 < 0 or x2 > image.width or y2 > image.height or x2 <= x1 or y2 <= y1:
+        raise ValueError(
+            f"crop box {plan.crop_box.to_list()} does not fit the image "
+            f"{image.width}x{image.height}; was the plan made for another image?"
+        )
+    region = image.crop((x1, y1, x2, y2))
+    if region.mode != "RGB":
+        region = region.convert("RGB")
+    return region.resize(plan.output_size, Image.Resampling.LANCZOS)

@@ -1,0 +1,308 @@
+"""Locate-Then-Examine, synchronously: Query 1 → parse → close-ups → Query 2 → parse → Analysis.
+
+Progress is reported through a callback of typed events, so the CLI prints them and the GUI's
+worker forwards them as Qt signals. Cancellation is a callable polled between generated tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inspector.core.backends.base import Backend
+from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
+from inspector.core.geometry import Box
+from inspector.core.imageio import LoadedImage, load_image
+from inspector.core.protocol import (
+    RawRegion,
+    RegionStream,
+    examine_messages,
+    locate_messages,
+    parse_examine,
+    parse_locate,
+)
+from inspector.core.results import (
+    Analysis,
+    CloseupRecord,
+    Evidence,
+    FindingRecord,
+    QueryRecord,
+    RegionRecord,
+)
+
+# --------------------------------------------------------------------------------------------
+# Events
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    path: Path
+
+
+@dataclass(frozen=True)
+class ImageLoaded:
+    path: Path
+    image: Any  # PIL.Image, RGB, orientation applied
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class QueryStarted:
+    query: int  # 1 or 2
+
+
+@dataclass(frozen=True)
+class TokenGenerated:
+    query: int
+    text: str  # the new piece of decoded text
+
+
+@dataclass(frozen=True)
+class RegionLocated:
+    region: RegionRecord  # box in original-image pixels
+
+
+@dataclass(frozen=True)
+class CloseupReady:
+    closeup: CloseupRecord
+    image: Any  # PIL.Image of the close-up as sent to the model
+    label: str
+
+
+@dataclass(frozen=True)
+class InitialVerdict:
+    query: QueryRecord
+    regions: list[RegionRecord]
+
+
+@dataclass(frozen=True)
+class FinalVerdict:
+    analysis: Analysis
+
+
+@dataclass(frozen=True)
+class Done:
+    analysis: Analysis
+
+
+@dataclass(frozen=True)
+class Failed:
+    path: Path
+    message: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    path: Path
+
+
+Event = (
+    Started
+    | ImageLoaded
+    | QueryStarted
+    | TokenGenerated
+    | RegionLocated
+    | CloseupReady
+    | InitialVerdict
+    | FinalVerdict
+    | Done
+    | Failed
+    | Cancelled
+)
+EventCallback = Callable[[Event], None]
+
+
+class AnalysisCancelled(Exception):
+    """The user cancelled; nothing was recorded for this image."""
+
+
+@dataclass
+class PipelineOptions:
+    policy: CloseupPolicy
+    examine: bool = True  # False: Query 1 only
+    max_pixels_load: int = 100_000_000
+
+
+def evidence_of(loaded: LoadedImage) -> Evidence:
+    return Evidence(
+        path=str(loaded.path),
+        size_bytes=loaded.size_bytes,
+        sha256=loaded.sha256,
+        width=loaded.width,
+        height=loaded.height,
+        format=loaded.format,
+        original_mode=loaded.original_mode,
+        frame_count=loaded.frame_count,
+        orientation=loaded.orientation,
+        exif=dict(loaded.exif),
+    )
+
+
+def _query_record(turn, explanation, verdict, problems) -> QueryRecord:
+    return QueryRecord(
+        raw_text=turn.text,
+        explanation=explanation,
+        verdict=verdict,
+        confidence=turn.confidence,
+        problems=list(problems),
+        prompt_tokens=turn.prompt_tokens,
+        prefill_tokens=turn.prefill_tokens,
+        generated_tokens=turn.generated_tokens,
+        seconds=round(turn.seconds, 3),
+        stop_reason=turn.stop_reason,
+    )
+
+
+class Pipeline:
+    def __init__(self, backend: Backend, options: PipelineOptions) -> None:
+        self.backend = backend
+        self.options = options
+
+    def analyze(
+        self,
+        path: str | Path,
+        on_event: EventCallback | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+    ) -> Analysis:
+        """Analyse one image. Raises ImageLoadError, BackendError or AnalysisCancelled."""
+        emit = on_event or (lambda event: None)
+        cancelled = is_cancelled or (lambda: False)
+        path = Path(path)
+        emit(Started(path))
+        try:
+            return self._analyze(path, emit, cancelled)
+        except AnalysisCancelled:
+            emit(Cancelled(path))
+            raise
+        except Exception as exc:
+            emit(Failed(path, str(exc)))
+            raise
+        finally:
+            self.backend.reset()
+
+    def _analyze(self, path: Path, emit: EventCallback, cancelled) -> Analysis:
+        t0 = time.perf_counter()
+        loaded = load_image(path, max_pixels=self.options.max_pixels_load)
+        evidence = evidence_of(loaded)
+        emit(ImageLoaded(path, loaded.image, evidence))
+        timings = {"load": time.perf_counter() - t0}
+        size = (loaded.width, loaded.height)
+        space = self.backend.coordinate_space
+
+        # Query 1: locate
+        messages1 = locate_messages(loaded.image, space.name)
+        regions: list[RegionRecord] = []
+        stream = RegionStream()
+        text_so_far: list[str] = []
+
+        def to_record(raw: RawRegion) -> RegionRecord | None:
+            box = space.from_model(raw.coords, size)
+            if box is None:
+                return None
+            return RegionRecord(len(regions) + 1, box.to_list(), raw.label, list(raw.coords))
+
+        def on_token_1(piece: str) -> None:
+            text_so_far.append(piece)
+            emit(TokenGenerated(1, piece))
+            for raw in stream.feed("".join(text_so_far)):
+                record = to_record(raw)
+                if record is not None:
+                    regions.append(record)
+                    emit(RegionLocated(record))
+
+        emit(QueryStarted(1))
+        turn1 = self.backend.generate_turn(
+            messages1,
+            max_new_tokens=self.backend.settings.max_new_tokens_locate,
+            on_token=on_token_1,
+            is_cancelled=cancelled,
+        )
+        if turn1.stop_reason == "cancelled":
+            raise AnalysisCancelled(str(path))
+        answer1 = parse_locate(turn1.text)
+        problems1 = list(answer1.problems)
+        # The streamed regions and the final parse see the same closed objects; rebuild from the
+        # final parse so a region is never missed if the stream's last piece was held back.
+        regions.clear()
+        for raw in answer1.regions:
+            record = to_record(raw)
+            if record is None:
+                problems1.append(f"region {raw.label!r} has no area inside the image; dropped")
+            else:
+                regions.append(record)
+        if turn1.stop_reason == "length":
+            problems1.append("the answer reached the token limit and was cut off")
+        query1 = _query_record(turn1, answer1.explanation, answer1.verdict, problems1)
+        timings["query1"] = turn1.seconds
+        emit(InitialVerdict(query1, list(regions)))
+
+        analysis = Analysis(
+            evidence=evidence, model=self.backend.provenance, query1=query1, regions=regions
+        )
+
+        # Examine: close-ups, then Query 2
+        if not self.options.examine:
+            analysis.examine_skipped = "examination turned off (Query 1 only)"
+        elif not regions:
+            analysis.examine_skipped = "no regions located; the initial verdict stands"
+        else:
+            t1 = time.perf_counter()
+            boxes = [Box(*r.box) for r in regions]
+            plans = plan_closeups(
+                boxes, size, self.backend.global_scale(size), self.options.policy
+            )
+            if not plans:
+                analysis.examine_skipped = (
+                    "every region was too large (over half the image) to examine"
+                )
+            closeups = []
+            for plan in plans:
+                region = regions[plan.region_index]
+                region.examined = True
+                image = render_closeup(loaded.image, plan)
+                record = CloseupRecord(
+                    region=region.number,
+                    crop_box=plan.crop_box.to_list(),
+                    output_size=list(plan.output_size),
+                    scale=round(plan.scale, 4),
+                )
+                analysis.closeups.append(record)
+                closeups.append((region.label, image))
+                emit(CloseupReady(record, image, region.label))
+            timings["closeups"] = time.perf_counter() - t1
+            if closeups:
+                self._examine(analysis, messages1, turn1.text, closeups, emit, cancelled)
+                timings["query2"] = analysis.query2.seconds
+        timings["total"] = time.perf_counter() - t0
+        analysis.timings = {k: round(v, 3) for k, v in timings.items()}
+        emit(FinalVerdict(analysis))
+        emit(Done(analysis))
+        return analysis
+
+    def _examine(self, analysis, messages1, answer1_text, closeups, emit, cancelled) -> None:
+        messages2 = examine_messages(messages1, answer1_text, closeups)
+        emit(QueryStarted(2))
+        turn2 = self.backend.generate_turn(
+            messages2,
+            max_new_tokens=self.backend.settings.max_new_tokens_examine,
+            on_token=lambda piece: emit(TokenGenerated(2, piece)),
+            is_cancelled=cancelled,
+        )
+        if turn2.stop_reason == "cancelled":
+            raise AnalysisCancelled(analysis.evidence.path)
+        answer2 = parse_examine(turn2.text, region_count=len(closeups))
+        problems2 = list(answer2.problems)
+        if turn2.stop_reason == "length":
+            problems2.append("the answer reached the token limit and was cut off")
+        analysis.query2 = _query_record(turn2, answer2.explanation, answer2.verdict, problems2)
+        # Close-up k in the Query-2 turn is region analysis.closeups[k-1].region.
+        for finding in answer2.findings:
+            region_number = analysis.closeups[finding.region - 1].region
+            analysis.findings.append(
+                FindingRecord(region_number, finding.observation, finding.points_to)
+            )
+        analysis.tags = list(answer2.tags)

@@ -1,0 +1,474 @@
+"""The answer protocol: prompts, answer grammar, serializer and a total, incremental parser.
+
+One source of truth for the app and the trainer: the trainer builds its targets with
+`serialize_locate` / `serialize_examine`, so the model is trained on exactly what `parse_locate` /
+`parse_examine` read. Parsing never raises: any string (garbage, truncated, half-streamed) gives a
+result plus a list of problems. Coordinates here are raw numbers in the *model's* space; converting
+them to original-image pixels is the pipeline's job (see geometry.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PROMPTS_VERSION = "lte-prompts/1"
+
+REAL = "real"
+AI_GENERATED = "ai-generated"
+VERDICTS: tuple[str, str] = (REAL, AI_GENERATED)
+
+# FakeXplainer's image-level tags (perceptual attributes that need no box).
+TAGS: tuple[str, ...] = (
+    "perspective",
+    "artistic-style",
+    "unknown-object",
+    "structure",
+    "texture",
+    "other",
+)
+
+SYSTEM_PROMPT = (
+    "You are an expert in image forensics. You decide whether an image is a real photograph or "
+    "AI-generated, and you ground every claim in specific regions of the image."
+)
+
+# How each coordinate space is described to the model (see geometry.CoordinateSpace.name).
+COORDINATE_HINTS: dict[str, str] = {
+    "qwen2_5_vl_absolute_pixels": "in pixels of the image as you see it",
+    "qwen3_vl_relative": "on a 0-1000 scale relative to the image width and height",
+}
+
+LOCATE_INSTRUCTION = """\
+Examine this image and decide whether it is a real photograph or AI-generated.
+1. Explain what you see that supports your judgement.
+2. Locate the regions that deserve a closer look: areas generators often get wrong (faces, hands, \
+paws, small text, logos, reflections, shadows, repeated textures) or fine details that are hard to \
+fake. Give each region as {{"bbox_2d": [x1, y1, x2, y2], "label": "..."}} with coordinates \
+{coordinate_hint}.
+3. Give your initial verdict: real or ai-generated.
+Answer exactly in this form:
+<explanation>...</explanation>
+<regions>[...]</regions>
+<verdict>real or ai-generated</verdict>"""
+
+EXAMINE_INSTRUCTION = """\
+Here are close-ups of the regions you located, magnified. Compare each close-up with the whole \
+image, state what it shows and which verdict it points to, then give your corrected verdict.
+Answer exactly in this form:
+<findings>[{"region": 1, "observation": "...", "points_to": "real or ai-generated"}, ...]</findings>
+<explanation>...</explanation>
+<tags>zero or more of: perspective, artistic-style, unknown-object, structure, texture, other</tags>
+<verdict>real or ai-generated</verdict>"""
+
+
+def closeup_caption(number: int, label: str) -> str:
+    """The text that introduces close-up `number` (1-based) in the Query-2 user turn."""
+    label = " ".join(label.split()) or "unlabelled region"
+    return f"Close-up {number}: {label}"
+
+
+# --------------------------------------------------------------------------------------------
+# Conversations (Hugging Face chat format; images as {"type": "image", "image": PIL.Image})
+# --------------------------------------------------------------------------------------------
+
+
+def locate_messages(image: Any, coordinate_space_name: str) -> list[dict[str, Any]]:
+    """The Query-1 conversation: system prompt, then the image and the locate instruction."""
+    hint = COORDINATE_HINTS.get(coordinate_space_name, "in pixels of the image as you see it")
+    return [
+        {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "image": image},
+                {"type": "text", "text": LOCATE_INSTRUCTION.format(coordinate_hint=hint)},
+            ],
+        },
+    ]
+
+
+def examine_messages(
+    query1_messages: list[dict[str, Any]],
+    query1_answer: str,
+    closeups: Sequence[tuple[str, Any]],
+) -> list[dict[str, Any]]:
+    """The Query-2 conversation: Query 1, its answer, then one close-up per region.
+
+    `closeups` holds (label, image) in region order; they are numbered from 1. The prefix is
+    Query 1 unchanged, which is what lets a backend reuse Query 1's KV cache.
+    """
+    content: list[dict[str, Any]] = []
+    for number, (label, image) in enumerate(closeups, start=1):
+        content.append({"type": "text", "text": closeup_caption(number, label) + "\n"})
+        content.append({"type": "image", "image": image})
+    content.append({"type": "text", "text": EXAMINE_INSTRUCTION})
+    return [
+        *query1_messages,
+        {"role": "assistant", "content": [{"type": "text", "text": query1_answer}]},
+        {"role": "user", "content": content},
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Parsed answers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RawRegion:
+    """A region as the model wrote it: coordinates still in the model's space."""
+
+    coords: list[float]
+    label: str
+
+
+@dataclass
+class Finding:
+    region: int  # 1-based, as numbered in the Query-2 turn
+    observation: str
+    points_to: str | None  # a verdict, or None when missing/unknown
+
+
+@dataclass
+class LocateAnswer:
+    explanation: str | None = None
+    regions: list[RawRegion] = field(default_factory=list)
+    verdict: str | None = None  # REAL, AI_GENERATED, or None (unparsed)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExamineAnswer:
+    findings: list[Finding] = field(default_factory=list)
+    explanation: str | None = None
+    tags: list[str] = field(default_factory=list)
+    verdict: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Serializer
+# --------------------------------------------------------------------------------------------
+
+
+def _number(value: float) -> int | float:
+    """Integers print without a decimal point, as Qwen writes boxes."""
+    return int(value) if float(value).is_integer() else round(float(value), 2)
+
+
+def serialize_locate(explanation: str, regions: Sequence[RawRegion], verdict: str) -> str:
+    """The canonical Query-1 answer. `regions` carry model-space coordinates."""
+    _check_verdict(verdict)
+    items = [
+        {"bbox_2d": [_number(v) for v in r.coords], "label": r.label} for r in regions
+    ]
+    return (
+        f"<explanation>{explanation.strip()}</explanation>\n"
+        f"<regions>{json.dumps(items, ensure_ascii=False)}</regions>\n"
+        f"<verdict>{verdict}</verdict>"
+    )
+
+
+def serialize_examine(
+    findings: Sequence[Finding], explanation: str, verdict: str, tags: Sequence[str] = ()
+) -> str:
+    """The canonical Query-2 answer; the tags line is omitted when there are no tags."""
+    _check_verdict(verdict)
+    items = []
+    for f in findings:
+        item: dict[str, Any] = {"region": f.region, "observation": f.observation}
+        if f.points_to is not None:
+            _check_verdict(f.points_to)
+            item["points_to"] = f.points_to
+        items.append(item)
+    unknown = [t for t in tags if t not in TAGS]
+    if unknown:
+        raise ValueError(f"unknown tags {unknown}; allowed: {', '.join(TAGS)}")
+    parts = [
+        f"<findings>{json.dumps(items, ensure_ascii=False)}</findings>",
+        f"<explanation>{explanation.strip()}</explanation>",
+    ]
+    if tags:
+        parts.append(f"<tags>{', '.join(tags)}</tags>")
+    parts.append(f"<verdict>{verdict}</verdict>")
+    return "\n".join(parts)
+
+
+def _check_verdict(verdict: str) -> None:
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Parser (total: never raises)
+# --------------------------------------------------------------------------------------------
+
+_TAG_NAMES_LOCATE = ("explanation", "regions", "verdict")
+_TAG_NAMES_EXAMINE = ("findings", "explanation", "tags", "verdict")
+
+
+@dataclass
+class _Section:
+    name: str
+    start: int  # index of the opening tag
+    body: str
+    closed: bool
+
+
+def _find_sections(text: str, names: Sequence[str], problems: list[str]) -> dict[str, _Section]:
+    """First occurrence of each <name>…</name>; an unclosed one runs to the next tag or the end."""
+    sections: dict[str, _Section] = {}
+    for name in names:
+        opening = f"<{name}>"
+        closing = f"</{name}>"
+        start = text.find(opening)
+        if start < 0:
+            continue
+        body_start = start + len(opening)
+        end = text.find(closing, body_start)
+        if end >= 0:
+            body, closed = text[body_start:end], True
+            if text.find(opening, end) >= 0:
+                problems.append(f"<{name}> appears more than once; the first one is used")
+        else:
+            nxt = [text.find(f"<{other}>", body_start) for other in names if other != name]
+            nxt = [i for i in nxt if i >= 0]
+            body = text[body_start : min(nxt)] if nxt else text[body_start:]
+            closed = False
+        sections[name] = _Section(name, start, body, closed)
+    present = [n for n in names if n in sections]
+    if present != sorted(present, key=lambda n: sections[n].start):
+        problems.append("sections are out of the expected order " + " → ".join(names))
+    return sections
+
+
+def normalize_verdict(raw: str) -> str | None:
+    """`real` / `ai-generated`, tolerant of case, spacing and separators; else None."""
+    word = raw.strip().strip(".!\"'`*").strip().lower()
+    word = re.sub(r"[\s_]+", "-", word)
+    if word == REAL:
+        return REAL
+    if word in (AI_GENERATED, "aigenerated"):
+        return AI_GENERATED
+    return None
+
+
+def _parse_verdict(sections: dict[str, _Section], problems: list[str]) -> str | None:
+    section = sections.get("verdict")
+    if section is None:
+        problems.append("no <verdict> section")
+        return None
+    if not section.closed:
+        problems.append("<verdict> is not closed (answer cut off?)")
+    verdict = normalize_verdict(section.body)
+    if verdict is None:
+        shown = section.body.strip()[:40]
+        problems.append(f"verdict {shown!r} is neither 'real' nor 'ai-generated'")
+    return verdict
+
+
+def _parse_text(sections: dict[str, _Section], name: str, problems: list[str]) -> str | None:
+    section = sections.get(name)
+    if section is None:
+        problems.append(f"no <{name}> section")
+        return None
+    if not section.closed:
+        problems.append(f"<{name}> is not closed (answer cut off?)")
+    text = section.body.strip()
+    if not text:
+        problems.append(f"<{name}> is empty")
+        return None
+    return text
+
+
+def scan_json_objects(text: str) -> tuple[list[str], bool]:
+    """Split a (possibly unfinished) JSON array into the source of each *closed* top-level object.
+
+    Returns (objects, finished): `finished` is True when the closing `]` was seen. Brackets inside
+    strings are ignored, so a label like "a [b]" does not confuse it. Used incrementally: while an
+    answer streams in, every object whose `}` has arrived is returned.
+    """
+    objects: list[str] = []
+    depth = 0
+    in_string = escaped = False
+    start = -1
+    started = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch == "[" and not started:
+            started = True
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0 and start >= 0:
+                objects.append(text[start : i + 1])
+                start = -1
+        elif ch == "]" and depth == 0 and started:
+            return objects, True
+    return objects, False
+
+
+def _load_object(source: str, what: str, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        value = json.loads(source)
+    except (ValueError, RecursionError):
+        problems.append(f"{what} is not valid JSON: {source[:60]!r}")
+        return None
+    if not isinstance(value, dict):
+        problems.append(f"{what} is not a JSON object")
+        return None
+    return value
+
+
+def _region_from_object(obj: dict[str, Any], number: int, problems: list[str]) -> RawRegion | None:
+    coords = obj.get("bbox_2d", obj.get("bbox"))
+    if not isinstance(coords, list) or len(coords) != 4:
+        problems.append(f"region {number}: bbox_2d must be a list of 4 numbers")
+        return None
+    values: list[float] = []
+    for v in coords:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            problems.append(f"region {number}: bbox_2d must be a list of 4 numbers")
+            return None
+        values.append(float(v))
+    label = obj.get("label", "")
+    if not isinstance(label, str):
+        label = str(label)
+    if not label.strip():
+        problems.append(f"region {number}: no label")
+    return RawRegion(values, label.strip())
+
+
+def parse_regions(body: str, problems: list[str]) -> list[RawRegion]:
+    """Regions from the body of <regions>; each valid closed object counts, bad ones are listed."""
+    objects, finished = scan_json_objects(body)
+    stripped = body.strip()
+    if stripped and not stripped.startswith("["):
+        problems.append("<regions> does not hold a JSON list")
+    elif stripped and not finished:
+        problems.append("the regions list is not closed (answer cut off?)")
+    regions: list[RawRegion] = []
+    for number, source in enumerate(objects, start=1):
+        obj = _load_object(source, f"region {number}", problems)
+        if obj is None:
+            continue
+        region = _region_from_object(obj, number, problems)
+        if region is not None:
+            regions.append(region)
+    return regions
+
+
+def parse_locate(text: object) -> LocateAnswer:
+    """Parse a (possibly partial) Query-1 answer. Never raises."""
+    answer = LocateAnswer()
+    if not isinstance(text, str):
+        answer.problems.append("the answer is not text")
+        return answer
+    sections = _find_sections(text, _TAG_NAMES_LOCATE, answer.problems)
+    answer.explanation = _parse_text(sections, "explanation", answer.problems)
+    if "regions" in sections:
+        answer.regions = parse_regions(sections["regions"].body, answer.problems)
+    else:
+        answer.problems.append("no <regions> section")
+    answer.verdict = _parse_verdict(sections, answer.problems)
+    return answer
+
+
+def parse_examine(text: object, region_count: int | None = None) -> ExamineAnswer:
+    """Parse a (possibly partial) Query-2 answer. Never raises.
+
+    With `region_count`, findings that point at a region number that was not shown are dropped
+    and reported.
+    """
+    answer = ExamineAnswer()
+    if not isinstance(text, str):
+        answer.problems.append("the answer is not text")
+        return answer
+    sections = _find_sections(text, _TAG_NAMES_EXAMINE, answer.problems)
+    if "findings" in sections:
+        answer.findings = _parse_findings(sections["findings"].body, region_count, answer.problems)
+    else:
+        answer.problems.append("no <findings> section")
+    answer.explanation = _parse_text(sections, "explanation", answer.problems)
+    if "tags" in sections:
+        answer.tags = _parse_tags(sections["tags"].body, answer.problems)
+    answer.verdict = _parse_verdict(sections, answer.problems)
+    return answer
+
+
+def _parse_findings(body: str, region_count: int | None, problems: list[str]) -> list[Finding]:
+    objects, finished = scan_json_objects(body)
+    if body.strip() and not finished:
+        problems.append("the findings list is not closed (answer cut off?)")
+    findings: list[Finding] = []
+    for number, source in enumerate(objects, start=1):
+        obj = _load_object(source, f"finding {number}", problems)
+        if obj is None:
+            continue
+        region = obj.get("region")
+        if isinstance(region, bool) or not isinstance(region, int):
+            problems.append(f"finding {number}: 'region' must be a region number")
+            continue
+        if region < 1 or (region_count is not None and region > region_count):
+            problems.append(f"finding {number}: there is no region {region}")
+            continue
+        observation = obj.get("observation", "")
+        observation = observation.strip() if isinstance(observation, str) else str(observation)
+        raw_points = obj.get("points_to")
+        points_to = normalize_verdict(raw_points) if isinstance(raw_points, str) else None
+        if points_to is None:
+            problems.append(f"finding {number}: 'points_to' is not a verdict")
+        findings.append(Finding(region, observation, points_to))
+    return findings
+
+
+def _parse_tags(body: str, problems: list[str]) -> list[str]:
+    tags: list[str] = []
+    for raw in re.split(r"[,\n;]", body):
+        tag = re.sub(r"[\s_]+", "-", raw.strip().lower())
+        if not tag or tag in ("none", "-"):
+            continue
+        if tag in TAGS:
+            if tag not in tags:
+                tags.append(tag)
+        else:
+            problems.append(f"unknown tag {raw.strip()[:30]!r}")
+    return tags
+
+
+class RegionStream:
+    """Reports each Query-1 region as soon as its JSON object closes while the answer streams."""
+
+    def __init__(self) -> None:
+        self._seen = 0
+
+    def feed(self, text_so_far: str) -> list[RawRegion]:
+        """Given the whole answer so far, return the regions that completed since the last call."""
+        start = text_so_far.find("<regions>")
+        if start < 0:
+            return []
+        body = text_so_far[start + len("<regions>") :]
+        end = body.find("</regions>")
+        if end >= 0:
+            body = body[:end]
+        regions = parse_regions(body, [])
+        new = regions[self._seen :]
+        self._seen = len(regions)
+        return new

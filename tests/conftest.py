@@ -1,0 +1,114 @@
+"""Shared fixtures: real photographs, broken files, and tiny Qwen2.5-VL models.
+
+The "taught" model is a tiny random Qwen2.5-VL trained for a few seconds until, on the test photo,
+it emits a valid Query-1 answer (initial verdict: real, two regions) and, after seeing the
+close-ups the app cuts, a valid Query-2 answer (final verdict: ai-generated). The pipeline then runs
+on real model output through the real transformers code path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def skimage_photo(name: str) -> Image.Image:
+    """A real photograph shipped by scikit-image (public-domain / CC0 data images)."""
+    from skimage import data
+
+    return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def photo_path(tmp_path_factory) -> Path:
+    """A real photograph (scikit-image's astronaut, NASA, public domain) at 320×240."""
+    path = tmp_path_factory.mktemp("photos") / "astronaut.jpg"
+    skimage_photo("astronaut").resize((320, 240), Image.LANCZOS).save(path, quality=92)
+    return path
+
+
+@dataclass
+class TaughtCase:
+    model_dir: Path
+    image_path: Path
+    boxes: list[tuple[float, float, float, float]]  # original pixels
+    labels: list[str]
+    locate_answer: str
+    examine_answer: str
+
+
+TEACH_BOXES = [(40.0, 30.0, 120.0, 110.0), (180.0, 120.0, 260.0, 200.0)]
+TEACH_LABELS = ["face", "glove seams"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from trainer.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
+    """Teach a fresh tiny model the two answers for `photo_path` (a few seconds on CPU)."""
+    from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
+    from inspector.core.geometry import Box, coordinate_space_for
+    from inspector.core.imageio import load_image
+    from inspector.core.protocol import (
+        AI_GENERATED,
+        REAL,
+        Finding,
+        RawRegion,
+        examine_messages,
+        locate_messages,
+        serialize_examine,
+        serialize_locate,
+    )
+    from trainer.teach import TeachSample, teach
+    from trainer.tiny import MAX_PIXELS, MIN_PIXELS, build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path_factory.mktemp("taught") / "model", seed=1)
+    loaded = load_image(photo_path)
+    size = (loaded.width, loaded.height)
+    space = coordinate_space_for("qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)
+    boxes = [Box(*b) for b in TEACH_BOXES]
+    regions = [
+        RawRegion([float(v) for v in space.to_model(b, size)], label)
+        for b, label in zip(boxes, TEACH_LABELS, strict=True)
+    ]
+    locate_answer = serialize_locate(
+        "Skin and suit look photographic; the face and glove seams deserve a closer look.",
+        regions,
+        REAL,
+    )
+    examine_answer = serialize_examine(
+        [
+            Finding(1, "the skin texture repeats in tiles", AI_GENERATED),
+            Finding(2, "the seams melt into the fabric", AI_GENERATED),
+        ],
+        "Close up, both regions show generator artifacts.",
+        AI_GENERATED,
+        ["texture"],
+    )
+    policy = CloseupPolicy()
+    plans = plan_closeups(boxes, size, space.view_scale(size), policy)
+    closeups = [(TEACH_LABELS[p.region_index], render_closeup(loaded.image, p)) for p in plans]
+    messages1 = locate_messages(loaded.image, space.name)
+    messages2 = examine_messages(messages1, locate_answer, closeups)
+    report = teach(
+        model_dir,
+        [TeachSample(messages1, locate_answer), TeachSample(messages2, examine_answer)],
+        steps=400,
+        seed=0,
+    )
+    assert report.exact, f"the tiny model did not learn the answers: {report}"
+    return TaughtCase(model_dir, photo_path, TEACH_BOXES, TEACH_LABELS, locate_answer,
+                      examine_answer)

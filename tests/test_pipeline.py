@@ -1,0 +1,123 @@
+"""Locate-Then-Examine end to end on real model output (a tiny taught Qwen2.5-VL on CPU)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inspector.core.backends.base import GenerationSettings
+from inspector.core.backends.local import LocalBackend, LocalModelSpec
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.pipeline import (
+    AnalysisCancelled,
+    Cancelled,
+    CloseupReady,
+    Done,
+    Failed,
+    FinalVerdict,
+    InitialVerdict,
+    Pipeline,
+    PipelineOptions,
+    RegionLocated,
+    TokenGenerated,
+)
+
+SETTINGS = GenerationSettings(max_new_tokens_locate=400, max_new_tokens_examine=400)
+
+
+@pytest.fixture(scope="module")
+def taught_backend(taught_case):
+    return LocalBackend(LocalModelSpec(source=str(taught_case.model_dir), device="cpu"), SETTINGS)
+
+
+def _run(backend, path, **options):
+    events = []
+    analysis = Pipeline(backend, PipelineOptions(policy=CloseupPolicy(), **options)).analyze(
+        path, events.append
+    )
+    return analysis, events
+
+
+def test_full_analysis_from_real_model_output(taught_backend, taught_case):
+    analysis, events = _run(taught_backend, taught_case.image_path)
+    assert analysis.query1.raw_text == taught_case.locate_answer
+    assert analysis.query1.problems == []
+    assert analysis.initial_verdict == "real"
+    assert analysis.final_verdict == "ai-generated"
+    assert analysis.changed is True
+    # boxes come back in original-image pixels, within one model pixel of what was taught
+    scale = taught_backend.global_scale((320, 240))
+    for region, box, label in zip(
+        analysis.regions, taught_case.boxes, taught_case.labels, strict=True
+    ):
+        assert region.label == label
+        assert region.box == pytest.approx(list(box), abs=1.0 / scale + 0.01)
+        assert region.examined
+    assert [f.region for f in analysis.findings] == [1, 2]
+    assert analysis.tags == ["texture"]
+    assert [c.region for c in analysis.closeups] == [1, 2]
+    # confidence agrees with what the model chose, at both verdicts
+    assert analysis.query1.confidence < 0.5 < analysis.query2.confidence
+    # the events a GUI draws from, in order
+    kinds = [type(e) for e in events]
+    assert kinds.index(RegionLocated) < kinds.index(InitialVerdict) < kinds.index(CloseupReady)
+    assert kinds[-2:] == [FinalVerdict, Done]
+    tokens_1 = "".join(e.text for e in events if isinstance(e, TokenGenerated) and e.query == 1)
+    assert tokens_1 == analysis.query1.raw_text
+    assert analysis.query2.prefill_tokens < analysis.query2.prompt_tokens  # cache reused
+
+
+def test_regions_are_reported_while_query1_streams(taught_backend, taught_case):
+    _, events = _run(taught_backend, taught_case.image_path)
+    streamed = ""
+    for event in events:
+        if isinstance(event, TokenGenerated) and event.query == 1:
+            streamed += event.text
+        if isinstance(event, RegionLocated):
+            assert "</verdict>" not in streamed  # before the answer finished
+            assert streamed.count('"bbox_2d"') == event.region.number
+
+
+def test_no_examine_skips_query2_and_flags_it(taught_backend, taught_case):
+    analysis, events = _run(taught_backend, taught_case.image_path, examine=False)
+    assert analysis.query2 is None
+    assert analysis.final_verdict == analysis.initial_verdict == "real"
+    assert "turned off" in analysis.examine_skipped
+    assert not any(isinstance(e, CloseupReady) for e in events)
+
+
+def test_cancel_stops_within_a_token(taught_backend, taught_case):
+    events, count = [], 0
+
+    def on_event(event):
+        nonlocal count
+        events.append(event)
+        if isinstance(event, TokenGenerated):
+            count += 1
+
+    pipeline = Pipeline(taught_backend, PipelineOptions(policy=CloseupPolicy()))
+    with pytest.raises(AnalysisCancelled):
+        pipeline.analyze(taught_case.image_path, on_event, lambda: count >= 5)
+    assert isinstance(events[-1], Cancelled)
+    assert count <= 6
+
+
+def test_bad_file_fails_with_a_clear_event(taught_backend, tmp_path):
+    broken = tmp_path / "notes.jpg"
+    broken.write_text("this is not a picture")
+    events = []
+    with pytest.raises(Exception, match="notes.jpg"):
+        Pipeline(taught_backend, PipelineOptions(policy=CloseupPolicy())).analyze(
+            broken, events.append
+        )
+    assert isinstance(events[-1], Failed) and "notes.jpg" in events[-1].message
+
+
+def test_random_model_output_is_recorded_as_unparsed(tiny_model_dir, photo_path):
+    backend = LocalBackend(
+        LocalModelSpec(source=str(tiny_model_dir), device="cpu"),
+        GenerationSettings(max_new_tokens_locate=30, max_new_tokens_examine=30),
+    )
+    analysis, _ = _run(backend, photo_path)
+    assert analysis.initial_verdict is None and analysis.changed is None
+    assert "no regions" in analysis.examine_skipped
+    assert any("token limit" in p for p in analysis.query1.problems)
