@@ -31,7 +31,8 @@ DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-model"
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lte-inspect",
-        description="Tell whether images are photographs or AI-generated, with Locate-Then-Examine.",
+        description="Tell whether images are photographs or AI-generated "
+        "(Locate-Then-Examine).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,7 +211,7 @@ def cmd_analyze(args) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     failures = 0
-    out = open(args.json, "a", encoding="utf-8") if args.json else None
+    out = open(args.json, "a", encoding="utf-8") if args.json else None  # noqa: SIM115
     try:
         for index, path in enumerate(files, start=1):
             if interrupted:

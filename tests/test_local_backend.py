@@ -120,7 +120,9 @@ def test_lora_adapter_over_base(tiny_model_dir, tmp_path, photo_path):
     (adapter_dir / "adapter_config.json").write_text(
         (adapter_dir / "adapter_config.json")
         .read_text()
-        .replace('"base_model_name_or_path": null', f'"base_model_name_or_path": "{tiny_model_dir}"')
+        .replace(
+            '"base_model_name_or_path": null', f'"base_model_name_or_path": "{tiny_model_dir}"'
+        )
     )
     image = Image.open(photo_path).convert("RGB")
     plain = _backend(tiny_model_dir)

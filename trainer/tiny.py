@@ -187,10 +187,11 @@ The image shows a red car parked in front of a house with a green door.<|im_end|
         return 0
 	tabs	and	spaces	  mixed  here
 ÄÖÜ äöü ß é è ê à ç ñ ø å æ œ — “quoted” ‘single’ … € £ ¥ ° ± × ÷ µ
-Фото, изображение, подделка. 照片 图像 生成 真实 伪造. 写真 画像. 사진 이미지. صورة. תמונה. 🙂📷🖼️✅❌
+Фото, изображение, подделка. 照片 图像 生成 真实 伪造. 写真 画像.
+사진 이미지. صورة. תמונה. 🙂📷🖼️✅❌
 """
 
-_WORDS = """
+_WORDS_TEXT = """
 a an the this that these those is are was were be been being has have had do does did not no yes
 of in on at by for with from to into onto over under above below between behind near far left
 right top bottom middle center corner edge background foreground subject object scene person
@@ -265,7 +266,8 @@ wood wooden stone stones brick bricks concrete tile tiled marble metal steel iro
 surface surfaces material materials object objects item items thing shape shapes geometry
 geometric physical physics gravity floating float floats hovering intersect intersecting clipping
 overlapping overlap occlusion occluded hidden partially fully entirely mostly largely barely
-""".split()
+"""
+_WORDS = _WORDS_TEXT.split()
 
 _SENTENCE_FRAMES = (
     "The {a} in the {b} looks {c}.",

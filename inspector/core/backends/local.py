@@ -30,8 +30,9 @@ from inspector.core.backends.base import (
     TokenCallback,
     TurnResult,
 )
+from inspector.core.backends.confidence import VerdictRecorder, token_vocabulary
 from inspector.core.geometry import coordinate_space_for
-from inspector.core.protocol import AI_GENERATED, PROMPTS_VERSION, REAL
+from inspector.core.protocol import PROMPTS_VERSION
 from inspector.core.results import ModelProvenance
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -292,7 +293,7 @@ class LocalBackend:
         except ValueError as exc:
             raise BackendError(f"{spec.source}: {exc}") from exc
         self.device = next(self.core.parameters()).device
-        self._verdict_token_ids = self._first_token_ids()
+        self._vocabulary = token_vocabulary(self.tokenizer)
         self.provenance = ModelProvenance(
             model_id=spec.source,
             backend=self.backend_name,
@@ -332,20 +333,6 @@ class LocalBackend:
         if not (adapter_folder / "adapter_config.json").exists():
             raise BackendError(f"{adapter} is not a PEFT adapter (no adapter_config.json)")
         return folder, adapter_folder
-
-    def _first_token_ids(self) -> dict[str, list[int]]:
-        """First token of each verdict word, with and without a leading space."""
-        ids: dict[str, list[int]] = {}
-        for verdict in (REAL, AI_GENERATED):
-            firsts = set()
-            for variant in (verdict, " " + verdict):
-                encoded = self.tokenizer.encode(variant, add_special_tokens=False)
-                if encoded:
-                    firsts.add(encoded[0])
-            ids[verdict] = sorted(firsts)
-        if set(ids[REAL]) & set(ids[AI_GENERATED]):
-            return {}  # the words share a first token: cannot score them from one position
-        return ids
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -434,7 +421,7 @@ class LocalBackend:
                 stop = bool(is_cancelled and is_cancelled())
                 return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
 
-        recorder = _VerdictProbabilities(self._verdict_token_ids)
+        recorder = VerdictRecorder(self.tokenizer, self._vocabulary)
         stream = _TokenStream(self.tokenizer, on_token)
         if self.settings.do_sample:
             torch.manual_seed(self.settings.seed)
@@ -482,7 +469,7 @@ class LocalBackend:
             generated_tokens=len(generated),
             seconds=time.perf_counter() - started,
             stop_reason=stop_reason,
-            confidence=recorder.confidence_at(self._verdict_step(generated)),
+            confidence=recorder.confidence(generated),
         )
 
     def _eos_ids(self) -> set[int]:
@@ -490,20 +477,6 @@ class LocalBackend:
         if eos is None:
             return set()
         return set(eos) if isinstance(eos, list) else {eos}
-
-    def _verdict_step(self, generated: list[int]) -> int | None:
-        """The generation step that produced the first token of the (last) verdict's value."""
-        text = self.tokenizer.decode(generated, skip_special_tokens=True)
-        if "<verdict>" not in text:
-            return None
-        # Walk back from the end: the verdict sits near the end of the answer.
-        for k in range(len(generated), -1, -1):
-            prefix = self.tokenizer.decode(generated[:k], skip_special_tokens=True)
-            if prefix.rstrip(" ").endswith("<verdict>") and k < len(generated):
-                return k
-            if "<verdict>" not in prefix:
-                return None
-        return None
 
 
 def _image_token_runs(mm_token_type_ids) -> list[tuple[int, int]]:
@@ -517,28 +490,3 @@ def _image_token_runs(mm_token_type_ids) -> list[tuple[int, int]]:
             runs.append((start, i))
             start = None
     return runs
-
-
-class _VerdictProbabilities:
-    """A logits processor that only records, per step, the probabilities of the verdict words."""
-
-    def __init__(self, token_ids: dict[str, list[int]]) -> None:
-        self.token_ids = token_ids
-        self.steps: list[tuple[float, float]] = []
-
-    def __call__(self, input_ids, scores):
-        if self.token_ids:
-            probs = scores[0].float().softmax(-1)
-            real = float(probs[self.token_ids[REAL]].sum())
-            ai = float(probs[self.token_ids[AI_GENERATED]].sum())
-            self.steps.append((real, ai))
-        return scores
-
-    def confidence_at(self, step: int | None) -> float | None:
-        """P(ai-generated) renormalised over the two verdicts, or None when not readable."""
-        if step is None or step >= len(self.steps):
-            return None
-        real, ai = self.steps[step]
-        if real + ai <= 0.0:
-            return None
-        return ai / (real + ai)

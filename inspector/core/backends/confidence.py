@@ -1,0 +1,94 @@
+"""P(ai-generated) from the model's own probabilities at the verdict position.
+
+Byte-level BPE tokenizers (Qwen's among them) glue one leading punctuation character to the next
+word, so `<verdict>real` may be generated as `<verdict` + `>real`: the token that starts the
+verdict word can also finish the tag. The recorder therefore keeps the full next-token
+distribution only at the few steps where the text so far ends inside or right after `<verdict>`,
+and afterwards finds the step whose token crosses the end of the tag, then sums the probability
+of every token that continues the tag with the start of `real` versus `ai-generated`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspector.core.protocol import AI_GENERATED, REAL
+
+TAG = "<verdict>"
+_WATCH = tuple(TAG[:j] for j in range(2, len(TAG) + 1))  # "<v", "<ve", …, "<verdict>"
+
+
+class VerdictRecorder:
+    """A recording-only logits processor (returns the scores unchanged)."""
+
+    def __init__(self, tokenizer, vocabulary: list[str] | None) -> None:
+        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary  # decoded text of every token id, or None: no confidence
+        self.prompt_len: int | None = None
+        self.stored: dict[int, Any] = {}  # generation step -> probabilities (CPU tensor)
+
+    def __call__(self, input_ids, scores):
+        if self.vocabulary is None:
+            return scores
+        if self.prompt_len is None:
+            self.prompt_len = int(input_ids.shape[1])
+        step = int(input_ids.shape[1]) - self.prompt_len
+        if step > 0:
+            tail = self.tokenizer.decode(input_ids[0, -8:], skip_special_tokens=True)
+            if tail.rstrip(" ").endswith(_WATCH):
+                self.stored[step] = scores[0].float().softmax(-1).cpu()
+        return scores
+
+    def confidence(self, generated: list[int]) -> float | None:
+        """P(ai-generated) renormalised over the two verdicts, or None when not readable."""
+        if self.vocabulary is None or not self.stored:
+            return None
+        decode = self.tokenizer.decode
+        text = decode(generated, skip_special_tokens=True)
+        at = text.rfind(TAG)
+        if at < 0:
+            return None
+        end = at + len(TAG)
+        # The last step whose preceding text does not yet reach past the tag's end.
+        step = None
+        for k in range(len(generated) - 1, -1, -1):
+            before = decode(generated[:k], skip_special_tokens=True)
+            if len(before) <= end:
+                step = k
+                break
+        if step is None or step not in self.stored:
+            return None
+        pending = text[len(before) : end]  # the part of the tag step `step` still has to write
+        probs = self.stored[step]
+        real = ai = 0.0
+        for token_id, piece in enumerate(self.vocabulary[: probs.shape[0]]):
+            if not piece.startswith(pending):
+                continue
+            word = piece[len(pending) :].lstrip(" ")
+            if not word:
+                continue
+            if _starts(word, REAL):
+                real += float(probs[token_id])
+            elif _starts(word, AI_GENERATED):
+                ai += float(probs[token_id])
+        if real + ai <= 0.0:
+            return None
+        return ai / (real + ai)
+
+
+def _starts(piece: str, word: str) -> bool:
+    """True when `piece` is a non-empty start of `word`, or `word` followed by a non-letter."""
+    if word.startswith(piece):
+        return True
+    return piece.startswith(word) and not piece[len(word) : len(word) + 1].isalnum()
+
+
+def token_vocabulary(tokenizer) -> list[str] | None:
+    """Decoded text of every token id, so candidate tokens can be matched by their text.
+
+    None when the words `real` and `ai-generated` cannot be told apart by their first letters
+    (never the case for Qwen's tokenizers, but the check keeps the number honest).
+    """
+    size = len(tokenizer)
+    pieces = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=True)
+    return pieces if REAL[0] != AI_GENERATED[0] else None

@@ -1,0 +1,101 @@
+"""`lte-inspect analyze` as a user runs it: a real process, real photos, broken files, JSONL out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import skimage_photo
+
+
+def _lte_inspect(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("lte-inspect")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "inspector.cli"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        command + list(args), capture_output=True, text=True, timeout=600, cwd=cwd, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def evidence_folder(tmp_path_factory, taught_case) -> Path:
+    folder = tmp_path_factory.mktemp("evidence")
+    shutil.copy(taught_case.image_path, folder / "a_astronaut.jpg")
+    sub = folder / "more"
+    sub.mkdir()
+    skimage_photo("coffee").resize((300, 200)).save(sub / "coffee.png")
+    skimage_photo("chelsea").save(sub / "chelsea photo é.jpg", quality=85)
+    (folder / "b_empty.jpg").write_bytes(b"")
+    data = (folder / "a_astronaut.jpg").read_bytes()
+    (folder / "c_truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "d_notes.jpg").write_text("meeting notes, not a picture\n")
+    (folder / "readme.txt").write_text("not an image suffix: skipped by the folder walk")
+    return folder
+
+
+def test_batch_writes_one_line_per_file_and_survives_broken_ones(
+    evidence_folder, taught_case, tmp_path
+):
+    out = tmp_path / "results.jsonl"
+    result = _lte_inspect(
+        "analyze", str(evidence_folder), "--model", str(taught_case.model_dir),
+        "--device", "cpu", "--max-new-tokens", "300", "--json", str(out),
+    )
+    assert result.returncode == 1, result.stderr  # some files failed
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    by_name = {Path(line["file"]).name: line for line in lines}
+    assert sorted(by_name) == sorted([
+        "a_astronaut.jpg", "coffee.png", "chelsea photo é.jpg",
+        "b_empty.jpg", "c_truncated.jpg", "d_notes.jpg",
+    ])
+    for name in ("a_astronaut.jpg", "coffee.png", "chelsea photo é.jpg"):
+        line = by_name[name]
+        assert "error" not in line
+        assert line["sha256"] == hashlib.sha256(Path(line["file"]).read_bytes()).hexdigest()
+        with Image.open(line["file"]) as im:
+            assert (line["width"], line["height"]) == im.size
+        for key in ("initial", "final", "regions", "changed", "model", "timings"):
+            assert key in line
+        for region in line["regions"]:
+            x1, y1, x2, y2 = region["box"]
+            assert 0 <= x1 < x2 <= line["width"] and 0 <= y1 < y2 <= line["height"]
+    taught = by_name["a_astronaut.jpg"]
+    assert (taught["initial"]["verdict"], taught["final"]["verdict"]) == ("real", "ai-generated")
+    assert taught["changed"] is True and len(taught["regions"]) == 2
+    assert 0.0 <= taught["final"]["confidence"] <= 1.0
+    assert "empty" in by_name["b_empty.jpg"]["error"]
+    assert "truncated" in by_name["c_truncated.jpg"]["error"]
+    assert "not an image" in by_name["d_notes.jpg"]["error"]
+    # the human summary and the progress
+    assert "Real → AI-generated" in result.stdout and "CHANGED" in result.stdout
+    assert "[6/6]" in result.stderr
+    assert "6 of 6 files processed, 3 failed" in result.stderr
+
+
+def test_no_examine_and_exit_code_zero_when_all_good(taught_case, tmp_path):
+    out = tmp_path / "one.jsonl"
+    result = _lte_inspect(
+        "analyze", str(taught_case.image_path), "--model", str(taught_case.model_dir),
+        "--device", "cpu", "--no-examine", "--json", str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(out.read_text())
+    assert line["initial"]["verdict"] == line["final"]["verdict"] == "real"
+    assert line["changed"] is False and "turned off" in line["examine_skipped"]
+
+
+def test_clear_errors_for_a_missing_model_and_no_images(tmp_path, taught_case):
+    result = _lte_inspect("analyze", str(taught_case.image_path), "--model", str(tmp_path / "x"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _lte_inspect("analyze", str(empty), "--model", str(taught_case.model_dir))
+    assert result.returncode == 2 and "no image files" in result.stderr
