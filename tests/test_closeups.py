@@ -103,7 +103,7 @@ def test_magnification_achieved_when_not_capped() -> None:
 
 def test_downscaled_photo_closeup_is_native_resolution_and_twice_the_global_density() -> None:
     image_size = (4000, 3000)
-    global_scale = Qwen25PixelSpace(256 * 28 * 28, 1280 * 28 * 28).scale(image_size)
+    global_scale = Qwen25PixelSpace(256 * 28 * 28, 1280 * 28 * 28).view_scale(image_size)
     assert global_scale < 0.5
     (plan,) = plan_closeups(
         [Box(1000, 1000, 1200, 1150)], image_size, global_scale, CloseupPolicy()

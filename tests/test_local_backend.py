@@ -88,6 +88,7 @@ def test_provenance_names_the_weights(tiny_model_dir):
 def test_4bit_nf4_loads_and_runs_on_cpu(taught_case):
     pytest.importorskip("bitsandbytes")
     import bitsandbytes as bnb
+    import torch
 
     backend = LocalBackend(
         LocalModelSpec(source=str(taught_case.model_dir), device="cpu", quantization="4bit"),
@@ -96,6 +97,9 @@ def test_4bit_nf4_loads_and_runs_on_cpu(taught_case):
     assert backend.provenance.quantization == "4bit"
     layers = [m for m in backend.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert layers, "no 4-bit layers: quantization did not happen"
+    vision = backend.core.model.visual
+    assert not any(isinstance(m, bnb.nn.Linear4bit) for m in vision.modules())
+    assert vision.blocks[0].attn.qkv.weight.dtype == torch.float32  # kept in full precision
     analysis = Pipeline(backend, PipelineOptions(policy=CloseupPolicy())).analyze(
         taught_case.image_path
     )
@@ -162,3 +166,26 @@ def test_closeup_boxes_stay_inside_the_image(taught_case):
     for c in analysis.closeups:
         box = Box(*c.crop_box)
         assert 0 <= box.x1 < box.x2 <= 320 and 0 <= box.y1 < box.y2 <= 240
+
+
+def test_out_of_memory_is_explained_and_the_backend_stays_usable(tiny_model_dir, photo_path):
+    """A CUDA OOM cannot happen on this CPU machine, so generate() is made to raise one (mock)."""
+    import torch
+
+    from inspector.core.backends.base import OutOfMemoryError
+
+    backend = _backend(tiny_model_dir)
+    image = Image.open(photo_path).convert("RGB")
+    messages = locate_messages(image, backend.coordinate_space.name)
+    real_generate = backend.model.generate
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    backend.model.generate = out_of_memory
+    try:
+        with pytest.raises(OutOfMemoryError, match="4-bit"):
+            backend.generate_turn(messages, max_new_tokens=5)
+    finally:
+        backend.model.generate = real_generate
+    assert backend.generate_turn(messages, max_new_tokens=5).generated_tokens == 5

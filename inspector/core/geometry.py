@@ -247,42 +247,46 @@ def _from_units(
     return clamp_box(Box(x1, y1, x2, y2), width, height, min_side=min_side)
 
 
-class Qwen25PixelSpace:
-    """Qwen2/2.5-VL: absolute pixels of the processor's ``smart_resize``d image.
+class _ResizedView:
+    """The processor's resize of the whole image: what both families need to size close-ups."""
 
-    ``min_pixels``/``max_pixels`` must equal the processor's resize bounds, or every box shifts.
-    """
-
-    def __init__(
-        self, min_pixels: int, max_pixels: int, patch_size: int = 14, merge_size: int = 2
-    ) -> None:
+    def __init__(self, min_pixels: int, max_pixels: int, patch_size: int, merge_size: int) -> None:
         _validate_resize_args(min_pixels, max_pixels, patch_size, merge_size)
-        self.name = "qwen2_5_vl_absolute_pixels"
         self.min_pixels = int(min_pixels)
         self.max_pixels = int(max_pixels)
         self.patch_size = int(patch_size)
         self.merge_size = int(merge_size)
         self.factor = self.patch_size * self.merge_size
 
+    def resized_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """``(width, height)`` the processor resizes this image to."""
+        width, height = _check_image_size(image_size)
+        rh, rw = smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
+        return rw, rh
+
+    def view_scale(self, image_size: tuple[int, int]) -> float:
+        """Resized px per original px of the global view (geometric mean of both axes)."""
+        return _view_scale(self.resized_size(image_size), image_size)
+
+
+class Qwen25PixelSpace(_ResizedView):
+    """Qwen2/2.5-VL: absolute pixels of the processor's ``smart_resize``d image.
+
+    ``min_pixels``/``max_pixels`` must equal the processor's resize bounds, or every box shifts.
+    """
+
+    name = "qwen2_5_vl_absolute_pixels"
+
+    def __init__(
+        self, min_pixels: int, max_pixels: int, patch_size: int = 14, merge_size: int = 2
+    ) -> None:
+        super().__init__(min_pixels, max_pixels, patch_size, merge_size)
+
     def __repr__(self) -> str:
         return (
             f"Qwen25PixelSpace(min_pixels={self.min_pixels}, max_pixels={self.max_pixels}, "
             f"patch_size={self.patch_size}, merge_size={self.merge_size})"
         )
-
-    def resized_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
-        """``(width, height)`` the processor resizes this image to (the model's pixel space)."""
-        width, height = _check_image_size(image_size)
-        rh, rw = smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
-        return rw, rh
-
-    def scale(self, image_size: tuple[int, int]) -> float:
-        """Resized px per original px of the global view (geometric mean of both axes)."""
-        return _view_scale(self.resized_size(image_size), image_size)
-
-    def view_scale(self, image_size: tuple[int, int]) -> float:
-        """Same as :meth:`scale`; the name shared with :class:`Qwen3RelativeSpace`."""
-        return self.scale(image_size)
 
     def to_model(self, box: Box, image_size: tuple[int, int]) -> list[int]:
         width, height = _check_image_size(image_size)
@@ -300,14 +304,16 @@ class Qwen25PixelSpace:
         return _from_units(values, (width, height), (rw, rh))
 
 
-class Qwen3RelativeSpace:
+class Qwen3RelativeSpace(_ResizedView):
     """Qwen3-VL: coordinates relative to the image, 0..``scale`` (1000) on both axes.
 
     The resize arguments do not affect coordinates; they only let callers compute the global
     view's resolution (``resized_size``/``view_scale``) to size the close-ups. The constructor's
-    ``scale`` (units) is stored as the ``scale`` attribute, so unlike :class:`Qwen25PixelSpace` the
-    per-image factor is only available as :meth:`view_scale`.
+    ``scale`` (units) is stored as the ``scale`` attribute; the per-image factor of the global
+    view is :meth:`view_scale`, as for every space.
     """
+
+    name = "qwen3_vl_relative"
 
     def __init__(
         self,
@@ -319,14 +325,8 @@ class Qwen3RelativeSpace:
     ) -> None:
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
             raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
-        _validate_resize_args(min_pixels, max_pixels, patch_size, merge_size)
-        self.name = "qwen3_vl_relative"
+        super().__init__(min_pixels, max_pixels, patch_size, merge_size)
         self.scale = scale
-        self.min_pixels = int(min_pixels)
-        self.max_pixels = int(max_pixels)
-        self.patch_size = int(patch_size)
-        self.merge_size = int(merge_size)
-        self.factor = self.patch_size * self.merge_size
 
     def __repr__(self) -> str:
         return (
@@ -334,16 +334,6 @@ class Qwen3RelativeSpace:
             f"max_pixels={self.max_pixels}, patch_size={self.patch_size}, "
             f"merge_size={self.merge_size})"
         )
-
-    def resized_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
-        """``(width, height)`` the processor resizes this image to (patch 16, factor 32)."""
-        width, height = _check_image_size(image_size)
-        rh, rw = smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
-        return rw, rh
-
-    def view_scale(self, image_size: tuple[int, int]) -> float:
-        """Resized px per original px of the global view (geometric mean of both axes)."""
-        return _view_scale(self.resized_size(image_size), image_size)
 
     def to_model(self, box: Box, image_size: tuple[int, int]) -> list[int]:
         width, height = _check_image_size(image_size)

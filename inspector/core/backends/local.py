@@ -171,7 +171,7 @@ def _quantization_config(quantization: str, compute_dtype):
 
     # The vision tower and the output head stay in full precision: they are small and
     # quantizing them costs more accuracy than memory saved.
-    skip = ["visual", "lm_head"]
+    skip = ["model.visual", "lm_head"]  # module paths, matched from the start
     if quantization == "4bit":
         return BitsAndBytesConfig(
             load_in_4bit=True,
