@@ -56,9 +56,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
 
-@pytest.fixture(scope="session")
-def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
-    """Teach a fresh tiny model the two answers for `photo_path` (a few seconds on CPU)."""
+def teach_lte_answers(model_dir: Path, photo_path: Path, model_type: str, min_pixels: int,
+                      max_pixels: int) -> TaughtCase:
+    """Teach `model_dir` the Query-1 and Query-2 answers for `photo_path` (a few seconds on CPU)."""
     from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
     from inspector.core.geometry import Box, coordinate_space_for
     from inspector.core.imageio import load_image
@@ -73,12 +73,10 @@ def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
         serialize_locate,
     )
     from trainer.teach import TeachSample, teach
-    from trainer.tiny import MAX_PIXELS, MIN_PIXELS, build_tiny_model
 
-    model_dir = build_tiny_model(tmp_path_factory.mktemp("taught") / "model", seed=1)
     loaded = load_image(photo_path)
     size = (loaded.width, loaded.height)
-    space = coordinate_space_for("qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)
+    space = coordinate_space_for(model_type, min_pixels, max_pixels)
     boxes = [Box(*b) for b in TEACH_BOXES]
     regions = [
         RawRegion([float(v) for v in space.to_model(b, size)], label)
@@ -98,8 +96,7 @@ def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
         AI_GENERATED,
         ["texture"],
     )
-    policy = CloseupPolicy()
-    plans = plan_closeups(boxes, size, space.view_scale(size), policy)
+    plans = plan_closeups(boxes, size, space.view_scale(size), CloseupPolicy())
     closeups = [(TEACH_LABELS[p.region_index], render_closeup(loaded.image, p)) for p in plans]
     messages1 = locate_messages(loaded.image, space.name)
     messages2 = examine_messages(messages1, locate_answer, closeups)
@@ -112,3 +109,12 @@ def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
     assert report.exact, f"the tiny model did not learn the answers: {report}"
     return TaughtCase(model_dir, photo_path, TEACH_BOXES, TEACH_LABELS, locate_answer,
                       examine_answer)
+
+
+@pytest.fixture(scope="session")
+def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
+    """A tiny Qwen2.5-VL taught the two answers for `photo_path`."""
+    from trainer.tiny import MAX_PIXELS, MIN_PIXELS, build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path_factory.mktemp("taught") / "model", seed=1)
+    return teach_lte_answers(model_dir, photo_path, "qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)

@@ -38,18 +38,21 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the random weights; the same seed gives the same model "
                    "(default 0)")
+    t.add_argument("--family", choices=["qwen2_5_vl", "qwen3_vl"], default="qwen2_5_vl",
+                   help="architecture: Qwen2.5-VL (boxes in resized-image pixels, default) or "
+                   "Qwen3-VL (boxes 0-1000)")
     t.set_defaults(func=_cmd_init_tiny)
     return parser
 
 
 def _cmd_init_tiny(args: argparse.Namespace) -> int:
-    from trainer.tiny import MAX_PIXELS, MIN_PIXELS, build_tiny_model, parameter_count
+    from trainer.tiny import build_tiny_model, describe
 
-    out = build_tiny_model(args.out_dir, seed=args.seed)
-    n = parameter_count(out)
-    print(f"Wrote a tiny random Qwen2.5-VL model (seed {args.seed}) to {out.resolve()}")
-    print(f"  parameters: {n:,}")
-    print(f"  images resized to {MIN_PIXELS}..{MAX_PIXELS} pixels (factor 28)")
+    out = build_tiny_model(args.out_dir, seed=args.seed, family=args.family)
+    info = describe(out)
+    print(f"Wrote a tiny random {info['model_type']} model (seed {args.seed}) to {out.resolve()}")
+    print(f"  parameters: {info['parameters']:,}")
+    print(f"  images resized to {info['min_pixels']}..{info['max_pixels']} pixels")
     print("  random weights: for tests and trials only, not a detector")
     return EXIT_OK
 

@@ -465,40 +465,115 @@ library_name: transformers
 pipeline_tag: image-text-to-text
 tags: [test-model, random-weights, lte-inspector]
 ---
-# Tiny random Qwen2.5-VL test model — NOT a detector
+# Tiny random vision-language test model — NOT a detector
 
 Written by `lte-train init-tiny` (LTE Inspector, `trainer/tiny.py`), seed {seed}.
 
-* Architecture: `Qwen2_5_VLForConditionalGeneration`, text hidden 128 x 2 layers, vision hidden
+* Architecture: `{family}`, text hidden 128 x 2 layers, vision hidden
   64 x 2 blocks, {params:,} parameters, vocabulary {vocab} (byte-level BPE built offline).
 * Weights: **random** (seeded). Any verdict, box or explanation it produces is noise unless it was
   deliberately taught with `trainer.teach` for a test. Do not use it on evidence.
 * Purpose: exercise the real loading, processing, generation, 4-bit (bitsandbytes nf4) and
   training code paths on a CPU without downloading weights.
-* Processor: Qwen2.5-VL format, images resized to between {min_pixels} and {max_pixels} pixels
-  (factor 28); chat template in `chat_template.jinja`.
+* Processor: Qwen-VL format, images resized to between {min_pixels} and {max_pixels} pixels;
+  chat template in `chat_template.jinja`.
 """
 
 
-def build_tiny_model(out_dir: Path, seed: int = 0) -> Path:
-    """Write a tiny random Qwen2.5-VL model + processor + model card to ``out_dir``.
+QWEN3_MIN_PIXELS = 4 * 32 * 32
+QWEN3_MAX_PIXELS = 36 * 32 * 32
+FAMILIES = ("qwen2_5_vl", "qwen3_vl")
+
+
+def tiny_qwen3_config(tokenizer=None):
+    """A tiny ``Qwen3VLConfig`` (same sizes as the Qwen2.5-VL one; patch 16, deepstack at 0)."""
+    from transformers import Qwen3VLConfig
+
+    tok = tokenizer if tokenizer is not None else build_tokenizer()
+    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    text_config = {
+        "vocab_size": _round_up(len(tok), 64),
+        "hidden_size": 128,
+        "intermediate_size": 256,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 5000000.0,
+            "mrope_section": [4, 6, 6],
+            "mrope_interleaved": True,
+        },
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+    }
+    vision_config = {
+        "depth": 2,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_heads": 2,
+        "patch_size": 16,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "out_hidden_size": 128,
+        "num_position_embeddings": 64,
+        "deepstack_visual_indexes": [0],
+    }
+    return Qwen3VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=False,
+    )
+
+
+def build_qwen3_processor(tokenizer=None):
+    """A ``Qwen3VLProcessor`` (patch 16, factor 32) with tiny resize bounds and our template."""
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    tok = tokenizer if tokenizer is not None else build_tokenizer()
+    size = {"shortest_edge": QWEN3_MIN_PIXELS, "longest_edge": QWEN3_MAX_PIXELS}
+    kwargs = dict(patch_size=16, temporal_patch_size=2, merge_size=2)
+    return Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=dict(size), **kwargs),
+        tokenizer=tok,
+        video_processor=Qwen3VLVideoProcessor(size=dict(size), **kwargs),
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_tiny_model(out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl") -> Path:
+    """Write a tiny random Qwen2.5-VL (or Qwen3-VL) model + processor + card to ``out_dir``.
 
     The weights are drawn from ``torch`` seeded with ``seed`` (same seed, same weights). The
     folder holds safetensors weights only (no pickles) and loads with ``AutoProcessor`` and
     ``AutoModelForImageTextToText``. Returns ``out_dir``.
     """
     import torch
-    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import AutoModelForImageTextToText, GenerationConfig
 
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer()
-    config = tiny_config(seed, tok)
+    if family == "qwen3_vl":
+        config, processor = tiny_qwen3_config(tok), build_qwen3_processor(tok)
+        bounds = (QWEN3_MIN_PIXELS, QWEN3_MAX_PIXELS)
+    else:
+        config, processor = tiny_config(seed, tok), build_processor(tok)
+        bounds = (MIN_PIXELS, MAX_PIXELS)
 
     cpu_rng = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        model = Qwen2_5_VLForConditionalGeneration(config)
+        model = AutoModelForImageTextToText.from_config(config)
     finally:
         torch.random.set_rng_state(cpu_rng)
     model = model.to(torch.float32).eval()
@@ -512,16 +587,17 @@ def build_tiny_model(out_dir: Path, seed: int = 0) -> Path:
         do_sample=False,
     )
     model.save_pretrained(out_dir)
-    build_processor(tok).save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
 
     n_params = sum(p.numel() for p in model.parameters())
     (out_dir / "README.md").write_text(
         _MODEL_CARD.format(
+            family=type(model).__name__,
             seed=seed,
             params=n_params,
             vocab=config.text_config.vocab_size,
-            min_pixels=MIN_PIXELS,
-            max_pixels=MAX_PIXELS,
+            min_pixels=bounds[0],
+            max_pixels=bounds[1],
         ),
         encoding="utf-8",
     )
@@ -547,10 +623,12 @@ def parameter_count(model_dir: Path) -> int:
 def describe(model_dir: Path) -> dict[str, Any]:
     """A small JSON-able summary of a tiny model folder (used by the CLI)."""
     config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    processor = json.loads((Path(model_dir) / "processor_config.json").read_text(encoding="utf-8"))
+    size = processor.get("image_processor", processor).get("size", {})
     return {
         "path": str(model_dir),
         "parameters": parameter_count(model_dir),
         "model_type": config.get("model_type"),
-        "min_pixels": MIN_PIXELS,
-        "max_pixels": MAX_PIXELS,
+        "min_pixels": size.get("shortest_edge"),
+        "max_pixels": size.get("longest_edge"),
     }
