@@ -1,15 +1,21 @@
 """`lte-inspect`: headless analysis from the command line.
 
-    lte-inspect analyze PATH... [--model ID_OR_DIR] [--json OUT.jsonl] ...
+    lte-inspect analyze PATH... [--model ID_OR_DIR] [--json OUT.jsonl] [--case DIR]
+                        [--csv OUT.csv] [--report OUT.pdf] ...
+    lte-inspect report DIR -o OUT.pdf [--page-size A4|Letter]
 
 Each image gets a one-line summary on stdout; with --json, one JSON object per line is appended
 (and flushed to disk) as soon as that image is done, so an interrupted batch keeps its results.
-A bad file never stops the batch; the exit code is 1 if any file failed.
+With --case, each analysis is stored in the case folder (atomically, with its close-ups and a
+custody-log line) as soon as it is done; images the case already holds are skipped, so rerunning
+an interrupted batch finishes the rest without duplicating. A bad file never stops the batch; the
+exit code is 1 if any file failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -20,11 +26,18 @@ from typing import Any, TextIO
 
 from inspector import __version__
 from inspector.core.backends.base import BackendError, GenerationSettings
+from inspector.core.casestore import (
+    CaseError,
+    CaseStore,
+    comparison_rows_for,
+    write_comparison_csv,
+)
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PAGE_SIZES = ("A4", "Letter")
 DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-model"
 
 
@@ -63,6 +76,35 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", type=Path, metavar="OUT.jsonl",
                    help="append one JSON object per image to this file")
     a.add_argument("--stream", action="store_true", help="print the model's text as it comes")
+    c = a.add_argument_group("case file")
+    c.add_argument("--case", type=Path, metavar="DIR",
+                   help="store the analyses, close-ups and custody log in this case folder "
+                   "(opened, or created when missing or empty)")
+    c.add_argument("--case-number", metavar="TEXT",
+                   help="case number for a new case (default: the folder's name)")
+    c.add_argument("--case-title", metavar="TEXT", help="title for a new case")
+    c.add_argument("--examiner", default="", metavar="NAME",
+                   help="who runs the analysis (recorded in the custody log)")
+    c.add_argument("--reanalyse", action="store_true",
+                   help="analyse images the case already holds again (the earlier analysis is "
+                   "kept as history); by default they are skipped")
+    c.add_argument("--csv", type=Path, metavar="OUT.csv",
+                   help="write the comparison table (initial vs final verdict): of this run, or "
+                   "of the whole case with --case")
+    c.add_argument("--report", type=Path, metavar="OUT.pdf",
+                   help="after the batch, render the case's PDF report (needs --case)")
+    c.add_argument("--page-size", choices=PAGE_SIZES, default="A4", help="report page size")
+
+    r = sub.add_parser(
+        "report",
+        help="render a case's PDF report",
+        description="Render the PDF report of a case folder written by `analyze --case`.",
+    )
+    r.add_argument("case", type=Path, metavar="DIR", help="the case folder")
+    r.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.pdf")
+    r.add_argument("--page-size", choices=PAGE_SIZES, default="A4")
+    r.add_argument("--examiner", default="", metavar="NAME",
+                   help="who exports the report (recorded in the custody log)")
     return parser
 
 
@@ -151,28 +193,31 @@ def _resolve_model(args) -> str | None:
     return None
 
 
-def cmd_analyze(args) -> int:
-    from inspector.core.backends.local import LocalBackend, LocalModelSpec
-    from inspector.core.pipeline import AnalysisCancelled, Pipeline, PipelineOptions
-
-    model = _resolve_model(args)
-    if model is None:
-        print(
-            "error: no model given and no demo checkpoint is bundled. Pass --model with a hub id "
-            "or a folder (for a quick trial: lte-train init-tiny /tmp/tiny && "
-            "lte-inspect analyze IMAGE --model /tmp/tiny).",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+def _file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, read only; None when it cannot be read."""
+    digest = hashlib.sha256()
     try:
-        policy = CloseupPolicy(max_regions=args.max_regions)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    files = list(iter_image_files(args.paths))
-    if not files:
-        print("error: no image files found in the given paths", file=sys.stderr)
-        return EXIT_USAGE
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _open_case(args) -> CaseStore:
+    store = CaseStore.open_or_create(
+        args.case, args.case_number, args.case_title, examiner=args.examiner
+    )
+    for problem in store.problems:
+        print(f"note: case {args.case}: {problem}", file=sys.stderr)
+    return store
+
+
+def _load_pipeline(args, model: str, policy: CloseupPolicy):
+    """Load the model; returns the Pipeline, or None after printing why it could not load."""
+    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+    from inspector.core.pipeline import Pipeline, PipelineOptions
 
     spec = LocalModelSpec(
         source=model,
@@ -192,7 +237,7 @@ def cmd_analyze(args) -> int:
         backend = LocalBackend(spec, settings)
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return None
     p = backend.provenance
     print(
         f"Loaded {p.model_type} on {p.device} ({p.dtype}, quantization {p.quantization}) in "
@@ -201,8 +246,58 @@ def cmd_analyze(args) -> int:
     )
     if p.is_demo:
         print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
+    return Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine))
 
-    pipeline = Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine))
+
+def cmd_analyze(args) -> int:
+    from inspector.core.pipeline import AnalysisCancelled, CloseupReady, TokenGenerated
+
+    if args.report and not args.case:
+        print(
+            "error: --report renders a case, so it needs --case DIR (the case folder to store "
+            "the analyses in); or run `lte-inspect report DIR -o OUT.pdf` on an existing case",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    model = _resolve_model(args)
+    if model is None:
+        print(
+            "error: no model given and no demo checkpoint is bundled. Pass --model with a hub id "
+            "or a folder (for a quick trial: lte-train init-tiny /tmp/tiny && "
+            "lte-inspect analyze IMAGE --model /tmp/tiny).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        policy = CloseupPolicy(max_regions=args.max_regions)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    files = list(iter_image_files(args.paths))
+    if not files:
+        print("error: no image files found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+
+    store: CaseStore | None = None
+    hashes: dict[Path, str | None] = {}
+    if args.case:
+        try:
+            store = _open_case(args)
+        except CaseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        hashes = {path: _file_sha256(path) for path in files}
+
+    def already_in_case(path: Path) -> bool:
+        sha = hashes.get(path)
+        return bool(store and not args.reanalyse and sha and store.has_analysis(sha))
+
+    pipeline = None
+    if any(not already_in_case(path) for path in files):
+        pipeline = _load_pipeline(args, model, policy)
+        if pipeline is None:
+            return EXIT_USAGE
+
     interrupted = False
 
     def on_sigint(signum, frame):  # first Ctrl-C cancels the running image, then stops
@@ -210,7 +305,9 @@ def cmd_analyze(args) -> int:
         interrupted = True
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    failures = 0
+    failures = skipped = processed = 0
+    case_failed = False
+    run_analyses: list[Analysis] = []
     out = open(args.json, "a", encoding="utf-8") if args.json else None  # noqa: SIM115
     try:
         for index, path in enumerate(files, start=1):
@@ -218,11 +315,22 @@ def cmd_analyze(args) -> int:
                 break
             prefix = f"[{index}/{len(files)}] {path}"
             print(prefix, file=sys.stderr, flush=True)
+            if already_in_case(path):
+                latest = store.analysis_ids_for(hashes[path])[-1]
+                print(
+                    f"{path}: already in the case (analysis {latest}); skipped — pass "
+                    "--reanalyse to analyse it again",
+                    flush=True,
+                )
+                skipped += 1
+                processed += 1
+                continue
+            closeups: dict[int, Any] = {}
 
-            def on_event(event):
-                from inspector.core.pipeline import TokenGenerated
-
-                if args.stream and isinstance(event, TokenGenerated):
+            def on_event(event, closeups=closeups):
+                if isinstance(event, CloseupReady):
+                    closeups[event.closeup.region] = event.image
+                elif args.stream and isinstance(event, TokenGenerated):
                     sys.stderr.write(event.text)
                     sys.stderr.flush()
 
@@ -233,11 +341,25 @@ def cmd_analyze(args) -> int:
                 break
             except (ImageLoadError, BackendError) as exc:
                 failures += 1
+                processed += 1
                 message = exc.message if isinstance(exc, ImageLoadError) else str(exc)
                 print(f"{path}: FAILED: {message}", flush=True)
                 if out:
                     _append_line(out, error_record(path, message))
+                if store:
+                    store.log("analysis-failed", args.examiner, hashes.get(path) or "",
+                              str(path), message)
                 continue
+            processed += 1
+            if store:
+                try:
+                    store.add_analysis(analysis, closeups, examiner=args.examiner)
+                except (OSError, CaseError) as exc:
+                    print(f"error: could not store the analysis of {path} in the case "
+                          f"{args.case}: {exc}", file=sys.stderr)
+                    case_failed = True
+                    break
+            run_analyses.append(analysis)
             print(f"{path}: {summary_line(analysis)}", flush=True)
             if out:
                 _append_line(out, analysis_record(analysis))
@@ -245,15 +367,80 @@ def cmd_analyze(args) -> int:
         signal.signal(signal.SIGINT, previous)
         if out:
             out.close()
-    done = index if not interrupted else index - 1
     print(
-        f"{done} of {len(files)} files processed, {failures} failed"
+        f"{processed} of {len(files)} files processed, {failures} failed"
+        + (f", {skipped} skipped (already in the case)" if skipped else "")
         + (" — interrupted" if interrupted else ""),
         file=sys.stderr,
     )
+    if case_failed:
+        return EXIT_USAGE
+
+    if args.csv:
+        try:
+            if store:
+                store.write_csv(args.csv)
+                store.log("csv-exported", args.examiner, _file_sha256(args.csv) or "",
+                          str(args.csv.resolve()), "comparison table")
+            else:
+                write_comparison_csv(args.csv, comparison_rows_for(run_analyses))
+        except OSError as exc:
+            print(f"error: could not write {args.csv}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"Comparison table: {args.csv}", file=sys.stderr)
+    if args.report:
+        if interrupted:
+            print("note: interrupted, so the report was not rendered", file=sys.stderr)
+        else:
+            code = _render_report(store, args.report, args.page_size, args.examiner)
+            if code != EXIT_OK:
+                return code
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+
+
+def _render_report(store: CaseStore, out_path: Path, page_size: str, examiner: str) -> int:
+    try:
+        from inspector.report.pdf import render_case_report
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] == "PySide6":
+            print(
+                "error: PDF reports are drawn with Qt, and PySide6 is not installed. Install it "
+                "with: pip install 'lte-inspector[report]'",
+                file=sys.stderr,
+            )
+        else:
+            print(f"error: the PDF report renderer is not available: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Rendering the report of case {store.meta.number} …", file=sys.stderr, flush=True)
+    try:
+        pages = render_case_report(store, Path(out_path), page_size=page_size)
+    except Exception as exc:  # the renderer's failure, whatever it is, said in words
+        print(f"error: could not render the report {out_path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    store.log("report-exported", examiner, _file_sha256(Path(out_path)) or "",
+              str(Path(out_path).resolve()), f"PDF report, {pages} pages, {page_size}")
+    print(f"Report: {out_path} ({pages} pages)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    try:
+        store = CaseStore.open(args.case)
+    except CaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for problem in store.problems:
+        print(f"note: case {args.case}: {problem}", file=sys.stderr)
+    if not store.latest():
+        print(f"note: case {args.case} holds no analyses yet", file=sys.stderr)
+    return _render_report(store, args.output, args.page_size, args.examiner)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --max-regions must be 0 or more", file=sys.stderr)
             return EXIT_USAGE
         return cmd_analyze(args)
+    if args.command == "report":
+        return cmd_report(args)
     return EXIT_USAGE
 
 

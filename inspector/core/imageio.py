@@ -140,6 +140,7 @@ class LoadedImage:
     frame_count: int
     orientation: int | None  # EXIF orientation value found; None when absent
     exif: dict[str, str] = field(default_factory=dict)
+    data: bytes = field(repr=False, default=b"")  # the file's bytes as read and hashed
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,6 +209,7 @@ def load_image(
         frame_count=frame_count,
         orientation=orientation,
         exif=exif,
+        data=data,
     )
 
 

@@ -24,6 +24,7 @@ from inspector.core.protocol import (
     parse_examine,
     parse_locate,
 )
+from inspector.core.provenance import read_provenance
 from inspector.core.results import (
     Analysis,
     CloseupRecord,
@@ -139,6 +140,7 @@ def evidence_of(loaded: LoadedImage) -> Evidence:
         frame_count=loaded.frame_count,
         orientation=loaded.orientation,
         exif=dict(loaded.exif),
+        provenance=read_provenance(loaded.data, loaded.format, loaded.path).to_dict(),
     )
 
 

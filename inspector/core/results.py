@@ -32,7 +32,7 @@ class Evidence:
     frame_count: int = 1
     orientation: int | None = None
     exif: dict[str, str] = field(default_factory=dict)
-    c2pa: dict[str, Any] | None = None  # None: not checked
+    provenance: dict[str, Any] | None = None  # Provenance.to_dict(); None: not checked
 
 
 @dataclass
@@ -159,7 +159,7 @@ class Analysis:
             )
         query2 = data.get("query2")
         return cls(
-            evidence=Evidence(**data["evidence"]),
+            evidence=_evidence_from_dict(data["evidence"]),
             model=ModelProvenance(**data["model"]),
             query1=QueryRecord(**data["query1"]),
             regions=[RegionRecord(**r) for r in data.get("regions", [])],
@@ -174,3 +174,12 @@ class Analysis:
             created=data["created"],
             schema_version=version,
         )
+
+
+def _evidence_from_dict(data: dict[str, Any]) -> Evidence:
+    fields = dict(data)
+    # Records written before provenance existed carried an always-empty "c2pa" slot.
+    legacy = fields.pop("c2pa", None)
+    if legacy is not None and fields.get("provenance") is None:
+        fields["provenance"] = {"c2pa": legacy}
+    return Evidence(**fields)
