@@ -99,3 +99,26 @@ def test_clear_errors_for_a_missing_model_and_no_images(tmp_path, taught_case):
     empty.mkdir()
     result = _lte_inspect("analyze", str(empty), "--model", str(taught_case.model_dir))
     assert result.returncode == 2 and "no image files" in result.stderr
+
+
+def test_analyze_into_a_case_with_report_and_csv(taught_case, tmp_path):
+    if not shutil.which("pdftotext") or not shutil.which("pdfdetach"):
+        pytest.skip("poppler-utils (pdftotext, pdfdetach) not installed")
+    case, pdf, csv_path = tmp_path / "case", tmp_path / "report.pdf", tmp_path / "table.csv"
+    result = _lte_inspect(
+        "analyze", str(taught_case.image_path), "--model", str(taught_case.model_dir),
+        "--device", "cpu", "--case", str(case), "--case-number", "2026-0417",
+        "--examiner", "J. Doe", "--report", str(pdf), "--csv", str(csv_path),
+    )
+    assert result.returncode == 0, result.stderr
+    sha = hashlib.sha256(taught_case.image_path.read_bytes()).hexdigest()
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert sha in text and "2026-0417" in text
+    assert "Real" in text and "AI-generated" in text
+    attachments = subprocess.run(["pdfdetach", "-list", str(pdf)], capture_output=True,
+                                 text=True).stdout
+    assert "case-results.json" in attachments
+    assert sha in csv_path.read_text(encoding="utf-8-sig")
+    custody = [json.loads(line) for line in (case / "custody.jsonl").read_text().splitlines()]
+    assert {"analysed", "report-exported"} <= {c["action"] for c in custody}
+    assert all(c["examiner"] == "J. Doe" for c in custody if c["action"] == "analysed")
