@@ -20,12 +20,14 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from inspector import __version__
 from inspector.core.backends.base import BackendError, GenerationSettings
+from inspector.core.batch import run_concurrently
 from inspector.core.casestore import (
     CaseError,
     CaseStore,
@@ -76,6 +78,20 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", type=Path, metavar="OUT.jsonl",
                    help="append one JSON object per image to this file")
     a.add_argument("--stream", action="store_true", help="print the model's text as it comes")
+    server = a.add_argument_group("remote server (OpenAI-compatible: vLLM, transformers serve)")
+    server.add_argument("--server", metavar="URL",
+                        help="analyse with the model served at URL instead of loading one here; "
+                        "the API key is read from $LTE_API_KEY or the OS keyring")
+    server.add_argument("--server-model", metavar="NAME",
+                        help="served model name (default: the only model the server lists)")
+    server.add_argument("--server-model-type", choices=["qwen2_5_vl", "qwen3_vl"],
+                        default="qwen2_5_vl", help="family of the served model (box coordinates)")
+    server.add_argument("--min-pixels", type=int, default=64 * 28 * 28, metavar="N",
+                        help="image resize bounds sent to the server (default 64*28*28)")
+    server.add_argument("--max-pixels", type=int, default=1024 * 28 * 28, metavar="N",
+                        help="(default 1024*28*28)")
+    server.add_argument("--concurrency", type=int, default=1, metavar="N",
+                        help="images in flight at once against the server (default 1)")
     c = a.add_argument_group("case file")
     c.add_argument("--case", type=Path, metavar="DIR",
                    help="store the analyses, close-ups and custody log in this case folder "
@@ -219,6 +235,10 @@ def _load_pipeline(args, model: str, policy: CloseupPolicy):
     from inspector.core.backends.local import LocalBackend, LocalModelSpec
     from inspector.core.pipeline import Pipeline, PipelineOptions
 
+    options = PipelineOptions(policy=policy, examine=not args.no_examine)
+    if args.server:
+        backend = _connect_server(args)
+        return None if backend is None else Pipeline(backend, options)
     spec = LocalModelSpec(
         source=model,
         adapter=args.adapter,
@@ -246,7 +266,36 @@ def _load_pipeline(args, model: str, policy: CloseupPolicy):
     )
     if p.is_demo:
         print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
-    return Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine))
+    return Pipeline(backend, options)
+
+
+def _connect_server(args):
+    """A RemoteBackend for --server, or None after printing why not."""
+    from inspector.core.backends.remote import RemoteBackend, RemoteSpec
+
+    settings = GenerationSettings(
+        max_new_tokens_locate=args.max_new_tokens, max_new_tokens_examine=args.max_new_tokens
+    )
+    name = args.server_model
+    try:
+        if name is None:
+            probe = RemoteBackend(RemoteSpec(args.server, model="?"), settings)
+            served = probe.served_models()
+            probe.close()
+            if not served or len(served) != 1:
+                listed = ", ".join(served) if served else "none could be read"
+                print(f"error: pass --server-model NAME (served models: {listed})",
+                      file=sys.stderr)
+                return None
+            name = served[0]
+        spec = RemoteSpec(args.server, model=name, model_type=args.server_model_type,
+                          min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+        backend = RemoteBackend(spec, settings)
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    print(f"Using {name} at {backend.provenance.device}", file=sys.stderr)
+    return backend
 
 
 def cmd_analyze(args) -> int:
@@ -259,7 +308,14 @@ def cmd_analyze(args) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    model = _resolve_model(args)
+    model = args.server or _resolve_model(args)
+    if args.concurrency < 1:
+        print("error: --concurrency must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.concurrency > 1 and not args.server:
+        print("note: --concurrency applies to --server; a local model analyses one image at a "
+              "time", file=sys.stderr)
+        args.concurrency = 1
     if model is None:
         print(
             "error: no model given and no demo checkpoint is bundled. Pass --model with a hub id "
@@ -308,61 +364,80 @@ def cmd_analyze(args) -> int:
     failures = skipped = processed = 0
     case_failed = False
     run_analyses: list[Analysis] = []
+    started = {"count": 0}
+    lock = threading.Lock()
+
+    def analyze_one(path: Path):
+        """Runs in a worker thread: the analysis and its close-ups, nothing written."""
+        with lock:
+            started["count"] += 1
+            print(f"[{started['count']}/{len(files)}] {path}", file=sys.stderr, flush=True)
+        closeups: dict[int, Any] = {}
+
+        def on_event(event):
+            if isinstance(event, CloseupReady):
+                closeups[event.closeup.region] = event.image
+            elif args.stream and args.concurrency == 1 and isinstance(event, TokenGenerated):
+                sys.stderr.write(event.text)
+                sys.stderr.flush()
+
+        return pipeline.analyze(path, on_event, lambda: interrupted), closeups
+
+    class _StopBatch(Exception):
+        pass
+
+    def on_done(path: Path, result, error: BaseException | None) -> None:
+        """Runs in this thread, one image at a time: print, store, write JSON."""
+        nonlocal failures, processed, interrupted, case_failed
+        if isinstance(error, AnalysisCancelled):
+            print(f"{path}: cancelled", flush=True)
+            interrupted = True
+            return
+        if isinstance(error, ImageLoadError | BackendError):
+            failures += 1
+            processed += 1
+            message = error.message if isinstance(error, ImageLoadError) else str(error)
+            print(f"{path}: FAILED: {message}", flush=True)
+            if out:
+                _append_line(out, error_record(path, message))
+            if store:
+                store.log("analysis-failed", args.examiner, hashes.get(path) or "",
+                          str(path), message)
+            return
+        if error is not None:
+            raise error
+        analysis, closeups = result
+        processed += 1
+        if store:
+            try:
+                store.add_analysis(analysis, closeups, examiner=args.examiner)
+            except (OSError, CaseError) as exc:
+                print(f"error: could not store the analysis of {path} in the case "
+                      f"{args.case}: {exc}", file=sys.stderr)
+                case_failed = True
+                raise _StopBatch from exc
+        run_analyses.append(analysis)
+        print(f"{path}: {summary_line(analysis)}", flush=True)
+        if out:
+            _append_line(out, analysis_record(analysis))
+
+    to_analyze = []
+    for path in files:
+        if already_in_case(path):
+            latest = store.analysis_ids_for(hashes[path])[-1]
+            print(f"{path}: already in the case (analysis {latest}); skipped — pass "
+                  "--reanalyse to analyse it again", flush=True)
+            skipped += 1
+            processed += 1
+        else:
+            to_analyze.append(path)
     out = open(args.json, "a", encoding="utf-8") if args.json else None  # noqa: SIM115
     try:
-        for index, path in enumerate(files, start=1):
-            if interrupted:
-                break
-            prefix = f"[{index}/{len(files)}] {path}"
-            print(prefix, file=sys.stderr, flush=True)
-            if already_in_case(path):
-                latest = store.analysis_ids_for(hashes[path])[-1]
-                print(
-                    f"{path}: already in the case (analysis {latest}); skipped — pass "
-                    "--reanalyse to analyse it again",
-                    flush=True,
-                )
-                skipped += 1
-                processed += 1
-                continue
-            closeups: dict[int, Any] = {}
-
-            def on_event(event, closeups=closeups):
-                if isinstance(event, CloseupReady):
-                    closeups[event.closeup.region] = event.image
-                elif args.stream and isinstance(event, TokenGenerated):
-                    sys.stderr.write(event.text)
-                    sys.stderr.flush()
-
-            try:
-                analysis = pipeline.analyze(path, on_event, lambda: interrupted)
-            except AnalysisCancelled:
-                print(f"{path}: cancelled", flush=True)
-                break
-            except (ImageLoadError, BackendError) as exc:
-                failures += 1
-                processed += 1
-                message = exc.message if isinstance(exc, ImageLoadError) else str(exc)
-                print(f"{path}: FAILED: {message}", flush=True)
-                if out:
-                    _append_line(out, error_record(path, message))
-                if store:
-                    store.log("analysis-failed", args.examiner, hashes.get(path) or "",
-                              str(path), message)
-                continue
-            processed += 1
-            if store:
-                try:
-                    store.add_analysis(analysis, closeups, examiner=args.examiner)
-                except (OSError, CaseError) as exc:
-                    print(f"error: could not store the analysis of {path} in the case "
-                          f"{args.case}: {exc}", file=sys.stderr)
-                    case_failed = True
-                    break
-            run_analyses.append(analysis)
-            print(f"{path}: {summary_line(analysis)}", flush=True)
-            if out:
-                _append_line(out, analysis_record(analysis))
+        if to_analyze:
+            run_concurrently(analyze_one, to_analyze, args.concurrency, on_done,
+                             lambda: interrupted)
+    except _StopBatch:
+        pass
     finally:
         signal.signal(signal.SIGINT, previous)
         if out:

@@ -92,3 +92,49 @@ def token_vocabulary(tokenizer) -> list[str] | None:
     size = len(tokenizer)
     pieces = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=True)
     return pieces if REAL[0] != AI_GENERATED[0] else None
+
+
+def confidence_from_top_logprobs(
+    tokens: list[str], tops: list[dict[str, float]]
+) -> float | None:
+    """P(ai-generated) from a server's per-token `top_logprobs` (OpenAI format), or None.
+
+    `tokens[k]` is the text of generated token k and `tops[k]` maps candidate token texts to their
+    log-probabilities at that step. Same reading as `VerdictRecorder.confidence`: find the step
+    whose token crosses the end of the last `<verdict>` tag, then weigh the candidates that finish
+    the tag and start `real` against those that start `ai-generated`. Only the top candidates are
+    known, so the two verdicts are renormalised over those; None when neither appears, when the
+    server gave no logprobs, or when there is no verdict tag.
+    """
+    import math
+
+    if not tokens or len(tops) != len(tokens):
+        return None
+    text = "".join(tokens)
+    at = text.rfind(TAG)
+    if at < 0:
+        return None
+    end = at + len(TAG)
+    step, before = None, 0
+    for k in range(len(tokens) - 1, -1, -1):
+        before = sum(len(t) for t in tokens[:k])
+        if before <= end:
+            step = k
+            break
+    if step is None or not tops[step]:
+        return None
+    pending = text[before:end]
+    real = ai = 0.0
+    for piece, logprob in tops[step].items():
+        if not piece.startswith(pending):
+            continue
+        word = piece[len(pending) :].lstrip(" ")
+        if not word or not math.isfinite(logprob):
+            continue
+        if _starts(word, REAL):
+            real += math.exp(logprob)
+        elif _starts(word, AI_GENERATED):
+            ai += math.exp(logprob)
+    if real + ai <= 0.0:
+        return None
+    return ai / (real + ai)
