@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from inspector import __version__
+from inspector.cli_models import add_model_commands, cmd_download, cmd_models
 from inspector.core.backends.base import BackendError, GenerationSettings
 from inspector.core.batch import run_concurrently
 from inspector.core.casestore import (
@@ -63,9 +64,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="hub id or local folder of a Qwen2.5-VL / Qwen3-VL model, or a PEFT adapter folder "
         "(default: the bundled demo checkpoint, when present)",
     )
+    a.add_argument("--preset", metavar="NAME",
+                   help="a model preset (see `lte-inspect models`): model, precision and image "
+                   "bounds in one name; --quant/--dtype/--model override its parts")
     a.add_argument("--adapter", help="PEFT LoRA adapter (folder or hub id) to apply over --model")
-    a.add_argument("--quant", choices=["none", "4bit", "8bit"], default="none")
-    a.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], default="auto")
+    a.add_argument("--quant", choices=["none", "4bit", "8bit"],
+                   help="bitsandbytes quantization (default none, or the preset's)")
+    a.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"],
+                   help="weights precision (default auto: bf16 on GPU, fp32 on CPU)")
     a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     a.add_argument("--download", action="store_true", help="allow downloading a hub model")
     a.add_argument("--max-regions", type=int, default=4, metavar="N",
@@ -121,6 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--page-size", choices=PAGE_SIZES, default="A4")
     r.add_argument("--examiner", default="", metavar="NAME",
                    help="who exports the report (recorded in the custody log)")
+    add_model_commands(sub)
     return parser
 
 
@@ -204,6 +211,15 @@ def summary_line(analysis: Analysis) -> str:
 def _resolve_model(args) -> str | None:
     if args.model:
         return args.model
+    if args.preset:
+        from inspector.core.presets import PresetError, get_preset
+
+        try:
+            preset = get_preset(args.preset)
+        except PresetError:
+            return args.preset  # the error is reported when the spec is built
+        if preset.model_id:
+            return preset.model_id
     if (DEMO_MODEL / "config.json").exists():
         return str(DEMO_MODEL)
     return None
@@ -239,22 +255,36 @@ def _load_pipeline(args, model: str, policy: CloseupPolicy):
     if args.server:
         backend = _connect_server(args)
         return None if backend is None else Pipeline(backend, options)
-    spec = LocalModelSpec(
+    fields = dict(
         source=model,
         adapter=args.adapter,
-        dtype=args.dtype,
-        quantization=args.quant,
         device=args.device,
         allow_download=args.download,
         reuse_cache=not args.no_cache_reuse,
     )
+    if args.dtype:
+        fields["dtype"] = args.dtype
+    if args.quant:
+        fields["quantization"] = args.quant
+    if args.preset:
+        from inspector.core.presets import PresetError, to_local_spec
+
+        try:
+            spec = to_local_spec(args.preset, **{k: v for k, v in fields.items() if v})
+        except PresetError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+    else:
+        spec = LocalModelSpec(**fields)
     settings = GenerationSettings(
         max_new_tokens_locate=args.max_new_tokens, max_new_tokens_examine=args.max_new_tokens
     )
     print(f"Loading model {model} …", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        backend = LocalBackend(spec, settings)
+        backend = LocalBackend(
+            spec, settings, on_message=lambda text: print(f"memory: {text}", file=sys.stderr)
+        )
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -527,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_analyze(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "models":
+        return cmd_models(args)
+    if args.command == "download":
+        return cmd_download(args)
     return EXIT_USAGE
 
 

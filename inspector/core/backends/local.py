@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,12 @@ def _resolve_folder(source: str, allow_download: bool) -> Path:
         raise ModelNotFoundError(f"model folder {source} does not exist")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from inspector.core.download import find_downloaded
+
+    found = find_downloaded(source)  # fetched earlier with `lte-inspect download`
+    if found is not None:
+        return found
 
     try:
         return Path(
@@ -232,10 +239,17 @@ class LocalBackend:
 
     backend_name = "transformers"
 
-    def __init__(self, spec: LocalModelSpec, settings: GenerationSettings | None = None) -> None:
+    def __init__(
+        self,
+        spec: LocalModelSpec,
+        settings: GenerationSettings | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_message` receives status lines for the user (the memory check before loading)."""
         spec.validate()
         self.spec = spec
         self.settings = settings or GenerationSettings()
+        self.on_message = on_message
         self._cache = None
         self._cache_ids = None  # 1-D tensor of the token ids the cache holds
         self._load()
@@ -254,6 +268,12 @@ class LocalBackend:
         on_gpu = device != "cpu" and torch.cuda.is_available()
         dtype = _torch_dtype(spec.dtype, "cuda" if on_gpu else "cpu")
         quant = _quantization_config(spec.quantization, dtype)
+        self.memory_check = self._check_memory(folder, "cuda" if on_gpu else "cpu")
+        if self.memory_check is not None and self.on_message is not None:
+            text = self.memory_check.message
+            if self.memory_check.suggestion:
+                text += " " + self.memory_check.suggestion
+            self.on_message(text)
         kwargs: dict[str, Any] = dict(
             dtype=dtype, trust_remote_code=False, use_safetensors=True, local_files_only=True
         )
@@ -314,6 +334,25 @@ class LocalBackend:
             software_version=__version__,
             is_demo=(folder / "DEMO").exists(),
         )
+
+    def _check_memory(self, folder: Path, device: str):
+        """Estimate the memory an analysis needs and compare with what is free; None if unknown."""
+        from inspector.core.memory import available_memory, check_fits, estimate_memory
+        from inspector.core.presets import Architecture, PresetError
+
+        try:
+            arch = Architecture.from_folder(folder)
+        except (PresetError, OSError, ValueError, KeyError):
+            return None  # not a layout we can read without loading: no estimate, no warning
+        spec = self.spec
+        # the processor is not loaded yet: assume its largest possible global view
+        pixels = spec.max_pixels or 1280 * 28 * 28
+        estimate = estimate_memory(
+            arch, pixels, 4, 512 * 512,
+            max(self.settings.max_new_tokens_locate, self.settings.max_new_tokens_examine),
+            dtype=spec.dtype, quantization=spec.quantization, device=device,
+        )
+        return check_fits(estimate, available_memory(device))
 
     def _resolve_sources(self) -> tuple[Path, Path | None]:
         spec = self.spec
