@@ -183,7 +183,7 @@ def test_models_dir_and_ids(monkeypatch, tmp_path):
 
 
 def test_cli_download_then_analyze_by_hub_id(hub_repos, tmp_path, photo_path):
-    """`lte-inspect download ID`, then `analyze --model ID` finds it offline in the models folder."""
+    """`lte-inspect download ID`, then `analyze --model ID` finds it offline."""
     import os
     import subprocess
     import sys
