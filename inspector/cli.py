@@ -75,7 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     a.add_argument("--download", action="store_true", help="allow downloading a hub model")
     a.add_argument("--max-regions", type=int, default=4, metavar="N",
-                   help="examine at most N regions (default 4)")
+                   help="examine at most N regions (default 4; 0 = Query 1 only)")
     a.add_argument("--no-examine", action="store_true", help="run Query 1 only")
     a.add_argument("--no-cache-reuse", action="store_true",
                    help="recompute Query 2 from scratch instead of reusing Query 1's KV cache")
@@ -354,8 +354,10 @@ def cmd_analyze(args) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.max_regions == 0:  # nothing to examine: Query 1 only
+        args.no_examine = True
     try:
-        policy = CloseupPolicy(max_regions=args.max_regions)
+        policy = CloseupPolicy(max_regions=max(args.max_regions, 1))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
