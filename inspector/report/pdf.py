@@ -42,6 +42,7 @@ from PySide6.QtGui import (
 )
 
 from inspector import __version__
+from inspector.core.palette import REGION_COLOURS
 from inspector.core.results import Analysis, ModelProvenance
 from inspector.report.layout import Cell, Column, PageWriter, clean_text
 
@@ -61,17 +62,9 @@ RESOLUTION = 300  # device pixels per inch of the PDF's coordinate system
 IMAGE_DPI = 200  # evidence pictures are embedded at about this resolution
 THUMB_DPI = 150
 
-# Okabe–Ito palette (distinguishable with the common colour-vision deficiencies), with the text
+# Okabe–Ito palette shared with the desktop view (inspector.core.palette), with the text
 # colour that reads on each.
-BOX_COLOURS: list[tuple[str, str]] = [
-    ("#E69F00", "#000000"),  # orange
-    ("#56B4E9", "#000000"),  # sky blue
-    ("#009E73", "#FFFFFF"),  # bluish green
-    ("#F0E442", "#000000"),  # yellow
-    ("#0072B2", "#FFFFFF"),  # blue
-    ("#D55E00", "#FFFFFF"),  # vermillion
-    ("#CC79A7", "#000000"),  # reddish purple
-]
+BOX_COLOURS: list[tuple[str, str]] = list(REGION_COLOURS)
 
 CHANGED_COLOUR = "#B34700"  # dark vermillion: readable in print and in greyscale
 DEMO_COLOUR = "#B34700"

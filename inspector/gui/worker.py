@@ -1,0 +1,419 @@
+"""The analysis worker: one long-lived QThread that owns the loaded model.
+
+`AnalysisWorker` lives in the thread and runs `inspector.core.pipeline.Pipeline` synchronously;
+`WorkerHost` (GUI thread) owns the thread and re-emits every worker signal from the GUI thread, so
+any receiver (a slot, a lambda, a model) runs there; `AnalysisQueue` (GUI thread) feeds the host
+one image at a time and reports each image's state.
+
+No model logic lives here: the backend comes from a zero-argument factory and the pipeline does
+the work. Cancellation is a `threading.Event` the pipeline polls between generated tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+
+from inspector.core.backends.base import Backend, BackendError
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.imageio import ImageLoadError
+from inspector.core.pipeline import AnalysisCancelled, Pipeline, PipelineOptions
+
+log = logging.getLogger(__name__)
+
+BackendFactory = Callable[[], Backend]
+
+# Item states reported by AnalysisQueue.state_changed.
+QUEUED = "queued"
+ANALYSING = "analysing"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATES = (QUEUED, ANALYSING, DONE, FAILED, CANCELLED)
+
+# Threads that did not stop within shutdown()'s timeout. Destroying a running QThread aborts the
+# process ("QThread: Destroyed while thread is still running"), so they are kept alive here.
+_UNSTOPPED: list[tuple[QThread, QObject]] = []
+
+
+def failure_message(exc: BaseException) -> str:
+    """What to tell the user about an exception raised while loading or analysing."""
+    if isinstance(exc, ImageLoadError):
+        return exc.message  # the item already names the file
+    if isinstance(exc, BackendError):  # includes OutOfMemoryError, whose message says what to do
+        return str(exc)
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        detail = str(exc)
+        return f"out of memory: {detail}" if detail else "out of memory"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"could not read a file{where}: {exc.strerror}"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _is_expected(exc: BaseException) -> bool:
+    return isinstance(exc, ImageLoadError | BackendError)
+
+
+class AnalysisWorker(QObject):
+    """Runs in the worker thread. Every slot catches its errors: the thread never dies."""
+
+    loading = Signal(str)  # status text while loading (including the memory-check message)
+    loaded = Signal(object)  # ModelProvenance
+    load_failed = Signal(str)
+    pipeline_event = Signal(str, object)  # path, pipeline event
+    finished = Signal(str, object)  # path, Analysis
+    failed = Signal(str, str)  # path, message
+    cancelled = Signal(str)  # path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backend: Backend | None = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._last_job = 0  # highest job id handed out
+        self._started = 0  # highest job id started
+        self._running = False
+        self._doomed: set[int] = set()  # jobs cancelled before they started
+        self._closing = False
+
+    # -- called from any thread -----------------------------------------------------------------
+
+    def reserve_job(self) -> int:
+        """A job id for an analysis about to be submitted (ids run in submission order)."""
+        with self._lock:
+            self._last_job += 1
+            return self._last_job
+
+    def cancel(self) -> None:
+        """Cancel the running analysis (within one token) or, when none runs, the next one."""
+        with self._lock:
+            if self._running:
+                self._cancel.set()
+            elif self._last_job > self._started:
+                self._doomed.add(self._started + 1)
+
+    def close(self) -> None:
+        """Refuse further work and cancel what runs (used by WorkerHost.shutdown)."""
+        with self._lock:
+            self._closing = True
+            self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    # -- slots (worker thread) ------------------------------------------------------------------
+
+    @Slot(object)
+    def load_backend(self, factory: BackendFactory) -> None:
+        if self._closing:
+            return
+        self.loading.emit("Loading the model…")
+        self.backend = None  # free the previous model before loading the next one
+        try:
+            backend = factory()
+        except Exception as exc:
+            if not _is_expected(exc):
+                log.error("loading the model failed", exc_info=exc)
+            self.load_failed.emit(failure_message(exc))
+            return
+        self.backend = backend
+        self.loaded.emit(getattr(backend, "provenance", None))
+
+    @Slot(str, object)
+    def analyze(self, path: str, options: PipelineOptions) -> None:
+        self._run(self.reserve_job(), path, options)
+
+    @Slot(int, str, object)
+    def analyze_job(self, job: int, path: str, options: PipelineOptions) -> None:
+        """`analyze` with a job id from `reserve_job`, so a cancel can reach it before it starts."""
+        self._run(job, path, options)
+
+    def _run(self, job: int, path: str, options: PipelineOptions) -> None:
+        with self._lock:
+            self._started = max(self._started, job)
+            skip = self._closing or job in self._doomed
+            self._doomed.discard(job)
+            if not skip:
+                self._cancel.clear()
+                self._running = True
+        if skip:
+            self.cancelled.emit(path)
+            return
+        try:
+            if self.backend is None:
+                self.failed.emit(path, "no model is loaded; load a model first")
+                return
+            pipeline = Pipeline(self.backend, options)
+            analysis = pipeline.analyze(
+                path, lambda event: self.pipeline_event.emit(path, event), self._cancel.is_set
+            )
+        except AnalysisCancelled:
+            self.cancelled.emit(path)
+        except Exception as exc:
+            if not _is_expected(exc):
+                log.error("analysis of %s failed", path, exc_info=exc)
+            self.failed.emit(path, failure_message(exc))
+        else:
+            self.finished.emit(path, analysis)
+        finally:
+            with self._lock:
+                self._running = False
+
+
+class WorkerHost(QObject):
+    """Owns the worker thread (GUI thread side). Signals mirror the worker's, emitted here."""
+
+    loading = Signal(str)
+    loaded = Signal(object)
+    load_failed = Signal(str)
+    pipeline_event = Signal(str, object)
+    finished = Signal(str, object)
+    failed = Signal(str, str)
+    cancelled = Signal(str)
+
+    _load_requested = Signal(object)
+    _analyze_requested = Signal(int, str, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        # Neither object gets a Qt parent: Qt must never delete the thread while it runs.
+        self._thread = QThread()
+        self._thread.setObjectName("lte-analysis")
+        self.worker = AnalysisWorker()
+        self.worker.moveToThread(self._thread)
+        self._load_requested.connect(self.worker.load_backend)
+        self._analyze_requested.connect(self.worker.analyze_job)
+        w = self.worker
+        w.loading.connect(self._on_loading)
+        w.loaded.connect(self._on_loaded)
+        w.load_failed.connect(self._on_load_failed)
+        w.pipeline_event.connect(self._on_event)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        self.model = None  # ModelProvenance of the loaded model
+        self.model_state = "none"  # none | loading | loaded | failed
+        self._started = False
+        self._shut_down = False
+
+    @property
+    def thread_handle(self) -> QThread:
+        return self._thread
+
+    @property
+    def is_ready(self) -> bool:
+        """A model is loaded and the worker accepts work."""
+        return self.model_state == "loaded" and not self._shut_down
+
+    def start(self) -> None:
+        if self._shut_down:
+            raise RuntimeError("the analysis worker was shut down")
+        if self._started:
+            return
+        self._started = True
+        self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    def load(self, factory: BackendFactory) -> None:
+        """Load a model in the worker (replacing the current one): loading, then loaded/failed."""
+        self.start()
+        self.model_state = "loading"
+        self.model = None
+        self._load_requested.emit(factory)
+
+    def report_loading(self, text: str) -> None:
+        """Thread-safe: emit `loading(text)`; pass it as the backend's `on_message`."""
+        self.worker.loading.emit(text)
+
+    def submit(self, path: str | Path, options: PipelineOptions) -> int:
+        """Queue one analysis in the worker; returns its job id."""
+        self.start()
+        job = self.worker.reserve_job()
+        self._analyze_requested.emit(job, str(path), options)
+        return job
+
+    def cancel_current(self) -> None:
+        self.worker.cancel()
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Cancel, stop the thread and wait for it; True when it stopped (call on window close)."""
+        if self._shut_down:
+            return not self._thread.isRunning()
+        self._shut_down = True
+        if not self._started:
+            return True
+        self.worker.close()
+        self._thread.quit()
+        stopped = bool(self._thread.wait(timeout_ms))
+        if stopped:
+            self.worker.backend = None  # free the model now, not whenever the host is collected
+        else:
+            log.warning("the analysis thread did not stop within %d ms", timeout_ms)
+            _UNSTOPPED.append((self._thread, self.worker))
+        self.model_state = "none"
+        return stopped
+
+    # -- from the worker (queued to the GUI thread) ---------------------------------------------
+
+    @Slot(str)
+    def _on_loading(self, text: str) -> None:
+        self.loading.emit(text)
+
+    @Slot(object)
+    def _on_loaded(self, provenance: Any) -> None:
+        self.model, self.model_state = provenance, "loaded"
+        self.loaded.emit(provenance)
+
+    @Slot(str)
+    def _on_load_failed(self, message: str) -> None:
+        self.model, self.model_state = None, "failed"
+        self.load_failed.emit(message)
+
+    @Slot(str, object)
+    def _on_event(self, path: str, event: Any) -> None:
+        self.pipeline_event.emit(path, event)
+
+    @Slot(str, object)
+    def _on_finished(self, path: str, analysis: Any) -> None:
+        self.finished.emit(path, analysis)
+
+    @Slot(str, str)
+    def _on_failed(self, path: str, message: str) -> None:
+        self.failed.emit(path, message)
+
+    @Slot(str)
+    def _on_cancelled(self, path: str) -> None:
+        self.cancelled.emit(path)
+
+
+class AnalysisQueue(QObject):
+    """Pending images, run one after another through a WorkerHost.
+
+    An image is submitted only once a model is loaded. A failed or cancelled image does not stop
+    the queue; `stop_after_current()` does, until `resume()`.
+    """
+
+    state_changed = Signal(str, str)  # path, one of STATES
+    item_finished = Signal(str, object)  # path, Analysis
+    item_failed = Signal(str, str)  # path, message
+    queue_idle = Signal()  # the last image ended and nothing more will start
+
+    def __init__(
+        self,
+        host: WorkerHost,
+        options: PipelineOptions | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.options = options or PipelineOptions(policy=CloseupPolicy())
+        self._pending: deque[tuple[str, PipelineOptions]] = deque()
+        self._current: str | None = None
+        self._stopped = False
+        host.loaded.connect(self._on_loaded)
+        host.finished.connect(self._on_finished)
+        host.failed.connect(self._on_failed)
+        host.cancelled.connect(self._on_cancelled)
+
+    @property
+    def current(self) -> str | None:
+        return self._current
+
+    @property
+    def pending(self) -> list[str]:
+        return [path for path, _ in self._pending]
+
+    @property
+    def is_stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def is_busy(self) -> bool:
+        return self._current is not None
+
+    def add(self, paths: Iterable[str | Path], options: PipelineOptions | None = None) -> list[str]:
+        """Queue images (ones already queued or running are skipped); returns those added."""
+        added = []
+        for p in paths:
+            path = str(p)
+            if path == self._current or path in self.pending or path in added:
+                continue
+            self._pending.append((path, options or self.options))
+            added.append(path)
+            self.state_changed.emit(path, QUEUED)
+        self._start_next(after_item=False)
+        return added
+
+    def remove_pending(self, path: str | Path) -> bool:
+        """Drop a queued (not yet started) image; it is reported as cancelled."""
+        path = str(path)
+        for item in self._pending:
+            if item[0] == path:
+                self._pending.remove(item)
+                self.state_changed.emit(path, CANCELLED)
+                return True
+        return False
+
+    def clear_pending(self) -> None:
+        while self._pending:
+            path, _ = self._pending.popleft()
+            self.state_changed.emit(path, CANCELLED)
+
+    def stop_after_current(self) -> None:
+        self._stopped = True
+
+    def resume(self) -> None:
+        self._stopped = False
+        self._start_next(after_item=False)
+
+    def cancel_current(self) -> None:
+        if self._current is not None:
+            self.host.cancel_current()
+
+    def _start_next(self, after_item: bool) -> None:
+        if self._current is not None:
+            return
+        if self._pending and not self._stopped and self.host.is_ready:
+            path, options = self._pending.popleft()
+            self._current = path
+            self.state_changed.emit(path, ANALYSING)
+            self.host.submit(path, options)
+        elif after_item:
+            self.queue_idle.emit()
+
+    def _end(self, path: str, state: str) -> bool:
+        if path != self._current:
+            return False  # not ours (someone else submitted to the host directly)
+        self._current = None
+        self.state_changed.emit(path, state)
+        return True
+
+    @Slot(object)
+    def _on_loaded(self, _provenance: Any) -> None:
+        self._start_next(after_item=False)
+
+    @Slot(str, object)
+    def _on_finished(self, path: str, analysis: Any) -> None:
+        if self._end(path, DONE):
+            self.item_finished.emit(path, analysis)
+            self._start_next(after_item=True)
+
+    @Slot(str, str)
+    def _on_failed(self, path: str, message: str) -> None:
+        if self._end(path, FAILED):
+            self.item_failed.emit(path, message)
+            self._start_next(after_item=True)
+
+    @Slot(str)
+    def _on_cancelled(self, path: str) -> None:
+        if self._end(path, CANCELLED):
+            self._start_next(after_item=True)
