@@ -1,0 +1,326 @@
+"""Verdict panel, examiner panel and settings (file + dialog)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from inspector.core.closeups import CloseupPolicy  # noqa: E402
+from inspector.core.results import (  # noqa: E402
+    Analysis,
+    CloseupRecord,
+    Evidence,
+    FindingRecord,
+    ModelProvenance,
+    QueryRecord,
+    RegionRecord,
+)
+from inspector.gui.examiner_panel import ExaminerPanel  # noqa: E402
+from inspector.gui.settings import (  # noqa: E402
+    AppSettings,
+    SettingsDialog,
+    load_settings,
+    save_settings,
+    settings_path,
+    to_closeup_policy,
+    to_local_spec,
+    validate,
+)
+from inspector.gui.verdict_panel import VerdictPanel  # noqa: E402
+
+
+def _analysis(query2: bool = True) -> Analysis:
+    q1 = QueryRecord("raw 1 text", "looks real", "real", 0.2, ["p"], 100, 100, 40, 1.5, "eos")
+    q2 = QueryRecord("raw 2 text", "six fingers", "ai-generated", 0.87, [], 180, 80, 50, 1.0, "eos")
+    return Analysis(
+        evidence=Evidence("a é.jpg", 10, "ab" * 32, 640, 480, "JPEG"),
+        model=ModelProvenance("m", "transformers"),
+        query1=q1,
+        regions=[
+            RegionRecord(1, [1.0, 2.0, 30.5, 40.0], "hand", [1, 2, 30, 40], True),
+            RegionRecord(2, [100.0, 100.0, 200.0, 200.0], "glove", [100, 100, 200, 200], True),
+        ],
+        closeups=[CloseupRecord(1, [0, 0, 50, 60], [200, 240], 4.0)],
+        query2=q2 if query2 else None,
+        findings=[
+            FindingRecord(1, "six fingers", "ai-generated"),
+            FindingRecord(2, "seams melt into the fabric", "ai-generated"),
+        ] if query2 else [],
+        tags=["structure"] if query2 else [],
+        examine_skipped=None if query2 else "no regions located; the initial verdict stands",
+    )  # fmt: skip
+
+
+# -- verdict panel ----------------------------------------------------------------------------
+
+
+def test_changed_banner_and_both_confidences(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_analysis(_analysis())
+    assert panel.banner.text() == "CHANGED: Real → AI-generated"
+    assert panel.initial_card.title.text() == "Initial (Query 1)"
+    assert panel.final_card.title.text() == "Corrected (Query 2)"
+    assert panel.initial_card.verdict.text() == "Real"
+    assert panel.final_card.verdict.text() == "AI-generated"
+    assert panel.initial_card.confidence.text() == "P(AI-generated) 0.20"
+    assert panel.final_card.confidence.text() == "P(AI-generated) 0.87"
+    assert panel.initial_card.explanation.toPlainText() == "looks real"
+    assert panel.initial_card.explanation.isReadOnly()
+    assert "p" in panel.initial_card.problems.text()
+    rows = [panel.findings_list.item(i).text() for i in range(panel.findings_list.count())]
+    assert rows[1] == "● 2  seams melt into the fabric → AI-generated"
+    assert "structure" in panel.tags_label.text()
+
+
+def test_skipped_query2_shows_reason_and_unchanged(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    analysis = _analysis(query2=False)
+    analysis.query1.confidence = None
+    panel.show_analysis(analysis)
+    assert panel.final_card.title.text() == (
+        "Query 2 skipped: no regions located; the initial verdict stands"
+    )
+    assert panel.banner.text() == "Unchanged: Real"
+    assert panel.initial_card.confidence.text() == "confidence not available"
+    assert panel.findings_list.count() == 0
+
+
+def test_unparsed_is_not_comparable(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    analysis = _analysis()
+    analysis.query2.verdict = None
+    panel.show_analysis(analysis)
+    assert panel.banner.text() == "Not comparable (unparsed verdict)"
+    assert panel.final_card.verdict.text() == "unparsed"
+
+
+def test_initial_then_streaming_then_clear(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.set_streaming(1, "Skin looks")
+    panel.set_streaming(1, "Skin looks fine")
+    assert panel.initial_card.explanation.toPlainText() == "Skin looks fine"
+    panel.show_initial(_analysis().query1)
+    assert panel.initial_card.verdict.text() == "Real"
+    assert panel.banner.isHidden()
+    panel.set_streaming(2, "<findings>")
+    assert panel.final_card.explanation.toPlainText() == "<findings>"
+    panel.clear()
+    assert panel.initial_card.explanation.toPlainText() == ""
+    assert not panel.raw_button.isEnabled()
+
+
+def test_finding_selection_and_highlight(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_analysis(_analysis())
+    with qtbot.waitSignal(panel.finding_selected, timeout=1000) as blocker:
+        panel.findings_list.setCurrentRow(1)
+    assert blocker.args == [2]
+
+    emitted: list[int] = []
+    panel.finding_selected.connect(emitted.append)
+    panel.highlight_region(1)
+    selected = panel.findings_list.selectedItems()
+    assert [i.text() for i in selected] == ["● 1  six fingers → AI-generated"]
+    panel.highlight_region(None)
+    assert panel.findings_list.selectedItems() == []
+    assert emitted == []
+
+
+def test_finding_click_emits(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_analysis(_analysis())
+    panel.show()
+    qtbot.waitExposed(panel)
+    rect = panel.findings_list.visualItemRect(panel.findings_list.item(0))
+    with qtbot.waitSignal(panel.finding_selected, timeout=1000) as blocker:
+        qtbot.mouseClick(
+            panel.findings_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+        )
+    assert blocker.args == [1]
+
+
+def test_raw_dialog_holds_both_raw_texts(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_analysis(_analysis())
+    panel.raw_button.click()
+    dialog = panel.raw_dialog
+    assert dialog.isVisible() and not dialog.isModal()
+    assert dialog.parent() is panel
+    assert dialog.query1_text.toPlainText() == "raw 1 text"
+    assert dialog.query2_text.toPlainText() == "raw 2 text"
+    assert dialog.query1_text.isReadOnly()
+    panel.show_analysis(_analysis(query2=False))  # the open dialog follows, and is reused
+    assert panel.raw_dialog is dialog
+    assert "skipped" in dialog.query2_text.toPlainText()
+    dialog.close()
+
+
+# -- examiner panel ---------------------------------------------------------------------------
+
+
+def test_examiner_panel_refuses_empty_name(qtbot):
+    panel = ExaminerPanel()
+    qtbot.addWidget(panel)
+    assert not panel.isEnabled()
+    analysis = _analysis()
+    panel.set_analysis(analysis)
+    assert panel.isEnabled() and not panel.has_unsaved_changes()
+    panel.notes_edit.setPlainText("look at the hands")
+    assert panel.has_unsaved_changes() and not panel.unsaved_label.isHidden()
+    emitted: list[object] = []
+    panel.saved.connect(emitted.append)
+    panel.save_button.click()
+    assert emitted == []
+    assert "name" in panel.message_label.text() and not panel.message_label.isHidden()
+    assert analysis.examiner.updated is None
+
+
+def test_examiner_panel_saves_with_timestamp(qtbot):
+    panel = ExaminerPanel()
+    qtbot.addWidget(panel)
+    panel.set_default_examiner("Dana Scully")
+    analysis = _analysis()
+    panel.set_analysis(analysis)
+    assert panel.name_edit.text() == "Dana Scully"
+    assert not panel.has_unsaved_changes()
+    panel.notes_edit.setPlainText("hands are wrong")
+    panel.override_combo.setCurrentIndex(panel.override_combo.findText("AI-generated"))
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with qtbot.waitSignal(panel.saved, timeout=1000) as blocker:
+        panel.save_button.click()
+    assert blocker.args == [analysis]
+    ex = analysis.examiner
+    assert (ex.examiner, ex.notes, ex.override_verdict) == (
+        "Dana Scully", "hands are wrong", "ai-generated")
+    assert dt.datetime.fromisoformat(ex.updated) >= before
+    assert panel.status_label.text().startswith("Saved by Dana Scully at ")
+    assert panel.status_label.text().endswith(" UTC")
+    assert not panel.has_unsaved_changes() and panel.unsaved_label.isHidden()
+    # reloading shows the saved values; "No override" maps back to None
+    panel.set_analysis(None)
+    assert not panel.isEnabled()
+    panel.set_analysis(analysis)
+    assert panel.override_combo.currentData() == "ai-generated"
+    panel.override_combo.setCurrentIndex(0)
+    panel.save()
+    assert analysis.examiner.override_verdict is None
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def test_settings_round_trip(tmp_path):
+    path = tmp_path / "sub" / "settings.toml"
+    settings = AppSettings(
+        model_source="Qwen/Qwen2.5-VL-3B-Instruct", adapter="org/adapter", device="cuda",
+        quantization="4bit", max_regions=6, closeup_max_pixels=400 * 400, magnification=2.5,
+        animation=False, examiner='Ana "Q" Ñ\\x', server_url="http://localhost:8000/v1",
+        server_model="qwen",
+    )  # fmt: skip
+    save_settings(settings, path)
+    text = path.read_text(encoding="utf-8")
+    assert "# " in text and "LTE_API_KEY" in text
+    assert load_settings(path) == (settings, [])
+    assert not list(path.parent.glob("*.tmp"))
+    policy = to_closeup_policy(settings)
+    assert isinstance(policy, CloseupPolicy)
+    assert (policy.max_regions, policy.max_pixels, policy.magnification) == (6, 160000, 2.5)
+    spec = to_local_spec(settings)
+    assert (spec.source, spec.adapter, spec.device, spec.quantization) == (
+        "Qwen/Qwen2.5-VL-3B-Instruct", "org/adapter", "cuda", "4bit")
+    assert to_local_spec(AppSettings()) is None
+
+
+def test_missing_file_gives_defaults(tmp_path):
+    assert load_settings(tmp_path / "none.toml") == (AppSettings(), [])
+
+
+def test_invalid_values_are_reported_and_only_those_replaced(tmp_path):
+    path = tmp_path / "settings.toml"
+    content = (
+        'device = "gpu7"\nmax_regions = 0\ncolour_scheme = "dark"\n'
+        'examiner = "Dana"\nmagnification = 3\n'
+    )
+    path.write_text(content, encoding="utf-8")
+    mtime = os.stat(path).st_mtime_ns
+    settings, problems = load_settings(path)
+    assert len(problems) == 3, problems
+    joined = "\n".join(problems)
+    assert "device" in joined and "gpu7" in joined
+    assert "max_regions" in joined and "= 0" in joined
+    assert "colour_scheme" in joined and "dark" in joined
+    assert (settings.device, settings.max_regions) == ("auto", 4)
+    assert (settings.examiner, settings.magnification) == ("Dana", 3.0)
+    assert path.read_text(encoding="utf-8") == content and os.stat(path).st_mtime_ns == mtime
+
+
+def test_wrong_type_and_secret_keys(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('animation = "yes"\napi_key = "sk-secret"\n', encoding="utf-8")
+    settings, problems = load_settings(path)
+    assert settings.animation is True
+    assert any("animation" in p and "'yes'" in p for p in problems)
+    secret = [p for p in problems if "api_key" in p]
+    assert secret and "sk-secret" not in secret[0] and "LTE_API_KEY" in secret[0]
+
+
+def test_syntax_error_is_reported_and_file_kept(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("device = \n[[[", encoding="utf-8")
+    settings, problems = load_settings(path)
+    assert settings == AppSettings()
+    assert len(problems) == 1 and "not valid TOML" in problems[0]
+    assert path.read_text(encoding="utf-8") == "device = \n[[["
+
+
+def test_validate_and_save_refuse_bad_values(tmp_path):
+    bad = AppSettings(max_regions=0, server_url="ftp://x")
+    problems = validate(bad)
+    assert any("max_regions" in p for p in problems) and any("server_url" in p for p in problems)
+    with pytest.raises(ValueError, match="max_regions"):
+        save_settings(bad, tmp_path / "s.toml")
+    assert not (tmp_path / "s.toml").exists()
+    assert validate(AppSettings(adapter="org/a")) == [
+        "adapter = 'org/a': an adapter needs its base model in model_source"
+    ]
+
+
+def test_settings_path_env_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("LTE_SETTINGS", str(tmp_path / "x.toml"))
+    assert settings_path() == tmp_path / "x.toml"
+    monkeypatch.delenv("LTE_SETTINGS")
+    assert settings_path().name == "settings.toml"
+    assert "lte-inspector" in str(settings_path())
+
+
+def test_dialog_stays_open_while_invalid(qtbot, tmp_path):
+    dialog = SettingsDialog(AppSettings(examiner="Dana"), path=tmp_path / "s.toml")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.server_url_edit.setText("not a url")
+    dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+    assert dialog.isVisible() and dialog.result() != dialog.DialogCode.Accepted
+    assert "server_url" in dialog.problems_label.text()
+    assert not dialog.problems_label.isHidden()
+    dialog.server_url_edit.setText("https://example.org/v1")
+    dialog.max_regions_spin.setValue(7)
+    dialog.device_combo.setCurrentText("cpu")
+    dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+    assert dialog.result() == dialog.DialogCode.Accepted and not dialog.isVisible()
+    edited = dialog.settings()
+    assert (edited.server_url, edited.max_regions, edited.device, edited.examiner) == (
+        "https://example.org/v1", 7, "cpu", "Dana")
+    assert validate(edited) == []
