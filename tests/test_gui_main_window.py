@@ -70,6 +70,7 @@ def test_drop_images_and_see_both_verdicts(window, qtbot, taught_case, tmp_path)
     assert window.view.region_numbers() == [1, 2]
     assert window.strip.count() == 2
     # the analysis is in the case on disk, and in the batch table
+    window.flush_case_writes()
     case = CaseStore.open(tmp_path / "case")
     assert [a.final_verdict for a in case.latest()] == ["ai-generated"]
     assert window.table_model.rowCount() == 1

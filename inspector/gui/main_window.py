@@ -12,11 +12,12 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -79,6 +80,10 @@ def default_case_folder() -> Path:
 
 
 class MainWindow(QMainWindow):
+    # case writes run on a background thread (PNG encoding and fsync can take 100+ ms);
+    # their failures come back to the GUI thread through this signal
+    case_write_failed = Signal(str)
+
     def __init__(
         self,
         settings: AppSettings,
@@ -96,6 +101,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LTE Inspector")
         self.setAcceptDrops(True)
 
+        self._case_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="case-writer")
         self.host = WorkerHost(self)
         self.queue = AnalysisQueue(self.host, self._pipeline_options(), self)
         self.queue_model = QueueModel(self)
@@ -264,6 +270,7 @@ class MainWindow(QMainWindow):
         self.strip.closeup_clicked.connect(self._region_selected)
         self.verdicts.finding_selected.connect(self._region_selected)
         self.examiner.saved.connect(self._examiner_saved)
+        self.case_write_failed.connect(self.notify)
 
     # -- case -----------------------------------------------------------------------------------
 
@@ -375,13 +382,21 @@ class MainWindow(QMainWindow):
         record.analysis = analysis
         if self.case is not None:
             closeups = {n: image for n, (_, image) in record.closeups.items()}
-            try:
-                self.case.add_analysis(analysis, closeups, examiner=self.settings.examiner)
-            except (OSError, CaseError) as exc:
-                self.notify(f"Could not save the analysis of {Path(path).name}: {exc}")
+            self._case_writer.submit(self._store, self.case, analysis, closeups, path)
         self.table_model.add_analysis(analysis)
         if path != self.shown_path:
             record.image = None  # reloaded from disk when shown again
+
+    def _store(self, case: CaseStore, analysis, closeups: dict, path: str) -> None:
+        """Runs on the case-writer thread, one analysis at a time, in finishing order."""
+        try:
+            case.add_analysis(analysis, closeups, examiner=self.settings.examiner)
+        except (OSError, CaseError) as exc:
+            self.case_write_failed.emit(f"Could not save the analysis of {Path(path).name}: {exc}")
+
+    def flush_case_writes(self) -> None:
+        """Wait until every finished analysis is on disk."""
+        self._case_writer.submit(lambda: None).result()
 
     def _item_failed(self, path: str, message: str) -> None:
         self.notify(f"{Path(path).name}: {message}")
@@ -450,6 +465,7 @@ class MainWindow(QMainWindow):
 
     def _examiner_saved(self, analysis) -> None:
         if self.case is not None:
+            self.flush_case_writes()  # the analysis file must exist before it is updated
             e = analysis.examiner
             try:
                 self.case.update_examiner(analysis.id, e.examiner, e.notes, e.override_verdict)
@@ -549,4 +565,5 @@ class MainWindow(QMainWindow):
         self.queue.stop_after_current()
         self.queue.cancel_current()
         self.host.shutdown()
+        self._case_writer.shutdown(wait=True)  # nothing finished is lost
         event.accept()

@@ -1,0 +1,149 @@
+"""Training conversations: targets parse back to the ground truth; TRL rows are consistent."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from PIL import Image
+
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.protocol import (
+    LOCATE_INSTRUCTION,
+    LOCATE_INSTRUCTION_VARIANTS,
+    parse_examine,
+    parse_locate,
+)
+from trainer.conversations import (
+    examine_sample,
+    gt_model_boxes,
+    locate_sample,
+    space_for,
+    trl_row,
+)
+from trainer.records import Record, Region
+from trainer.rewards import format_reward_examine, format_reward_locate, iou_reward
+
+SIZE = (640, 480)
+SPACES = [
+    ("qwen2_5_vl", 4 * 28 * 28, 36 * 28 * 28),
+    ("qwen2_5_vl", 56 * 56, 28 * 28 * 1280),
+    ("qwen3_vl", 56 * 56, 28 * 28 * 1280),
+]
+
+
+def _record(label="ai-generated") -> Record:
+    return Record(
+        image="photo.png", sha256="0" * 64, width=SIZE[0], height=SIZE[1], label=label,
+        explanation="The left hand has six fingers and the sign is unreadable.",
+        regions=[
+            Region([33.5, 40.25, 151, 190], "six-fingered hand", "structure"),
+            Region([400, 300, 610, 470], "garbled sign", "texture"),
+            Region([250, 10, 330, 80]),
+        ],
+        source="gen-a",
+    )
+
+
+@pytest.fixture
+def image():
+    return Image.new("RGB", SIZE, (90, 140, 60))
+
+
+@pytest.mark.parametrize(("model_type", "min_px", "max_px"), SPACES)
+def test_locate_target_parses_back_to_ground_truth(image, model_type, min_px, max_px):
+    space = space_for(model_type, min_px, max_px)
+    record = _record()
+    messages, target = locate_sample(record, space, random.Random(0), image=image)
+    answer = parse_locate(target)
+    assert answer.problems == []
+    assert answer.verdict == record.label
+    assert answer.explanation == record.explanation
+    assert [r.label for r in answer.regions] == ["six-fingered hand", "garbled sign",
+                                                 "detail to examine"]
+    for raw, region in zip(answer.regions, record.regions, strict=True):
+        back = space.from_model(raw.coords, SIZE)
+        unit_x = SIZE[0] / space.resized_size(SIZE)[0] if "pixels" in space.name else SIZE[0] / 1000
+        unit_y = SIZE[1] / space.resized_size(SIZE)[1] if "pixels" in space.name else SIZE[1] / 1000
+        for got, want, unit in zip(back.to_list(), region.box, (unit_x, unit_y) * 2, strict=True):
+            assert abs(got - want) <= unit + 1e-6
+    assert messages[1]["content"][0]["image"] is image
+    assert format_reward_locate([target]) == [1.0]
+    assert iou_reward([target], gt_boxes=[gt_model_boxes(record, space)]) == [1.0]
+
+
+def test_instruction_variants_are_drawn_with_the_rng(image):
+    space = space_for("qwen3_vl", 56 * 56, 28 * 28 * 1280)
+    seen = set()
+    for seed in range(30):
+        messages, _ = locate_sample(_record(), space, random.Random(seed), image=image)
+        seen.add(messages[1]["content"][1]["text"])
+    assert len(seen) == len(LOCATE_INSTRUCTION_VARIANTS)
+    canonical, _ = locate_sample(_record(), space, None, image=image)
+    hint = "on a 0-1000 scale relative to the image width and height"
+    assert canonical[1]["content"][1]["text"] == LOCATE_INSTRUCTION.format(coordinate_hint=hint)
+
+
+@pytest.mark.parametrize(("model_type", "min_px", "max_px"), SPACES)
+def test_examine_sample_images_and_trl_row(image, model_type, min_px, max_px):
+    space = space_for(model_type, min_px, max_px)
+    record = _record()
+    messages, images, target = examine_sample(
+        record, space, CloseupPolicy(), random.Random(1), image=image
+    )
+    assert len(images) == len(record.regions) + 1
+    assert images[0] is image
+    answer = parse_examine(target, region_count=len(record.regions))
+    assert answer.problems == []
+    assert answer.verdict == record.label
+    assert [f.points_to for f in answer.findings] == [record.label] * 3
+    assert answer.findings[0].observation == "six-fingered hand"
+    assert answer.tags == ["structure", "texture"]
+    assert format_reward_examine([target], region_count=[3]) == [1.0]
+    # the Query-1 answer in the prefix is the locate target
+    assert parse_locate(messages[2]["content"][0]["text"]).verdict == record.label
+
+    row = trl_row(messages, target, label=record.label, explanation=record.explanation,
+                  gt_boxes=gt_model_boxes(record, space))
+    placeholders = sum(
+        1 for m in row["prompt"] for p in m["content"] if p["type"] == "image"
+    )
+    assert placeholders == len(row["images"]) == len(images)
+    assert all("image" not in p for m in row["prompt"] for p in m["content"])
+    assert row["images"] == images
+    assert row["completion"][0]["content"][0]["text"] == target
+    # TRL (data_utils.prepare_multimodal_messages) fills placeholders in message order; the
+    # placeholders must sit where the protocol put the images (not imported here: importing
+    # trl costs seconds).
+    original = [p["type"] for m in messages for p in m["content"]]
+    assert [p["type"] for m in row["prompt"] for p in m["content"]] == original
+
+
+def test_examine_skips_regions_too_large_for_a_closeup(image):
+    record = _record()
+    record.regions = [Region([0, 0, 640, 480], "whole scene"), Region([10, 10, 60, 60], "eye")]
+    space = space_for("qwen3_vl", 56 * 56, 28 * 28 * 1280)
+    messages, images, target = examine_sample(record, space, CloseupPolicy(), None, image=image)
+    assert len(images) == 2
+    answer = parse_examine(target, region_count=1)
+    assert [f.observation for f in answer.findings] == ["eye"]
+    assert "Close-up 1: eye" in messages[-1]["content"][0]["text"]
+
+
+def test_image_size_mismatch_is_refused():
+    space = space_for("qwen3_vl", 56 * 56, 28 * 28 * 1280)
+    with pytest.raises(ValueError, match="record says 640x480"):
+        locate_sample(_record(), space, None, image=Image.new("RGB", (10, 10)))
+
+
+def test_samples_load_the_image_relative_to_the_dataset(tmp_path, image):
+    from trainer.records import record_for_image
+
+    path = tmp_path / "imgs" / "p.png"
+    path.parent.mkdir()
+    image.save(path)
+    record = record_for_image(path, "real", "Fine.", [[10, 10, 100, 100]], "coco")
+    record.image = "imgs/p.png"
+    space = space_for("qwen2_5_vl", 56 * 56, 28 * 28 * 1280)
+    messages, target = locate_sample(record, space, None, dataset_path=tmp_path / "d.jsonl")
+    assert messages[1]["content"][0]["image"].size == SIZE

@@ -1,0 +1,205 @@
+"""Training conversations for Query 1 (locate) and Query 2 (examine), built from records.
+
+Prompts come from :mod:`inspector.core.protocol` and targets from its serializer, so the model is
+trained on exactly what the app sends and parses. Ground-truth boxes are converted to the model's
+space with the model family's :class:`~inspector.core.geometry.CoordinateSpace` (the same code
+the app uses to read answers back). Query-2 close-ups are cut from the ground-truth boxes (as in
+LTE training) with the app's close-up planner, after the same model-space round trip the app
+performs, so training close-ups are the ones the app would cut for that answer.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
+from inspector.core.geometry import Box, CoordinateSpace, coordinate_space_for
+from inspector.core.protocol import (
+    LOCATE_INSTRUCTION_VARIANTS,
+    TAGS,
+    Finding,
+    RawRegion,
+    examine_messages,
+    locate_messages,
+    serialize_examine,
+    serialize_locate,
+)
+from trainer.records import Record, resolve_image
+
+__all__ = [
+    "DEFAULT_REGION_LABEL",
+    "examine_sample",
+    "gt_model_boxes",
+    "load_record_image",
+    "locate_sample",
+    "region_label",
+    "space_for",
+    "trl_row",
+]
+
+# The label a region gets in the answer when the dataset gave it no caption (TRACE boxes).
+DEFAULT_REGION_LABEL = "detail to examine"
+
+
+def space_for(model_type: str, min_pixels: int, max_pixels: int) -> CoordinateSpace:
+    """The coordinate space of a model family (``config.model_type`` + processor resize bounds)."""
+    return coordinate_space_for(model_type, min_pixels, max_pixels)
+
+
+def load_record_image(record: Record, dataset_path: str | Path | None = None) -> Image.Image:
+    """The record's image as the app sees it (RGB, EXIF orientation applied).
+
+    Raises ValueError when its size differs from the record's (the boxes would not fit).
+    """
+    from inspector.core.imageio import load_image
+
+    loaded = load_image(resolve_image(record, dataset_path))
+    if (loaded.width, loaded.height) != (record.width, record.height):
+        raise ValueError(
+            f"{record.image}: image is {loaded.width}x{loaded.height} but the record says "
+            f"{record.width}x{record.height}"
+        )
+    return loaded.image
+
+
+def region_label(region) -> str:
+    """The label written for a region: its caption, else its tag, else a neutral default."""
+    for text in (region.caption, region.tag):
+        if isinstance(text, str) and text.strip():
+            return " ".join(text.split())
+    return DEFAULT_REGION_LABEL
+
+
+def gt_model_boxes(record: Record, space: CoordinateSpace) -> list[list[int]]:
+    """Ground-truth boxes in the model's space, in record order (the `gt_boxes` reward column)."""
+    size = (record.width, record.height)
+    return [space.to_model(Box.from_list(r.box), size) for r in record.regions]
+
+
+def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Image:
+    if image is None:
+        return load_record_image(record, dataset_path)
+    if image.size != (record.width, record.height):
+        raise ValueError(
+            f"{record.image}: image is {image.width}x{image.height} but the record says "
+            f"{record.width}x{record.height}"
+        )
+    return image
+
+
+def _locate(record, space, rng, image):
+    instruction = rng.choice(LOCATE_INSTRUCTION_VARIANTS) if rng is not None else None
+    messages = locate_messages(image, space.name, instruction=instruction)
+    raw = [
+        RawRegion([float(v) for v in coords], region_label(region))
+        for coords, region in zip(gt_model_boxes(record, space), record.regions, strict=True)
+    ]
+    target = serialize_locate(record.explanation, raw, record.label)
+    return messages, target, raw
+
+
+def locate_sample(
+    record: Record,
+    space: CoordinateSpace,
+    rng: random.Random | None,
+    *,
+    image: Image.Image | None = None,
+    dataset_path: str | Path | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Query 1: (messages, target_text).
+
+    The instruction is one of protocol.LOCATE_INSTRUCTION_VARIANTS picked with ``rng`` (None:
+    the canonical one). The target holds the record's explanation, its GT boxes in model space
+    (labelled with the captions) and its label as the initial verdict. ``image``: the decoded
+    image if the caller has it; else it is loaded from ``record.image`` (relative to
+    ``dataset_path``'s folder).
+    """
+    messages, target, _ = _locate(record, space, rng, _image(record, image, dataset_path))
+    return messages, target
+
+
+def examine_sample(
+    record: Record,
+    space: CoordinateSpace,
+    policy: CloseupPolicy,
+    rng: random.Random | None,
+    *,
+    image: Image.Image | None = None,
+    dataset_path: str | Path | None = None,
+) -> tuple[list[dict[str, Any]], list[Image.Image], str]:
+    """Query 2: (messages, images, target_text).
+
+    Messages are Query 1 (as in :func:`locate_sample`, same ``rng`` draw), its GT answer, then
+    the close-ups the app would cut for those regions (``plan_closeups`` with ``policy``, after
+    the model-space round trip; boxes over half the image or duplicates get none). ``images``
+    is [whole image, close-up 1, …] in message order. The target has one finding per close-up
+    (observation = the region's caption or label, points_to = the record's label), the record's
+    explanation, the region tags (protocol.TAGS order) and the label as the verdict. A record
+    without any examinable region gives a Query 2 with no close-ups.
+    """
+    image = _image(record, image, dataset_path)
+    messages1, answer1, raw = _locate(record, space, rng, image)
+    size = (record.width, record.height)
+    boxes: list[Box] = []
+    kept: list[int] = []
+    for i, r in enumerate(raw):
+        box = space.from_model(r.coords, size)
+        if box is not None:
+            boxes.append(box)
+            kept.append(i)
+    plans = plan_closeups(boxes, size, space.view_scale(size), policy) if boxes else []
+    closeups: list[tuple[str, Image.Image]] = []
+    findings: list[Finding] = []
+    for number, plan in enumerate(plans, start=1):
+        index = kept[plan.region_index]
+        closeups.append((raw[index].label, render_closeup(image, plan)))
+        findings.append(Finding(number, raw[index].label, record.label))
+    tags = [t for t in TAGS if any(r.tag == t for r in record.regions)]
+    target = serialize_examine(findings, record.explanation, record.label, tags)
+    messages = examine_messages(messages1, answer1, closeups)
+    return messages, [image, *(c for _, c in closeups)], target
+
+
+def trl_row(
+    messages: list[dict[str, Any]],
+    target_text: str | None = None,
+    **columns: Any,
+) -> dict[str, Any]:
+    """One TRL 1.16 dataset row (conversational, vision) from protocol messages.
+
+    Returns ``{"prompt": [...], "images": [...], **columns}`` plus ``"completion"`` (one
+    assistant turn) when ``target_text`` is given: SFTTrainer's prompt-completion format, and
+    GRPOTrainer's ``prompt``/``images`` (extra columns such as ``gt_boxes``, ``label``,
+    ``explanation`` reach the reward functions). Every image part becomes a ``{"type":
+    "image"}`` placeholder and its image goes to ``images`` in order, as TRL fills
+    placeholders in order and raises on a count mismatch. Text content is kept as text parts.
+    """
+    images: list[Any] = []
+    prompt: list[dict[str, Any]] = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            prompt.append({"role": message["role"], "content": [{"type": "text", "text": content}]})
+            continue
+        parts: list[dict[str, Any]] = []
+        for part in content:
+            if part.get("type") == "image":
+                images.append(part["image"])
+                parts.append({"type": "image"})
+            else:
+                parts.append({"type": "text", "text": part["text"]})
+        prompt.append({"role": message["role"], "content": parts})
+    row: dict[str, Any] = {"prompt": prompt, "images": images}
+    if target_text is not None:
+        row["completion"] = [
+            {"role": "assistant", "content": [{"type": "text", "text": target_text}]}
+        ]
+    for key in columns:
+        if key in row:
+            raise ValueError(f"column {key!r} clashes with a TRL column")
+    row.update(columns)
+    return row
