@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -77,9 +76,6 @@ def test_drop_images_and_see_both_verdicts(window, qtbot, taught_case, tmp_path)
     # the broken file's problem is told, not hidden
     item = window.queue_model.item(str(folder / "notes.jpg"))
     assert "not an image" in item.error
-    if os.environ.get("LTE_SAVE_SCREENSHOTS"):
-        window.resize(1400, 860)
-        window.grab().save(str(ROOT / "docs" / "screenshots" / "main-window.png"))
 
 
 def test_selecting_a_finding_highlights_its_box(window, qtbot, taught_case):
@@ -124,3 +120,30 @@ def test_cancel_and_close_during_work(qtbot, tiny_model_dir, photo_path, tmp_pat
     qtbot.waitUntil(lambda: w.queue.current == str(copies[1]), timeout=10_000)
     w.close()  # while b.jpg is being analysed
     assert w.host.thread_handle.isFinished()
+
+
+def test_first_run_without_a_model_says_what_to_do(qtbot, tmp_path, monkeypatch):
+    from inspector.gui import app
+
+    monkeypatch.setattr(app, "DEMO_MODEL", tmp_path / "no-demo")
+    factory, is_demo, notice = app.backend_factory_for(AppSettings())
+    assert factory is None and not is_demo
+    assert "Settings" in notice and "lte-inspect download" in notice
+    w = MainWindow(AppSettings(), None, notices=[notice], case_folder=tmp_path / "case")
+    qtbot.addWidget(w)
+    w.show()
+    assert w.banner.isVisible() and "No model is configured" in w.banner.text()
+    w.close()
+
+
+def test_demo_checkpoint_is_labelled_as_a_demo(qtbot, tmp_path, monkeypatch, tiny_model_dir):
+    from inspector.gui import app
+
+    monkeypatch.setattr(app, "DEMO_MODEL", tiny_model_dir)
+    factory, is_demo, notice = app.backend_factory_for(AppSettings())
+    assert factory is not None and is_demo and notice is None
+    w = MainWindow(AppSettings(), None, is_demo=True, case_folder=tmp_path / "case")
+    qtbot.addWidget(w)
+    w.show()
+    assert "not a detector" in w.banner.text()
+    w.close()

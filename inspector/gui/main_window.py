@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListView,
     QMainWindow,
@@ -186,8 +187,11 @@ class MainWindow(QMainWindow):
         self.table = QTableView()
         self.table.setModel(self.table_proxy)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         batch = QWidget()
         batch_layout = QVBoxLayout(batch)
         filters = QHBoxLayout()
@@ -338,7 +342,13 @@ class MainWindow(QMainWindow):
         if isinstance(event, ImageLoaded):
             record.image = event.image
             if self.follow_live or self.shown_path is None:
-                self._show(path)
+                if self.view.is_animating():  # let the previous image's examine play out
+                    self.view.examine_finished.connect(
+                        lambda p=path: self.follow_live and self._show(p),
+                        Qt.ConnectionType.SingleShotConnection,
+                    )
+                else:
+                    self._show(path)
             return
         if isinstance(event, RegionLocated):
             record.regions.append(event.region)
