@@ -147,3 +147,27 @@ def test_demo_checkpoint_is_labelled_as_a_demo(qtbot, tmp_path, monkeypatch, tin
     w.show()
     assert "not a detector" in w.banner.text()
     w.close()
+
+
+def test_case_report_and_evidence_panel(window, qtbot, taught_case, tmp_path):
+    import hashlib
+    import subprocess
+
+    with qtbot.waitSignal(window.queue.queue_idle, timeout=120_000):
+        window.add_paths([taught_case.image_path])
+    window._show(str(taught_case.image_path))
+    sha = hashlib.sha256(taught_case.image_path.read_bytes()).hexdigest()
+    assert sha in window.evidence.text()
+    assert "C2PA" in window.evidence.text()
+    # export the session case's report
+    pdf = tmp_path / "report.pdf"
+    assert window.export_report(pdf) >= 2
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                              text=True).stdout
+        assert sha in text
+    # a new case starts empty; reopening the first restores its table
+    assert window.create_case(tmp_path / "case2", "2026-0500", "second")
+    assert window.table_model.rowCount() == 0
+    window._open_case(tmp_path / "case", create=False)
+    assert window.table_model.rowCount() == 1

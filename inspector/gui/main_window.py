@@ -51,6 +51,7 @@ from inspector.core.pipeline import (
     TokenGenerated,
 )
 from inspector.gui.closeup_strip import CloseupStrip
+from inspector.gui.evidence_panel import EvidencePanel
 from inspector.gui.examiner_panel import ExaminerPanel
 from inspector.gui.image_view import ImageView
 from inspector.gui.models import BatchFilterProxy, BatchTableModel, QueueModel
@@ -69,6 +70,7 @@ class ImageRecord:
     regions: list = field(default_factory=list)
     closeups: dict[int, tuple[str, Any]] = field(default_factory=dict)  # number -> (label, image)
     analysis: Any = None
+    evidence: Any = None
     streams: dict[int, str] = field(default_factory=lambda: {1: "", 2: ""})
 
 
@@ -168,8 +170,12 @@ class MainWindow(QMainWindow):
         image_side.addWidget(self.strip)
         image_side.setStretchFactor(0, 5)
         image_side.setStretchFactor(1, 1)
+        self.evidence = EvidencePanel()
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.verdicts, "Verdicts")
+        self.side_tabs.addTab(self.evidence, "Evidence and provenance")
         right_side = QSplitter(Qt.Orientation.Vertical)
-        right_side.addWidget(self.verdicts)
+        right_side.addWidget(self.side_tabs)
         right_side.addWidget(self.examiner)
         right_side.setStretchFactor(0, 3)
         inspect = QSplitter(Qt.Orientation.Horizontal)
@@ -238,6 +244,10 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &folder…", self.open_folder, "Ctrl+Shift+O")
         self._action(file_menu, "&Paste image or paths", self.paste, QKeySequence.StandardKey.Paste)
         file_menu.addSeparator()
+        self._action(file_menu, "&New case…", self.new_case, QKeySequence.StandardKey.New)
+        self._action(file_menu, "Open &case…", self.open_case, "Ctrl+Shift+C")
+        self._action(file_menu, "&Export report…", self.export_report_dialog, "Ctrl+E")
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         analysis = bar.addMenu("&Analysis")
         self._action(analysis, "&Cancel current analysis", self.queue.cancel_current, "Ctrl+.")
@@ -278,15 +288,79 @@ class MainWindow(QMainWindow):
 
     # -- case -----------------------------------------------------------------------------------
 
-    def _open_case(self, folder: Path) -> None:
+    def _open_case(self, folder: Path, create: bool = True) -> None:
         try:
-            self.case = CaseStore.open_or_create(folder, examiner=self.settings.examiner)
+            if create:
+                self.case = CaseStore.open_or_create(folder, examiner=self.settings.examiner)
+            else:
+                self.case = CaseStore.open(folder)
         except CaseError as exc:
             self.case = None
             self.notify(f"Could not open the case folder {folder}: {exc}")
             return
         self.case_label.setText(f"case {self.case.meta.number}")
         self.table_model.set_analyses(self.case.latest())
+
+    def new_case(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the new case (empty)")
+        if not folder:
+            return
+        number, ok = QInputDialog.getText(self, "New case", "Case number:")
+        if not ok:
+            return
+        title, _ = QInputDialog.getText(self, "New case", "Title (optional):")
+        self.create_case(Path(folder), number.strip() or Path(folder).name, title.strip())
+
+    def create_case(self, folder: Path, number: str, title: str = "") -> bool:
+        self.flush_case_writes()
+        try:
+            CaseStore.create(folder, number, title, self.settings.examiner)
+        except CaseError as exc:
+            self.notify(f"Could not create the case: {exc}")
+            return False
+        self._open_case(folder)
+        return True
+
+    def open_case(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a case folder")
+        if folder:
+            self.flush_case_writes()
+            self._open_case(Path(folder), create=False)
+
+    def export_report_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export the case report", "report.pdf",
+                                              "PDF (*.pdf)")
+        if name:
+            self.export_report(Path(name))
+
+    def export_report(self, out: Path, page_size: str = "A4") -> int | None:
+        """Render the open case's PDF report; returns the page count, None on failure."""
+        from PySide6.QtGui import QCursor
+        from PySide6.QtWidgets import QApplication
+
+        from inspector.report.pdf import render_case_report
+
+        if self.case is None:
+            self.notify("No case is open.")
+            return None
+        self.flush_case_writes()
+        QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
+        try:
+            pages = render_case_report(self.case, out, page_size)
+        except (OSError, ValueError) as exc:
+            self.notify(f"Could not write the report: {exc}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        import hashlib
+
+        digest = hashlib.sha256(Path(out).read_bytes()).hexdigest()
+        self.case.log("report-exported", self.settings.examiner, digest, str(out),
+                      f"{pages} pages")
+        self.notify(f"Report written: {out} ({pages} pages)")
+        return pages
 
     # -- adding images --------------------------------------------------------------------------
 
@@ -341,6 +415,7 @@ class MainWindow(QMainWindow):
         record = self.records.setdefault(path, ImageRecord())
         if isinstance(event, ImageLoaded):
             record.image = event.image
+            record.evidence = event.evidence
             if self.follow_live or self.shown_path is None:
                 if self.view.is_animating():  # let the previous image's examine play out
                     self.view.examine_finished.connect(
@@ -431,6 +506,7 @@ class MainWindow(QMainWindow):
         self.view.set_image(image)
         self.strip.clear()
         self.verdicts.clear()
+        self.evidence.clear()
         regions = record.regions or (record.analysis.regions if record.analysis else [])
         for r in regions:
             self.view.add_region(r.number, r.box, r.label, examined=r.number in record.closeups
@@ -440,6 +516,9 @@ class MainWindow(QMainWindow):
         if record.analysis is not None:
             self.verdicts.show_analysis(record.analysis)
             self.examiner.set_analysis(record.analysis)
+            self.evidence.show_evidence(record.analysis.evidence)
+        elif record.evidence is not None:
+            self.evidence.show_evidence(record.evidence)
         else:
             self.examiner.set_analysis(None)
             for query in (1, 2):
