@@ -171,3 +171,16 @@ def test_case_report_and_evidence_panel(window, qtbot, taught_case, tmp_path):
     assert window.table_model.rowCount() == 0
     window._open_case(tmp_path / "case", create=False)
     assert window.table_model.rowCount() == 1
+
+
+def test_entry_point_opens_the_window_offscreen(tmp_path):
+    """`python -m inspector --smoke-test`: what packaging/smoke_test.sh runs on the built app."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LTE_SETTINGS=str(tmp_path / "s.toml"))
+    result = subprocess.run([sys.executable, "-m", "inspector", "--smoke-test"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "window opened: LTE Inspector" in result.stdout

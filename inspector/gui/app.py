@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "demo-model"
+# In the frozen (PyInstaller) app the resources sit next to the bundled modules.
+_BASE = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+DEMO_MODEL = _BASE / "resources" / "demo-model"
 
 
 def backend_factory_for(settings, on_message=None):
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from inspector.gui.settings import load_settings
 
     argv = list(sys.argv if argv is None else argv)
+    smoke_test = "--smoke-test" in argv  # open the window, report, quit (release check)
+    argv = [a for a in argv if a != "--smoke-test"]
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("LTE Inspector")
     app.setOrganizationName("LTE Inspector")
@@ -65,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     window_ref.append(window)
     window.add_paths([a for a in argv[1:] if not a.startswith("-")])
     window.show()
+    if smoke_test:
+        from PySide6.QtCore import QTimer
+
+        def report() -> None:
+            print(f"window opened: {window.windowTitle()} {window.width()}x{window.height()}, "
+                  f"visible={window.isVisible()}", flush=True)
+            window.close()
+            app.exit(0 if window.centralWidget() is not None else 1)
+
+        QTimer.singleShot(1500, report)
+        return app.exec()
     if factory is None:
         window.open_settings()
     return app.exec()
