@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.animation_action)
         settings_menu = bar.addMenu("&Settings")
         self._action(settings_menu, "&Settings…", self.open_settings, "Ctrl+,")
+        self._action(settings_menu, "&Download a model…", self.download_model_dialog)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About LTE Inspector", self.about)
 
@@ -604,6 +605,30 @@ class MainWindow(QMainWindow):
             self.view.animations_enabled = self.settings.animation
             self.queue.options = self._pipeline_options()
             self.notify("Settings saved. A changed model is loaded when you restart the app.")
+
+    def download_model_dialog(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        from inspector.core.presets import DEFAULT_PRESET, preset_names
+
+        names = [n for n in preset_names() if n not in ("local-folder", "lora-adapter",
+                                                         "remote-server", "demo")]
+        name, ok = QInputDialog.getItem(self, "Download a model", "Preset or hub id:", names,
+                                        names.index(DEFAULT_PRESET), True)
+        if ok and name.strip():
+            self.start_download(name.strip())
+
+    def start_download(self, model: str, **kwargs):
+        """Start a non-modal download; the user can keep working meanwhile."""
+        from inspector.gui.download_dialog import DownloadDialog
+
+        dialog = DownloadDialog(model, self, **kwargs)
+        dialog.finished_download.connect(
+            lambda path: self.notify(f"Downloaded {model}; choose it in Settings ({path})")
+        )
+        dialog.download_failed.connect(lambda message: self.notify(f"{model}: {message}"))
+        dialog.start()
+        return dialog
 
     def set_banner(self, text: str) -> None:
         self.banner.setText(text)
