@@ -22,12 +22,12 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inspector.core.casestore import atomic_write_bytes
 from inspector.core.protocol import AI_GENERATED, REAL, TAGS
 
 __all__ = [
@@ -236,29 +236,9 @@ def write_records(path: str | Path, records: Iterable[Record]) -> None:
     problems = [p for i, r in enumerate(records) for p in validate(r, i)]
     if problems:
         raise RecordError(problems)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename durable too (POSIX; harmless to skip elsewhere)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def resolve_image(record: Record, dataset_path: str | Path | None) -> Path:

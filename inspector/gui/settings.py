@@ -16,7 +16,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.backends.local import DEVICES, QUANTIZATIONS, LocalModelSpec
+from inspector.core.casestore import atomic_write_bytes
 from inspector.core.closeups import MIN_OUTPUT_SIDE, CloseupPolicy
 
 __all__ = [
@@ -274,27 +274,7 @@ def save_settings(settings: AppSettings, path: str | Path | None = None) -> Path
         raise ValueError("invalid settings: " + "; ".join(problems))
     path = Path(path) if path is not None else settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(to_toml(settings))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if os.name == "posix":
-        try:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:
-            return path
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+    atomic_write_bytes(path, to_toml(settings).encode("utf-8"))
     return path
 
 
