@@ -177,8 +177,11 @@ def _boxes_for(completions, columns) -> list[tuple[list[Rect], list[Rect] | None
     return out
 
 
-def iou_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
-    """LTE's R_IoU: mean over predicted boxes of the best IoU with a ground-truth box."""
+def _mean_best_iou(completions: Sequence[Any], columns: dict, over: str) -> list[float | None]:
+    """Mean, over the predicted (or ground-truth) boxes, of each one's best IoU on the other side.
+
+    None when a sample has no ground truth; 0 when the completion predicts no box.
+    """
     scores: list[float | None] = []
     for pred, gt in _boxes_for(completions, columns):
         if gt is None:
@@ -186,21 +189,21 @@ def iou_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]
         elif not pred:
             scores.append(0.0)
         else:
-            scores.append(sum(max(_box_iou(p, g) for g in gt) for p in pred) / len(pred))
+            sources, targets = (pred, gt) if over == "predicted" else (gt, pred)
+            scores.append(
+                sum(max(_box_iou(a, b) for b in targets) for a in sources) / len(sources)
+            )
     return scores
+
+
+def iou_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """LTE's R_IoU: mean over predicted boxes of the best IoU with a ground-truth box."""
+    return _mean_best_iou(completions, columns, over="predicted")
 
 
 def recall_iou_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """Mean over ground-truth boxes of the best IoU with a predicted box (our recall variant)."""
-    scores: list[float | None] = []
-    for pred, gt in _boxes_for(completions, columns):
-        if gt is None:
-            scores.append(None)
-        elif not pred:
-            scores.append(0.0)
-        else:
-            scores.append(sum(max(_box_iou(p, g) for p in pred) for g in gt) / len(gt))
-    return scores
+    return _mean_best_iou(completions, columns, over="ground truth")
 
 
 def make_relaxed_iou_reward(eta: float = DEFAULT_ETA) -> RewardFn:
