@@ -10,6 +10,7 @@ of every token that continues the tag with the start of `real` versus `ai-genera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from inspector.core.protocol import AI_GENERATED, REAL
@@ -21,15 +22,15 @@ _WATCH = tuple(TAG[:j] for j in range(2, len(TAG) + 1))  # "<v", "<ve", …, "<v
 class VerdictRecorder:
     """A recording-only logits processor (returns the scores unchanged)."""
 
-    def __init__(self, tokenizer, vocabulary: list[str] | None) -> None:
+    def __init__(self, tokenizer, vocabulary: Callable[[], list[str]]) -> None:
         self.tokenizer = tokenizer
-        self.vocabulary = vocabulary  # decoded text of every token id, or None: no confidence
+        # decoded text of every token id; asked for only when a verdict was generated, so the
+        # (one-off) decoding of the whole vocabulary stays off model loading
+        self.vocabulary = vocabulary
         self.prompt_len: int | None = None
         self.stored: dict[int, Any] = {}  # generation step -> probabilities (CPU tensor)
 
     def __call__(self, input_ids, scores):
-        if self.vocabulary is None:
-            return scores
         if self.prompt_len is None:
             self.prompt_len = int(input_ids.shape[1])
         step = int(input_ids.shape[1]) - self.prompt_len
@@ -41,7 +42,7 @@ class VerdictRecorder:
 
     def confidence(self, generated: list[int]) -> float | None:
         """P(ai-generated) renormalised over the two verdicts, or None when not readable."""
-        if self.vocabulary is None or not self.stored:
+        if not self.stored:
             return None
         decode = self.tokenizer.decode
         text = decode(generated, skip_special_tokens=True)
@@ -61,7 +62,7 @@ class VerdictRecorder:
         pending = text[len(before) : end]  # the part of the tag step `step` still has to write
         probs = self.stored[step]
         real = ai = 0.0
-        for token_id, piece in enumerate(self.vocabulary[: probs.shape[0]]):
+        for token_id, piece in enumerate(self.vocabulary()[: probs.shape[0]]):
             if not piece.startswith(pending):
                 continue
             word = piece[len(pending) :].lstrip(" ")
@@ -83,16 +84,9 @@ def _starts(piece: str, word: str) -> bool:
     return piece.startswith(word) and not piece[len(word) : len(word) + 1].isalnum()
 
 
-def token_vocabulary(tokenizer) -> list[str] | None:
-    """Decoded text of every token id, so candidate tokens can be matched by their text.
-
-    None when the words `real` and `ai-generated` cannot be told apart by their first letters
-    (never the case for Qwen's tokenizers, but the check keeps the number honest).
-    """
-    size = len(tokenizer)
-    pieces = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=True)
-    return pieces if REAL[0] != AI_GENERATED[0] else None
-
+def token_vocabulary(tokenizer) -> list[str]:
+    """Decoded text of every token id, so candidate tokens can be matched by their text."""
+    return tokenizer.batch_decode([[i] for i in range(len(tokenizer))], skip_special_tokens=True)
 
 def confidence_from_top_logprobs(
     tokens: list[str], tops: list[dict[str, float]]

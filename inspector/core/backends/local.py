@@ -313,7 +313,7 @@ class LocalBackend:
         except ValueError as exc:
             raise BackendError(f"{spec.source}: {exc}") from exc
         self.device = next(self.core.parameters()).device
-        self._vocabulary = token_vocabulary(self.tokenizer)
+        self._vocabulary: list[str] | None = None  # filled on first use (_token_texts)
         self.provenance = ModelProvenance(
             model_id=spec.source,
             backend=self.backend_name,
@@ -374,6 +374,11 @@ class LocalBackend:
         return folder, adapter_folder
 
     # -- generation ---------------------------------------------------------------------------
+
+    def _token_texts(self) -> list[str]:
+        if self._vocabulary is None:
+            self._vocabulary = token_vocabulary(self.tokenizer)
+        return self._vocabulary
 
     def global_scale(self, image_size: tuple[int, int]) -> float:
         return self.coordinate_space.view_scale(image_size)
@@ -460,7 +465,7 @@ class LocalBackend:
                 stop = bool(is_cancelled and is_cancelled())
                 return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
 
-        recorder = VerdictRecorder(self.tokenizer, self._vocabulary)
+        recorder = VerdictRecorder(self.tokenizer, self._token_texts)
         stream = _TokenStream(self.tokenizer, on_token)
         if self.settings.do_sample:
             torch.manual_seed(self.settings.seed)
