@@ -1,11 +1,15 @@
 """`lte-train`: offline data import, fine-tuning and evaluation of LTE Inspector models.
 
-    lte-train init-tiny OUT_DIR [--seed N]
+    lte-train init-tiny OUT_DIR [--seed N] [--family qwen2_5_vl|qwen3_vl] [--size tiny|demo]
     lte-train import {trace,fakexplained,synthscars} INPUT -o OUT.jsonl
     lte-train split IN.jsonl --out-dir DIR [--seed N]
+    lte-train synth OUT_DIR --count N --seed S              (trainer/synth.py)
+    lte-train sft|grpo [--config FILE.toml] [flags]          (trainer/cli_train.py)
+    lte-train eval MODEL_DIR TEST.jsonl -o OUT.json          (trainer/evaluate.py)
+    lte-train demo OUT_DIR                                   (trainer/demo.py)
 
-More subcommands (import, split, sft, grpo, eval, synth, demo) are added to the same parser.
-Each subcommand is a ``_cmd_*`` function taking the parsed arguments and returning an exit code.
+Each subcommand's function takes the parsed arguments and returns an exit code; modules with
+their own subcommand add it with ``register(subparsers)``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--family", choices=["qwen2_5_vl", "qwen3_vl"], default="qwen2_5_vl",
                    help="architecture: Qwen2.5-VL (boxes in resized-image pixels, default) or "
                    "Qwen3-VL (boxes 0-1000)")
+    t.add_argument("--size", choices=["tiny", "demo"], default="tiny",
+                   help="tiny: the test model (about 1.4M parameters, images up to 168x168, "
+                   "default); demo: the demo checkpoint's architecture (about 3.6M, images up "
+                   "to 224x224), for training from scratch")
     t.set_defaults(func=_cmd_init_tiny)
 
     imp = sub.add_parser(
@@ -91,6 +99,13 @@ def _build_parser() -> argparse.ArgumentParser:
                     metavar=("TRAIN", "VAL", "TEST"),
                     help="shares of train, val and test; must add up to 1 (default 0.8 0.1 0.1)")
     sp.set_defaults(func=_cmd_split)
+
+    from trainer import cli_train, demo, evaluate, synth
+
+    synth.register(sub)
+    cli_train.register(sub)
+    evaluate.register(sub)
+    demo.register(sub)
     return parser
 
 
@@ -154,7 +169,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
 def _cmd_init_tiny(args: argparse.Namespace) -> int:
     from trainer.tiny import build_tiny_model, describe
 
-    out = build_tiny_model(args.out_dir, seed=args.seed, family=args.family)
+    out = build_tiny_model(args.out_dir, seed=args.seed, family=args.family, size=args.size)
     info = describe(out)
     print(f"Wrote a tiny random {info['model_type']} model (seed {args.seed}) to {out.resolve()}")
     print(f"  parameters: {info['parameters']:,}")

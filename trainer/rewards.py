@@ -37,6 +37,8 @@ Query 2 (examine) — LTE's R_C and R_BLEU:
       exponential smoothing, sacrebleu's default 13a tokenizer) of the parsed explanation against
       column ``explanation``, scaled to 0..1. No parsable explanation → 0.
     * :func:`rouge_l`: ROUGE-L F1 (rouge-score, stemming on), for evaluation.
+    * :func:`bleu2_score` / :func:`rouge_l_score`: the same two scores on plain strings
+      (hypothesis, reference), as :mod:`trainer.evaluate` uses them.
 
 FakeXplainer's staged weights: :func:`staged_weights` / :func:`staged_rewards` — see there for
 which numbers the paper states and which we had to assume (its Table 1 is not in our copy).
@@ -56,6 +58,7 @@ __all__ = [
     "STAGES",
     "base_reward",
     "bleu2_reward",
+    "bleu2_score",
     "completion_text",
     "format_reward_examine",
     "format_reward_locate",
@@ -68,6 +71,7 @@ __all__ = [
     "recall_iou_reward",
     "relaxed_iou_reward",
     "rouge_l",
+    "rouge_l_score",
     "staged_rewards",
     "staged_weights",
     "verdict_reward",
@@ -314,20 +318,31 @@ def _explanations(completions, columns) -> list[tuple[str | None, str]]:
     ]
 
 
+def bleu2_score(hypothesis: str | None, reference: str | None) -> float:
+    """Sentence BLEU-2 (0..1) of ``hypothesis`` against one ``reference`` (sacrebleu, max n-gram
+    order 2, effective order, exponential smoothing, 13a tokenizer). Empty text on either side
+    → 0."""
+    if not hypothesis or not reference or not reference.strip():
+        return 0.0
+    return _bleu2().sentence_score(hypothesis, [reference]).score / 100.0
+
+
+def rouge_l_score(hypothesis: str | None, reference: str | None) -> float:
+    """ROUGE-L F1 (0..1) of ``hypothesis`` against ``reference`` (rouge-score, stemming on).
+    Empty text on either side → 0."""
+    if not hypothesis or not reference or not reference.strip():
+        return 0.0
+    return _rouge().score(reference, hypothesis)["rougeL"].fmeasure
+
+
 def bleu2_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """LTE's R_BLEU: sentence BLEU-2 (0..1) of the parsed explanation vs column ``explanation``."""
-    return [
-        _bleu2().sentence_score(hyp, [ref]).score / 100.0 if hyp and ref.strip() else 0.0
-        for hyp, ref in _explanations(completions, columns)
-    ]
+    return [bleu2_score(hyp, ref) for hyp, ref in _explanations(completions, columns)]
 
 
 def rouge_l(completions: Sequence[Any], **columns: Any) -> list[float | None]:
     """ROUGE-L F1 (0..1) of the parsed explanation vs column ``explanation`` (evaluation)."""
-    return [
-        _rouge().score(ref, hyp)["rougeL"].fmeasure if hyp and ref.strip() else 0.0
-        for hyp, ref in _explanations(completions, columns)
-    ]
+    return [rouge_l_score(hyp, ref) for hyp, ref in _explanations(completions, columns)]
 
 
 # --------------------------------------------------------------------------------------------

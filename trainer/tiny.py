@@ -41,6 +41,23 @@ from typing import Any
 MIN_PIXELS = 4 * 28 * 28
 MAX_PIXELS = 36 * 28 * 28
 
+# Model sizes. "tiny" is the test model; "demo" is the bundled demo checkpoint's architecture
+# (trained from scratch by `lte-train demo`): wider and deeper, images seen at up to 224 x 224
+# (64 vision tokens) so planted artifacts survive the global view. Every Linear input is a
+# multiple of 64 (bitsandbytes 4-bit).
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": {
+        "hidden": 128, "intermediate": 256, "layers": 2, "heads": 4, "kv_heads": 2,
+        "vision_hidden": 64, "vision_intermediate": 128, "vision_depth": 2, "vision_heads": 2,
+        "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS,
+    },
+    "demo": {
+        "hidden": 192, "intermediate": 384, "layers": 4, "heads": 6, "kv_heads": 2,
+        "vision_hidden": 128, "vision_intermediate": 256, "vision_depth": 4, "vision_heads": 4,
+        "min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28,
+    },
+}
+
 SPECIAL_TOKENS: tuple[str, ...] = (
     # Same names and the same order as Qwen2.5's (ids 151643..151656 there).
     "<|endoftext|>",
@@ -370,7 +387,7 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def tiny_config(seed: int = 0, tokenizer=None):
+def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny"):
     """The ``Qwen2_5_VLConfig`` of a tiny model whose token ids point at ``tokenizer``'s tokens.
 
     ``seed`` does not change the architecture; it is accepted so a config and the weights built
@@ -381,21 +398,22 @@ def tiny_config(seed: int = 0, tokenizer=None):
     del seed  # architecture is seed-independent
     from transformers import Qwen2_5_VLConfig
 
+    dims = _size(size)
     tok = tokenizer if tokenizer is not None else build_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     vocab_size = _round_up(len(tok), 64)
     text_config = {
         "vocab_size": vocab_size,
-        "hidden_size": 128,
-        "intermediate_size": 256,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,  # head_dim 32
-        "num_key_value_heads": 2,
+        "hidden_size": dims["hidden"],
+        "intermediate_size": dims["intermediate"],
+        "num_hidden_layers": dims["layers"],
+        "num_attention_heads": dims["heads"],  # head_dim 32
+        "num_key_value_heads": dims["kv_heads"],
         "hidden_act": "silu",
         "max_position_embeddings": 32768,
         "rms_norm_eps": 1e-6,
         "use_sliding_window": False,
-        "max_window_layers": 2,
+        "max_window_layers": dims["layers"],
         "attention_dropout": 0.0,
         # mrope: temporal/height/width sections over head_dim/2 = 16 rotary frequencies.
         "rope_parameters": {
@@ -409,17 +427,18 @@ def tiny_config(seed: int = 0, tokenizer=None):
         "initializer_range": 0.02,
     }
     vision_config = {
-        "depth": 2,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_heads": 2,
+        "depth": dims["vision_depth"],
+        "hidden_size": dims["vision_hidden"],
+        "intermediate_size": dims["vision_intermediate"],
+        "num_heads": dims["vision_heads"],
         "in_channels": 3,
         "patch_size": 14,
         "spatial_merge_size": 2,
         "temporal_patch_size": 2,
         "window_size": 112,  # 4 x 4 merged tokens per window, as in the real model
-        "fullatt_block_indexes": [1],  # window attention in block 0, full attention in the last
-        "out_hidden_size": 128,  # must equal the text hidden size
+        # window attention in the other blocks, full attention in the last (as in the real model)
+        "fullatt_block_indexes": [dims["vision_depth"] - 1],
+        "out_hidden_size": dims["hidden"],  # must equal the text hidden size
         "tokens_per_second": 2,
         "hidden_act": "silu",
         "initializer_range": 0.02,
@@ -439,12 +458,19 @@ def tiny_config(seed: int = 0, tokenizer=None):
     )
 
 
-def build_processor(tokenizer=None):
-    """A ``Qwen2_5_VLProcessor`` with the tiny resize bounds pinned and our chat template."""
+def _size(size: str) -> dict[str, int]:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}")
+    return SIZES[size]
+
+
+def build_processor(tokenizer=None, size: str = "tiny"):
+    """A ``Qwen2_5_VLProcessor`` with the size's resize bounds pinned and our chat template."""
     from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
+    dims = _size(size)
     tok = tokenizer if tokenizer is not None else build_tokenizer()
-    size = {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS}
+    size = {"shortest_edge": dims["min_pixels"], "longest_edge": dims["max_pixels"]}
     image_processor = Qwen2VLImageProcessor(
         size=dict(size), patch_size=14, temporal_patch_size=2, merge_size=2
     )
@@ -469,8 +495,8 @@ tags: [test-model, random-weights, lte-inspector]
 
 Written by `lte-train init-tiny` (LTE Inspector, `trainer/tiny.py`), seed {seed}.
 
-* Architecture: `{family}`, text hidden 128 x 2 layers, vision hidden
-  64 x 2 blocks, {params:,} parameters, vocabulary {vocab} (byte-level BPE built offline).
+* Architecture: `{family}`, text hidden {hidden} x {layers} layers, vision hidden
+  {vision_hidden} x {vision_depth} blocks, {params:,} parameters, vocabulary {vocab} (byte-level BPE built offline).
 * Weights: **random** (seeded). Any verdict, box or explanation it produces is noise unless it was
   deliberately taught with `trainer.teach` for a test. Do not use it on evidence.
 * Purpose: exercise the real loading, processing, generation, 4-bit (bitsandbytes nf4) and
@@ -548,7 +574,9 @@ def build_qwen3_processor(tokenizer=None):
     )
 
 
-def build_tiny_model(out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl") -> Path:
+def build_tiny_model(
+    out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl", size: str = "tiny"
+) -> Path:
     """Write a tiny random Qwen2.5-VL (or Qwen3-VL) model + processor + card to ``out_dir``.
 
     The weights are drawn from ``torch`` seeded with ``seed`` (same seed, same weights). The
@@ -560,6 +588,9 @@ def build_tiny_model(out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl") -
 
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
+    dims = _size(size)
+    if family == "qwen3_vl" and size != "tiny":
+        raise ValueError("Qwen3-VL tiny models come in the 'tiny' size only")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer()
@@ -567,8 +598,8 @@ def build_tiny_model(out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl") -
         config, processor = tiny_qwen3_config(tok), build_qwen3_processor(tok)
         bounds = (QWEN3_MIN_PIXELS, QWEN3_MAX_PIXELS)
     else:
-        config, processor = tiny_config(seed, tok), build_processor(tok)
-        bounds = (MIN_PIXELS, MAX_PIXELS)
+        config, processor = tiny_config(seed, tok, size), build_processor(tok, size)
+        bounds = (dims["min_pixels"], dims["max_pixels"])
 
     cpu_rng = torch.random.get_rng_state()
     try:
@@ -598,6 +629,7 @@ def build_tiny_model(out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl") -
             vocab=config.text_config.vocab_size,
             min_pixels=bounds[0],
             max_pixels=bounds[1],
+            **{k: dims[k] for k in ("hidden", "layers", "vision_hidden", "vision_depth")},
         ),
         encoding="utf-8",
     )

@@ -190,7 +190,8 @@ def _quantization_config(quantization: str, compute_dtype):
     return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
 
 
-def _pixel_bounds(image_processor) -> tuple[int, int]:
+def pixel_bounds(image_processor) -> tuple[int, int]:
+    """(min_pixels, max_pixels) of a Qwen-VL image processor (the trainer uses it too)."""
     size = getattr(image_processor, "size", None) or {}
     lo = getattr(image_processor, "min_pixels", None) or size.get("shortest_edge")
     hi = getattr(image_processor, "max_pixels", None) or size.get("longest_edge")
@@ -199,7 +200,7 @@ def _pixel_bounds(image_processor) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _pin_pixel_bounds(image_processor, lo: int, hi: int) -> None:
+def pin_pixel_bounds(image_processor, lo: int, hi: int) -> None:
     """Set the resize bounds the processor uses; box conversion assumes exactly these."""
     image_processor.size = {"shortest_edge": lo, "longest_edge": hi}
     if hasattr(image_processor, "min_pixels"):
@@ -303,9 +304,9 @@ class LocalBackend:
         self.tokenizer.padding_side = "left"
         ip = self.processor.image_processor
         if spec.min_pixels is not None:
-            _pin_pixel_bounds(ip, spec.min_pixels, spec.max_pixels)
-        self.min_pixels, self.max_pixels = _pixel_bounds(ip)
-        _pin_pixel_bounds(ip, self.min_pixels, self.max_pixels)
+            pin_pixel_bounds(ip, spec.min_pixels, spec.max_pixels)
+        self.min_pixels, self.max_pixels = pixel_bounds(ip)
+        pin_pixel_bounds(ip, self.min_pixels, self.max_pixels)
         try:
             self.coordinate_space = coordinate_space_for(
                 model_type, self.min_pixels, self.max_pixels

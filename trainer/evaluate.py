@@ -1,0 +1,485 @@
+"""Evaluate a model the way the app uses it: LTE's metrics over a test set, per degradation.
+
+Every test image goes through the app's own pipeline (:class:`inspector.core.pipeline.Pipeline`:
+Query 1 → close-ups → Query 2), once per degradation (:mod:`trainer.degrade`). Evidence files are
+only read; degraded copies are written to a work folder (a temporary one unless given).
+
+Metrics, overall and per record ``source``, for each degradation. ``n`` counts the samples that
+were analysed; images that raised (unreadable file, SHA-256 differing from the record, backend
+error) are counted in ``failures`` and left out of every other metric.
+
+* **Acc**: share of samples whose FINAL verdict (Query 2's; Query 1's when Query 2 was skipped)
+  equals the label. An unparsed verdict counts as wrong.
+* **I-Acc**: the same for the INITIAL (Query 1) verdict.
+* **C-Cases**: share of samples whose final verdict differs from the initial one. An unparsed
+  verdict is a value of its own here, so ``unparsed → real`` and ``real → unparsed`` are changes;
+  a skipped Query 2 is no change.
+* **C-Acc**: accuracy on the changed cases: among the C-Cases samples, the share whose final
+  verdict is correct (None / "n/a" when no sample changed). The LTE paper calls it "corrected
+  verdict accuracy (correction step accuracy)" without a formula; this is OUR reading of it. It
+  answers "when the close-up made the model change its mind, how often was the new verdict
+  right?"; 1 - C-Acc is the share of changes that broke a correct verdict (or lost it to an
+  unparsed answer).
+* **IoU**: LTE's localisation score, per sample ``1/|B| · Σ_i max_j IoU(b_i, b̂_j)`` over the
+  PREDICTED boxes b_i (all Query-1 regions the app kept, original pixels of the analysed image)
+  against the ground-truth boxes b̂_j (moved with the degradation), then averaged over samples.
+  Samples without ground-truth boxes (e.g. real photos, or a crop that cut every box away) are
+  left out; a sample with ground truth but no predicted box scores 0.
+* **BLEU-2** / **ROUGE-L**: of the final explanation (Query 2's; Query 1's when Query 2 was
+  skipped) against the record's explanation, via :func:`trainer.rewards.bleu2_score` (sacrebleu
+  sentence BLEU-2) and :func:`trainer.rewards.rouge_l_score` (rouge-score ROUGE-L F1), each
+  0..1; a missing explanation scores 0. Averaged over samples.
+* ``seconds``: mean wall-clock seconds per analysed image (pipeline call, image load included).
+* ``parse_problem_rate``: share of samples where either query's answer had a parse problem (or
+  was cut off at the token limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from inspector.core.casestore import atomic_write_bytes
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.geometry import Box, iou
+from trainer.degrade import DEGRADATIONS, degrade_to_bytes
+from trainer.records import Record, read_records, resolve_image
+from trainer.rewards import bleu2_score, rouge_l_score
+
+__all__ = [
+    "COLUMNS",
+    "aggregate",
+    "evaluate",
+    "markdown_table",
+    "mean_best_iou",
+    "register",
+    "summarize",
+    "write_report",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# (key in a metrics dict, column title) of the markdown table, in order
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("acc", "Acc"),
+    ("i_acc", "I-Acc"),
+    ("c_acc", "C-Acc"),
+    ("c_cases", "C-Cases"),
+    ("iou", "IoU"),
+    ("bleu2", "BLEU-2"),
+    ("rouge_l", "ROUGE-L"),
+    ("n", "n"),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Scores and aggregation (pure)
+
+
+def mean_best_iou(
+    predicted: Sequence[Sequence[float]], ground_truth: Sequence[Sequence[float]]
+) -> float | None:
+    """LTE's IoU: mean over ``predicted`` boxes of each one's best IoU with a ground-truth box.
+
+    None without ground truth (the sample does not count); 0.0 with ground truth but no
+    prediction. Boxes are ``[x1, y1, x2, y2]`` in the same pixels.
+    """
+    gt = [Box(*(float(v) for v in b)) for b in ground_truth]
+    if not gt:
+        return None
+    pred = [Box(*(float(v) for v in b)) for b in predicted]
+    if not pred:
+        return 0.0
+    return sum(max(iou(p, g) for g in gt) for p in pred) / len(pred)
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The metrics of a set of sample rows (as :func:`evaluate` writes them; see the module doc).
+
+    Rows with an ``error`` are counted in ``failures`` only. Rates are 0..1 (C-Cases too); a
+    metric with nothing to average is None.
+    """
+    ok = [r for r in rows if not r.get("error")]
+    n = len(ok)
+    changed = [r for r in ok if r["changed"]]
+    ious = [r["iou"] for r in ok if r.get("iou") is not None]
+    return {
+        "n": n,
+        "failures": len(rows) - n,
+        "acc": _mean(float(r["final"] == r["label"]) for r in ok),
+        "i_acc": _mean(float(r["initial"] == r["label"]) for r in ok),
+        "c_cases": _mean(float(bool(r["changed"])) for r in ok),
+        "changed": len(changed),
+        "c_acc": _mean(float(r["final"] == r["label"]) for r in changed),
+        "iou": _mean(ious),
+        "iou_n": len(ious),
+        "bleu2": _mean(r["bleu2"] for r in ok),
+        "rouge_l": _mean(r["rouge_l"] for r in ok),
+        "seconds": _mean(r["seconds"] for r in ok),
+        "parse_problem_rate": _mean(float(bool(r.get("problems"))) for r in ok),
+    }
+
+
+def summarize(
+    rows: Sequence[dict[str, Any]], degradations: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """``{degradation: {"overall": metrics, "per_source": {source: metrics}}}`` (sources sorted)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in degradations:
+        mine = [r for r in rows if r["degradation"] == name]
+        sources = sorted({r["source"] for r in mine})
+        out[name] = {
+            "overall": aggregate(mine),
+            "per_source": {s: aggregate([r for r in mine if r["source"] == s]) for s in sources},
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Running the pipeline
+
+
+def _row_base(index: int, record: Record, name: str) -> dict[str, Any]:
+    return {
+        "index": index,
+        "image": record.image,
+        "source": record.source,
+        "degradation": name,
+        "label": record.label,
+    }
+
+
+def _rounded(boxes: Iterable[Sequence[float]]) -> list[list[float]]:
+    return [[round(float(v), 2) for v in b] for b in boxes]
+
+
+def _sample_row(base: dict[str, Any], record: Record, analysis, gt: list[list[float]],
+                seconds: float) -> dict[str, Any]:
+    initial, final = analysis.initial_verdict, analysis.final_verdict
+    predicted = [r.box for r in analysis.regions]
+    problems = [f"query 1: {p}" for p in analysis.query1.problems]
+    if analysis.query2 is not None:
+        problems += [f"query 2: {p}" for p in analysis.query2.problems]
+    explanation = analysis.final_explanation
+    score = mean_best_iou(predicted, gt)
+    return {
+        **base,
+        "initial": initial,
+        "final": final,
+        "changed": initial != final,
+        "correct": final == record.label,
+        "iou": None if score is None else round(score, 6),
+        "bleu2": round(bleu2_score(explanation, record.explanation), 6),
+        "rouge_l": round(rouge_l_score(explanation, record.explanation), 6),
+        "seconds": round(seconds, 3),
+        "gt_boxes": _rounded(gt),
+        "pred_boxes": _rounded(predicted),
+        "examine_skipped": analysis.examine_skipped,
+        "problems": problems,
+    }
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _verdict(v: str | None) -> str:
+    return v if v is not None else "unparsed"
+
+
+def evaluate(
+    backend,
+    records_path: Path,
+    degradations: Sequence[str] = ("clean",),
+    policy: CloseupPolicy | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    work_dir: Path | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    examine: bool = True,
+) -> dict[str, Any]:
+    """Run the app's pipeline with ``backend`` over the records in ``records_path`` (the first
+    ``limit``), once per degradation, and return the JSON-serializable report.
+
+    ``clean`` analyses the evidence file itself; other degradations analyse a degraded copy
+    written under ``work_dir/<degradation>/`` (kept) or, when ``work_dir`` is None, to a
+    temporary folder (each copy deleted once analysed). The crop of an image is drawn from
+    ``random.Random(f"{seed}:{name}:{sha256}")``, so it does not depend on the order or number
+    of records. A failing image becomes a row with an ``error`` and the run goes on;
+    ``is_cancelled`` (polled between tokens and images) raises
+    :class:`inspector.core.pipeline.AnalysisCancelled`; KeyboardInterrupt propagates.
+    ``examine=False`` runs Query 1 only.
+    """
+    from inspector.core.imageio import load_image
+    from inspector.core.pipeline import AnalysisCancelled, Pipeline, PipelineOptions
+
+    degradations = list(dict.fromkeys(degradations))
+    unknown = [d for d in degradations if d not in DEGRADATIONS]
+    if unknown or not degradations:
+        raise ValueError(
+            f"degradations must be among {', '.join(DEGRADATIONS)}; got {list(degradations)!r}"
+        )
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    records_path = Path(records_path)
+    records = read_records(records_path)
+    if limit is not None:
+        records = records[:limit]
+    policy = policy or CloseupPolicy()
+    pipeline = Pipeline(backend, PipelineOptions(policy=policy, examine=examine))
+    progress = on_progress or (lambda text: None)
+    cancelled = is_cancelled or (lambda: False)
+    total = len(records) * len(degradations)
+    rows: list[dict[str, Any]] = []
+    model: dict[str, Any] | None = None
+    started = time.perf_counter()
+
+    keep = work_dir is not None
+    folder = contextlib.nullcontext(str(work_dir)) if keep else tempfile.TemporaryDirectory(
+        prefix="lte-eval-"
+    )
+    with folder as work_name:
+        work = Path(work_name)
+        for index, record in enumerate(records):
+            path = resolve_image(record, records_path)
+            gt = [list(map(float, r.box)) for r in record.regions]
+            loaded, load_error = None, None
+            try:
+                loaded = load_image(path)
+                if loaded.sha256 != record.sha256:
+                    raise ValueError(
+                        f"{path}: the file's SHA-256 ({loaded.sha256[:12]}…) differs from the "
+                        f"record's ({record.sha256[:12]}…); the image changed since the record "
+                        "was made"
+                    )
+            except Exception as exc:
+                load_error = _error_text(exc)
+            for name in degradations:
+                if cancelled():
+                    raise AnalysisCancelled("evaluation cancelled")
+                base = _row_base(index, record, name)
+                step = f"[{len(rows) + 1}/{total}] {name} {record.image}"
+                if load_error is not None:
+                    rows.append({**base, "error": load_error})
+                    progress(f"{step}: FAILED: {load_error}")
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    if name == "clean":
+                        target, boxes = path, gt
+                    else:
+                        rng = random.Random(f"{seed}:{name}:{record.sha256}")
+                        data, boxes, suffix = degrade_to_bytes(loaded.image, gt, name, rng)
+                        target = work / name / f"{index:06d}{suffix}"
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(data)
+                    try:
+                        analysis = pipeline.analyze(target, is_cancelled=cancelled)
+                    finally:
+                        if not keep and target != path:  # a temporary copy: free the disk
+                            target.unlink(missing_ok=True)
+                except AnalysisCancelled:
+                    raise
+                except Exception as exc:
+                    error = _error_text(exc)
+                    rows.append(
+                        {**base, "error": error, "seconds": round(time.perf_counter() - t0, 3)}
+                    )
+                    progress(f"{step}: FAILED: {error}")
+                    continue
+                if model is None:
+                    model = dataclasses.asdict(analysis.model)
+                row = _sample_row(base, record, analysis, boxes, time.perf_counter() - t0)
+                rows.append(row)
+                mark = "correct" if row["correct"] else "wrong"
+                progress(
+                    f"{step}: {_verdict(row['initial'])} -> {_verdict(row['final'])} "
+                    f"(label {record.label}, {mark})"
+                )
+
+    if model is None and getattr(backend, "provenance", None) is not None:
+        model = dataclasses.asdict(backend.provenance)
+    return {
+        "model": model,
+        "records": str(records_path.resolve()),
+        "n_records": len(records),
+        "seed": seed,
+        "examine": examine,
+        "policy": dataclasses.asdict(policy),
+        "seconds_total": round(time.perf_counter() - started, 3),
+        "degradations": summarize(rows, degradations),
+        "samples": rows,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if key == "n":
+        return str(value)
+    if key == "c_cases":
+        return f"{100 * value:.1f}%"
+    return f"{value:.3f}"
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """One markdown table: a row per degradation × (overall, then each source), the columns of
+    :data:`COLUMNS`; rates to 3 decimals, C-Cases as a percentage, "n/a" where nothing applies.
+    Failures (not counted in n), when there are any, are listed under the table."""
+    header = ["Degradation", "Subset", *(title for _, title in COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * len(
+        COLUMNS)) + "|"]
+    failures: list[str] = []
+    for name, block in report["degradations"].items():
+        subsets = [("overall", block["overall"]), *block["per_source"].items()]
+        for subset, metrics in subsets:
+            cells = [name, subset, *(_cell(k, metrics.get(k)) for k, _ in COLUMNS)]
+            lines.append("| " + " | ".join(cells) + " |")
+        if block["overall"]["failures"]:
+            failures.append(f"{name} {block['overall']['failures']}")
+    text = "\n".join(lines) + "\n"
+    if failures:
+        text += f"\nFailed images (not counted in n): {', '.join(failures)}.\n"
+    return text
+
+
+def write_report(report: dict[str, Any], out_json: Path, out_md: Path) -> None:
+    """Write the report as JSON and its markdown table, each atomically."""
+    for path in (out_json, out_md):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_json, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+    atomic_write_bytes(out_md, markdown_table(report).encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------
+# lte-train eval
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``eval`` subcommand to lte-train's subparsers; ``args.func(args)`` runs it."""
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a model on test records with the app's pipeline (LTE metrics)",
+        description="Analyse every image of TEST.jsonl with the app's own Locate-Then-Examine "
+        "pipeline and report, overall and per source, for each degradation: Acc (final "
+        "verdict), I-Acc (initial verdict), C-Acc (accuracy of the cases whose verdict "
+        "changed), C-Cases (share that changed), IoU (mean over predicted boxes of the best "
+        "IoU with a ground-truth box), BLEU-2 and ROUGE-L of the final explanation. Writes "
+        "OUT.json (metrics and every sample) and OUT.md (the table, also printed). Evidence "
+        "files are only read; degraded copies go to a temporary folder. Definitions: "
+        "trainer/evaluate.py.",
+    )
+    p.add_argument("model", metavar="MODEL_DIR",
+                   help="model folder (or a hub id in the local cache)")
+    p.add_argument("records", type=Path, metavar="TEST.jsonl", help="test records to evaluate")
+    p.add_argument("--adapter", metavar="DIR", help="PEFT LoRA adapter to load over the model")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--degradations", nargs="+", choices=DEGRADATIONS, default=["clean"],
+                       metavar="NAME",
+                       help=f"degradations to run: {', '.join(DEGRADATIONS)} (default clean)")
+    group.add_argument("--all-degradations", action="store_true",
+                       help="run every degradation")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N records")
+    p.add_argument("--max-regions", type=int, default=CloseupPolicy().max_regions, metavar="N",
+                   help="close-ups per image for Query 2; 0 runs Query 1 only (default "
+                   f"{CloseupPolicy().max_regions})")
+    p.add_argument("--quant", choices=["none", "4bit", "8bit"], default="none",
+                   help="bitsandbytes quantization (default none)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to run the model (default auto: GPUs when present)")
+    p.add_argument("--max-new-tokens", type=int, default=1024, metavar="N",
+                   help="token limit of each answer (default 1024)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of the random crops (default 0)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.json",
+                   help="report to write; the markdown table goes next to it as OUT.md")
+    p.set_defaults(func=_cmd_eval)
+    return p
+
+
+def _md_path(out_json: Path) -> Path:
+    md = out_json.with_suffix(".md")
+    return md if md != out_json else out_json.with_name(out_json.name + ".md")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from inspector.core.backends.base import BackendError, GenerationSettings
+    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+    from trainer.records import RecordError
+
+    def usage(message: str) -> int:
+        print(f"lte-train eval: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.limit is not None and args.limit < 1:
+        return usage("--limit must be at least 1")
+    if args.max_regions < 0:
+        return usage("--max-regions must be 0 or more")
+    if args.max_new_tokens < 1:
+        return usage("--max-new-tokens must be at least 1")
+    degradations = list(DEGRADATIONS) if args.all_degradations else list(args.degradations)
+    try:
+        records = read_records(args.records)  # check the file before loading a model
+    except (OSError, RecordError) as exc:
+        return usage(str(exc))
+    if not records:
+        return usage(f"{args.records} holds no records")
+    n = min(len(records), args.limit or len(records))
+
+    spec = LocalModelSpec(source=args.model, adapter=args.adapter, quantization=args.quant,
+                          device=args.device)
+    settings = GenerationSettings(max_new_tokens_locate=args.max_new_tokens,
+                                  max_new_tokens_examine=args.max_new_tokens)
+    print(f"Loading model {args.model} …", file=sys.stderr, flush=True)
+    try:
+        backend = LocalBackend(
+            spec, settings, on_message=lambda text: print(f"memory: {text}", file=sys.stderr)
+        )
+    except BackendError as exc:
+        print(f"lte-train eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if backend.provenance.is_demo:
+        print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
+    print(f"Evaluating {n} records x {len(degradations)} degradations "
+          f"({', '.join(degradations)})", file=sys.stderr, flush=True)
+    report = evaluate(
+        backend,
+        args.records,
+        degradations=degradations,
+        policy=CloseupPolicy(max_regions=max(args.max_regions, 1)),
+        limit=args.limit,
+        seed=args.seed,
+        on_progress=lambda text: print(text, file=sys.stderr, flush=True),
+        examine=args.max_regions > 0,
+    )
+    out_md = _md_path(args.output)
+    write_report(report, args.output, out_md)
+    print(markdown_table(report), end="")
+    failures = sum(b["overall"]["failures"] for b in report["degradations"].values())
+    analysed = sum(b["overall"]["n"] for b in report["degradations"].values())
+    print(
+        f"Analysed {analysed} of {n * len(degradations)} images in {report['seconds_total']:.1f} s"
+        f" ({failures} failed); wrote {args.output} and {out_md}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if failures else EXIT_OK

@@ -1,0 +1,169 @@
+"""Loading a Qwen-VL model for training: precision, 4-bit QLoRA, LoRA adapters, frozen parts.
+
+Shared by SFT and GRPO so both treat the model the same way:
+
+* ``load_for_training``: processor (padding on the left, as TRL's generation wants) and model from
+  a folder; a PEFT adapter folder is loaded over its base, trainable, so GRPO can continue the
+  LoRA that SFT wrote. ``quantization="4bit"`` loads the base in nf4 for QLoRA.
+* ``apply_lora`` / ``lora_config``: LoRA on the language model's linear layers, and on the vision
+  blocks when the vision tower is trained; a trainable projector (merger) is saved in full with the
+  adapter (``modules_to_save``).
+* ``freeze``: the vision tower and the projector are trainable or frozen independently.
+* ``precision_flags``: bf16 and gradient checkpointing on CUDA, plain fp32 on a CPU (bf16
+  autocast and checkpointing only slow a CPU down).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from trainer.rows import base_model_folder
+
+__all__ = [
+    "METHODS",
+    "apply_lora",
+    "freeze",
+    "load_for_training",
+    "lora_config",
+    "precision_flags",
+    "save_processor",
+]
+
+METHODS = ("lora", "full")
+_LM_LINEAR = (
+    r"model\.language_model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)"
+)
+_VISION_LINEAR = r"model\.visual\.blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(gate|up|down)_proj)"
+
+
+def _is_projector(name: str) -> bool:
+    return ".visual." in f".{name}" and "merger" in name
+
+
+def _is_vision(name: str) -> bool:
+    return ".visual." in f".{name}" and not _is_projector(name)
+
+
+def precision_flags() -> dict[str, Any]:
+    """TrainingArguments flags for this machine: bf16 + checkpointing on CUDA, fp32 on a CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"bf16": torch.cuda.is_bf16_supported(), "activation_checkpointing": True}
+    return {"bf16": False, "fp16": False, "activation_checkpointing": False, "use_cpu": True}
+
+
+def load_for_training(model_dir: str | Path, quantization: str = "none", trainable: bool = True):
+    """``(model, processor)`` for training from a model folder or a PEFT adapter folder.
+
+    Safetensors only, never remote code, never a download. With ``quantization="4bit"`` the base
+    is loaded in nf4 (vision tower kept in full precision) and prepared for k-bit training.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig
+
+    folder = Path(model_dir)
+    base = base_model_folder(folder)
+    is_adapter = base != folder
+    processor = AutoProcessor.from_pretrained(base, local_files_only=True)
+    processor.tokenizer.padding_side = "left"
+    kwargs: dict[str, Any] = {"use_safetensors": True, "local_files_only": True}
+    if quantization == "4bit":
+        if not torch.cuda.is_available():
+            print("note: 4-bit QLoRA on a CPU works but is slow; use a GPU for real runs")
+        compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute,
+            llm_int8_skip_modules=["visual", "lm_head"],
+        )
+        kwargs["dtype"] = compute
+    elif quantization == "none":
+        cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        kwargs["dtype"] = torch.bfloat16 if cuda_bf16 else torch.float32
+    else:
+        raise ValueError(
+            f"quantization must be 'none' or '4bit' for training, got {quantization!r}"
+        )
+    model = AutoModelForImageTextToText.from_pretrained(base, **kwargs)
+    if quantization == "4bit":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if is_adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, folder, is_trainable=trainable)
+    return model, processor
+
+
+def lora_config(
+    r: int = 16,
+    alpha: int = 32,
+    dropout: float = 0.05,
+    train_vision: bool = False,
+    train_projector: bool = True,
+):
+    """A PEFT LoRA config for Qwen-VL: language-model linears (+ vision blocks if trained)."""
+    from peft import LoraConfig
+
+    targets = _LM_LINEAR if not train_vision else f"({_LM_LINEAR})|({_VISION_LINEAR})"
+    return LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=targets,
+        modules_to_save=["merger"] if train_projector else None,
+        task_type="CAUSAL_LM",
+    )
+
+
+def apply_lora(model, config):
+    """Wrap ``model`` with a fresh LoRA adapter (a model that already is a PeftModel is kept)."""
+    from peft import PeftModel, get_peft_model
+
+    if isinstance(model, PeftModel):
+        return model
+    return get_peft_model(model, config)
+
+
+def freeze(model, train_vision: bool, train_projector: bool, method: str) -> dict[str, int]:
+    """Set ``requires_grad`` on the vision tower and projector; returns trainable counts by part.
+
+    With ``method="full"`` everything else is trainable. With LoRA, PEFT has already frozen the
+    base; only the vision/projector choices are applied on top (LoRA weights stay trainable).
+    """
+    counts = {"language": 0, "vision": 0, "projector": 0}
+    for name, param in model.named_parameters():
+        if _is_projector(name):
+            if method == "full" or "modules_to_save" in name:
+                param.requires_grad_(train_projector)
+            part = "projector"
+        elif _is_vision(name):
+            if method == "full" or "lora_" in name:
+                param.requires_grad_(train_vision)
+            part = "vision"
+        else:
+            if method == "full":
+                param.requires_grad_(True)
+            part = "language"
+        if param.requires_grad:
+            counts[part] += param.numel()
+    return counts
+
+
+def save_processor(processor, out_dir: Path) -> None:
+    """Save the processor beside the weights (padding side restored to the saved default)."""
+    processor.save_pretrained(out_dir)
+
+
+def write_training_info(out_dir: Path, info: dict[str, Any]) -> None:
+    """``training_info.json``: what produced this folder (settings, data, figures)."""
+    from inspector.core.casestore import atomic_write_bytes
+
+    text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
+    atomic_write_bytes(out_dir / "training_info.json", text.encode("utf-8"))

@@ -1,0 +1,204 @@
+"""Supervised fine-tuning (TRL ``SFTTrainer``) on Query-1 and Query-2 conversations.
+
+LTE's first stage: teach the answer format, grounding and verdicts on ground-truth answers. Rows
+come from :func:`trainer.rows.sft_rows` (prompt-completion, loss on the answer only). LoRA (PEFT)
+or full fine-tuning; the vision tower and the projector are trainable or frozen independently
+(LTE trains all three). Checkpoints every ``save_steps`` steps; ``resume`` continues a run from
+its last checkpoint, so an interrupted run loses at most that many steps.
+
+The result in ``output_dir`` loads in the app: full weights as a model folder, a LoRA adapter as
+an adapter folder over its base (``lte-inspect analyze --model OUTPUT_DIR``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainer.modeling import METHODS
+
+__all__ = ["SFTResult", "SFTSettings", "run_sft"]
+
+
+@dataclass
+class SFTSettings:
+    model: Path  # base model folder (or an adapter folder to continue)
+    train: Path  # records JSONL
+    output_dir: Path
+    val: Path | None = None
+    method: str = "lora"  # "lora" | "full"
+    queries: str = "both"  # "both" | "locate" | "examine"
+    train_vision: bool = True
+    train_projector: bool = True
+    quantization: str = "none"  # "none" | "4bit" (QLoRA)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 2e-5  # LTE's SFT learning rate
+    lr_scheduler: str = "cosine"
+    warmup_steps: int = 0
+    batch_size: int = 1
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    max_length: int | None = None
+    seed: int = 0
+    instruction_variants: bool = True
+    max_regions: int = 4
+    logging_steps: int = 10
+    save_steps: int = 200
+    save_total_limit: int = 2
+    resume: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # more SFTConfig arguments
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.quantization == "4bit" and self.method != "lora":
+            raise ValueError("4-bit training is QLoRA: it needs method = 'lora'")
+        for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.max_steps <= 0 and not self.epochs > 0:
+            raise ValueError("give epochs > 0 or max_steps > 0")
+        if not Path(self.train).is_file():
+            raise ValueError(f"training records not found: {self.train}")
+        if self.val is not None and not Path(self.val).is_file():
+            raise ValueError(f"validation records not found: {self.val}")
+
+
+@dataclass
+class SFTResult:
+    output_dir: Path
+    steps: int
+    losses: list[float]  # training loss at each logging step
+    eval_losses: list[float]
+    seconds: float
+    rows: int
+    trainable: dict[str, int]
+
+
+def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
+    """Fine-tune, save the model (or adapter) and processor to ``output_dir``; return figures."""
+    from trl import SFTConfig, SFTTrainer
+
+    from inspector.core.closeups import CloseupPolicy
+    from trainer.modeling import (
+        apply_lora,
+        freeze,
+        load_for_training,
+        lora_config,
+        precision_flags,
+        write_training_info,
+    )
+    from trainer.records import read_records
+    from trainer.rows import model_space, sft_rows, to_dataset
+    from trainer.runs import last_checkpoint, progress_callback, quiet
+
+    settings.validate()
+    started = time.perf_counter()
+    out = Path(settings.output_dir)
+    space = model_space(settings.model)
+    policy = CloseupPolicy(max_regions=settings.max_regions)
+
+    def build(path: Path, what: str):
+        records = read_records(path)
+        print_fn(f"Building {what} conversations from {len(records)} records in {path} ...")
+        rows = sft_rows(
+            records, space, policy, dataset_path=path, queries=settings.queries,
+            seed=settings.seed, variants=settings.instruction_variants,
+        )
+        return to_dataset(rows), len(rows)
+
+    train_ds, n_rows = build(Path(settings.train), "training")
+    val_ds = build(Path(settings.val), "validation")[0] if settings.val else None
+
+    print_fn(f"Loading {settings.model} for {settings.method} fine-tuning ...")
+    model, processor = load_for_training(settings.model, settings.quantization)
+    if settings.method == "lora":
+        model = apply_lora(
+            model,
+            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
+                        settings.train_vision, settings.train_projector),
+        )
+    trainable = freeze(model, settings.train_vision, settings.train_projector, settings.method)
+    print_fn(
+        "  trainable parameters: "
+        + ", ".join(f"{part} {n:,}" for part, n in trainable.items())
+    )
+
+    resume = last_checkpoint(out) if settings.resume else None
+    if settings.resume and resume is None:
+        print_fn(f"  no checkpoint in {out} yet: starting from the beginning")
+    elif resume:
+        print_fn(f"  resuming from {resume}")
+    flags = precision_flags()
+    config = SFTConfig(
+        output_dir=str(out),
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_steps,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        weight_decay=settings.weight_decay,
+        max_length=settings.max_length,
+        seed=settings.seed,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        eval_strategy="epoch" if val_ds is not None else "no",
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_pin_memory=False,
+        **flags,
+        **settings.extra,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=processor,
+        callbacks=[progress_callback("sft", print_fn)],
+    )
+    quiet(trainer)
+    steps_total = trainer.args.max_steps if trainer.args.max_steps > 0 else math.ceil(
+        len(train_ds) / (settings.batch_size * settings.grad_accum) * settings.epochs
+    )
+    print_fn(f"Training on {n_rows} conversations, about {steps_total} optimizer steps ...")
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(out))
+    processor.save_pretrained(out)
+    history = trainer.state.log_history
+    losses = [float(h["loss"]) for h in history if "loss" in h]
+    eval_losses = [float(h["eval_loss"]) for h in history if "eval_loss" in h]
+    result = SFTResult(
+        output_dir=out,
+        steps=trainer.state.global_step,
+        losses=losses,
+        eval_losses=eval_losses,
+        seconds=time.perf_counter() - started,
+        rows=n_rows,
+        trainable=trainable,
+    )
+    write_training_info(out, {
+        "stage": "sft",
+        "settings": asdict(settings),
+        "steps": result.steps,
+        "losses": losses,
+        "eval_losses": eval_losses,
+        "seconds": round(result.seconds, 1),
+        "rows": n_rows,
+        "trainable": trainable,
+    })
+    return result
