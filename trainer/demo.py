@@ -1,3 +1,377 @@
-"""Placeholder replaced below."""
-def register(sub):
-    pass
+"""`lte-train demo`: train the bundled demo checkpoint from scratch on a synthetic task, on a CPU.
+
+One command runs the whole recipe, each step skipped when its result already exists (so an
+interrupted run continues where it stopped):
+
+1. data — :func:`trainer.synth.generate`: a training set (``train_seed``) and a held-out test set
+   made with a different seed (``test_seed``) of bundled photographs with planted artifacts.
+2. init — a Qwen2.5-VL-architecture model of the "demo" size with random weights
+   (:func:`trainer.tiny.build_tiny_model`).
+3. eval — the app's own pipeline on the test set (:func:`trainer.evaluate.evaluate`) before
+   training, after SFT and after GRPO.
+4. sft — full fine-tuning (vision tower and projector included, as LTE) with :mod:`trainer.sft`.
+5. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`.
+6. model — the GRPO result with a model card (what it is and is not, the three evaluation
+   tables, the settings) and the ``DEMO`` marker the app reads; ``install`` copies it to
+   ``resources/demo-model/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
+
+STAGES = ("before training", "after SFT", "after GRPO")
+MAX_CHECKPOINT_MB = 20
+REPO_DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-model"
+
+
+@dataclass
+class DemoSettings:
+    out_dir: Path
+    train_count: int = 600
+    test_count: int = 100
+    train_seed: int = 1
+    test_seed: int = 2
+    model_seed: int = 0
+    size: str = "demo"
+    sft_epochs: float = 3.0
+    sft_learning_rate: float = 1e-3
+    sft_batch_size: int = 4
+    grpo_steps_locate: int = 60
+    grpo_steps_examine: int = 60
+    grpo_learning_rate: float = 5e-5
+    grpo_max_completion_length: int = 200
+    eval_max_new_tokens: int = 256
+    final_degradations: tuple[str, ...] = ("jpeg80", "jpeg30", "crop", "down0.5")
+    install: Path | None = None
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
+          degradations: tuple[str, ...] = ("clean",)) -> dict[str, Any]:
+    from inspector.core.backends.base import GenerationSettings
+    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+    from trainer.evaluate import evaluate, markdown_table, write_report
+
+    if out.is_file():
+        _say(f"  (reusing {out})")
+        return json.loads(out.read_text(encoding="utf-8"))
+    backend = LocalBackend(
+        LocalModelSpec(source=str(model_dir), device="cpu"),
+        GenerationSettings(max_new_tokens_locate=settings.eval_max_new_tokens,
+                           max_new_tokens_examine=settings.eval_max_new_tokens),
+    )
+    report = evaluate(backend, test_records, degradations=degradations,
+                      on_progress=_progress_every(settings.test_count * len(degradations)))
+    write_report(report, out, out.with_suffix(".md"))
+    _say(markdown_table(report))
+    return report
+
+
+def _progress_every(total: int):
+    state = {"i": 0}
+    step = max(1, total // 10)
+
+    def progress(line: str) -> None:
+        state["i"] += 1
+        if state["i"] % step == 0 or state["i"] == total:
+            _say(f"    [{state['i']}/{total}] {line.strip()}")
+
+    return progress
+
+
+def stage_table(reports: dict[str, dict[str, Any]], degradation: str = "clean") -> str:
+    """Markdown: one row per stage (overall metrics on ``degradation``), the eval columns."""
+    from trainer.evaluate import COLUMNS, format_cell
+
+    lines = [
+        "| Model | " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|---|" + "|".join("---:" for _ in COLUMNS) + "|",
+    ]
+    for stage, report in reports.items():
+        metrics = report["degradations"][degradation]["overall"]
+        cells = [format_cell(k, metrics.get(k)) for k, _ in COLUMNS]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _degradation_table(report: dict[str, Any]) -> str:
+    from trainer.evaluate import COLUMNS, format_cell
+
+    lines = [
+        "| Degradation | " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|---|" + "|".join("---:" for _ in COLUMNS) + "|",
+    ]
+    for name, block in report["degradations"].items():
+        cells = [format_cell(k, block["overall"].get(k)) for k, _ in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _per_source_table(report: dict[str, Any]) -> str:
+    from trainer.evaluate import COLUMNS, format_cell
+
+    lines = [
+        "| Source | " + " | ".join(title for _, title in COLUMNS) + " |",
+        "|---|" + "|".join("---:" for _ in COLUMNS) + "|",
+    ]
+    for source, metrics in report["degradations"]["clean"]["per_source"].items():
+        cells = [format_cell(k, metrics.get(k)) for k, _ in COLUMNS]
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+MODEL_CARD = """\
+---
+library_name: transformers
+pipeline_tag: image-text-to-text
+tags: [demo, synthetic-task, lte-inspector, not-a-detector]
+---
+# LTE Inspector demo checkpoint — NOT a detector of AI-generated images
+
+**What it is.** A very small vision-language model ({params:,} parameters) with the Qwen2.5-VL
+architecture, trained **from scratch on a CPU** by `lte-train demo` so that a new user can watch
+the whole Locate-Then-Examine flow (initial verdict with boxes, close-ups, corrected verdict) on a
+laptop. It answers in the app's exact protocol.
+
+**What it learnt.** A synthetic task only: crops of the photographs that scikit-image ships, with
+artifacts planted in known boxes (upsampling checkerboards, cloned patches, smeared text, broken
+repetition) for the "ai-generated" class; untouched crops with boxes on fine detail for "real".
+
+**What it is not.** It has never seen an image made by a generative model. Its verdicts on real
+evidence mean nothing: do not use it on evidence, in a report, or to decide anything. The app
+labels it DEMO wherever it appears (window, CLI, PDF reports).
+
+## How it was made
+
+```
+{command}
+```
+
+- Data: {train_count} training images (seed {train_seed}), {test_count} held-out test images
+  made with a different seed ({test_seed}), {size}x{size} PNG, half real, half with artifacts.
+- Model: Qwen2.5-VL architecture, "{arch}" size (trainer/tiny.py), random init (seed
+  {model_seed}), byte-level BPE vocabulary built offline; images seen at up to
+  {max_pixels} pixels.
+- SFT: full fine-tuning (vision tower, projector, language model), {sft_epochs:g} epochs, lr
+  {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
+  {loss_last:.3f}.
+- GRPO: segment 1 (Query 1: format + IoU) {grpo_locate} steps, segment 2 (Query 2: verdict +
+  BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt.
+- Total time on this machine (2 CPU cores, no GPU): {minutes:.0f} minutes.
+
+## Evaluation on the held-out test set (the app's own pipeline, `lte-train eval`)
+
+{stage_table}
+Acc: final verdict; I-Acc: Query-1 verdict; C-Acc: accuracy of the cases whose verdict Query 2
+changed; C-Cases: share of verdicts changed by Query 2; IoU: mean over predicted boxes of the best
+IoU with a ground-truth box; BLEU-2 / ROUGE-L of the final explanation. Chance accuracy is 0.5.
+
+Final checkpoint per source (clean):
+
+{per_source}
+{degraded}"""
+
+
+def _params(model_dir: Path) -> int:
+    from trainer.tiny import parameter_count
+
+    return parameter_count(model_dir)
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 1e6
+
+
+def _write_model(grpo_dir: Path, model_dir: Path, card: str) -> None:
+    """Copy the loadable files of the final model, then the card and the DEMO marker."""
+    tmp = model_dir.with_name(model_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path in grpo_dir.iterdir():
+        wanted = path.suffix in (".json", ".jinja", ".safetensors", ".txt")
+        if path.is_file() and wanted and path.name != "training_info.json":
+            shutil.copy2(path, tmp / path.name)
+    (tmp / "README.md").write_text(card, encoding="utf-8")
+    (tmp / "DEMO").write_text(
+        "This is the LTE Inspector demo checkpoint: a synthetic-task model, not a detector.\n",
+        encoding="utf-8",
+    )
+    shutil.rmtree(model_dir, ignore_errors=True)
+    tmp.rename(model_dir)
+
+
+def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
+    """Run every step; returns the finished model folder (``out_dir/model``)."""
+    from trainer.grpo import GRPOSettings, run_grpo
+    from trainer.sft import SFTSettings, run_sft
+    from trainer.synth import generate
+    from trainer.tiny import SIZES, build_tiny_model
+
+    started = time.perf_counter()
+    out = Path(settings.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / "data"
+    train, test = data / "train" / "records.jsonl", data / "test" / "records.jsonl"
+    for name, path, count, seed in (
+        ("training", train, settings.train_count, settings.train_seed),
+        ("test", test, settings.test_count, settings.test_seed),
+    ):
+        if path.is_file():
+            _say(f"[data] {name} set exists: {path}")
+        else:
+            _say(f"[data] generating {count} {name} images (seed {seed}) ...")
+            generate(path.parent, count, seed)
+
+    init = out / "init"
+    if not (init / "config.json").is_file():
+        _say(f"[init] a {settings.size} Qwen2.5-VL with random weights (seed "
+             f"{settings.model_seed}) -> {init}")
+        build_tiny_model(init, seed=settings.model_seed, size=settings.size)
+
+    reports: dict[str, dict[str, Any]] = {}
+    _say("[eval] before training ...")
+    reports[STAGES[0]] = _eval(init, test, out / "eval-init.json", settings)
+
+    sft_dir = out / "sft"
+    sft_info = sft_dir / "training_info.json"
+    if not sft_info.is_file():
+        _say("[sft] full fine-tuning from scratch ...")
+        run_sft(SFTSettings(
+            model=init, train=train, output_dir=sft_dir, method="full",
+            train_vision=True, train_projector=True, epochs=settings.sft_epochs,
+            learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
+            warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
+            seed=settings.model_seed,
+        ), print_fn=_say)
+    sft = json.loads(sft_info.read_text(encoding="utf-8"))
+    _say("[eval] after SFT ...")
+    reports[STAGES[1]] = _eval(sft_dir, test, out / "eval-sft.json", settings)
+
+    grpo_dir = out / "grpo"
+    grpo_info = grpo_dir / "training_info.json"
+    if not grpo_info.is_file() or "parts" not in json.loads(grpo_info.read_text("utf-8")):
+        _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
+        run_grpo(GRPOSettings(
+            model=sft_dir, train=train, output_dir=grpo_dir, method="full",
+            train_vision=True, train_projector=True,
+            steps_locate=settings.grpo_steps_locate, steps_examine=settings.grpo_steps_examine,
+            learning_rate=settings.grpo_learning_rate,
+            max_completion_length=settings.grpo_max_completion_length,
+            logging_steps=10, save_steps=20, resume=True, seed=settings.model_seed,
+        ), print_fn=_say)
+    _say("[eval] after GRPO ...")
+    reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
+    degraded = ""
+    if settings.final_degradations:
+        _say(f"[eval] final model under degradations: {', '.join(settings.final_degradations)}")
+        deg = _eval(grpo_dir, test, out / "eval-grpo-degraded.json", settings,
+                    degradations=("clean", *settings.final_degradations))
+        degraded = ("Final checkpoint under the papers' degradations (JPEG 80 / 30, random "
+                    "crop, 0.5x downsample):\n\n" + _degradation_table(deg))
+
+    table = stage_table(reports)
+    losses = sft.get("losses") or [float("nan")]
+    card = MODEL_CARD.format(
+        params=_params(grpo_dir), command=command, train_count=settings.train_count,
+        train_seed=settings.train_seed, test_count=settings.test_count,
+        test_seed=settings.test_seed, size=224, arch=settings.size,
+        model_seed=settings.model_seed, max_pixels=SIZES[settings.size]["max_pixels"],
+        sft_epochs=settings.sft_epochs, sft_lr=settings.sft_learning_rate,
+        sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
+        loss_first=losses[0], loss_last=losses[-1], grpo_locate=settings.grpo_steps_locate,
+        grpo_examine=settings.grpo_steps_examine, grpo_lr=settings.grpo_learning_rate,
+        minutes=(time.perf_counter() - started) / 60, stage_table=table,
+        per_source=_per_source_table(reports[STAGES[2]]), degraded=degraded,
+    )
+    model_dir = out / "model"
+    _write_model(grpo_dir, model_dir, card)
+    (out / "demo-settings.json").write_text(
+        json.dumps(asdict(settings), indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    size_mb = _folder_mb(model_dir)
+    _say(f"[model] {model_dir} ({size_mb:.1f} MB)")
+    if size_mb > MAX_CHECKPOINT_MB:
+        _say(f"  warning: larger than {MAX_CHECKPOINT_MB} MB, too large to bundle")
+    if settings.install is not None:
+        target = Path(settings.install)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(model_dir, target)
+        _say(f"[install] copied to {target}")
+    _say("\n" + table)
+    return model_dir
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``demo`` subcommand to lte-train's subparsers."""
+    d = DemoSettings(out_dir=Path("."))
+    p = subparsers.add_parser(
+        "demo",
+        help="train the demo checkpoint from scratch on the synthetic task (CPU, ~1 hour)",
+        description="Make the bundled demo checkpoint from nothing, on a CPU: generate the "
+        "synthetic training set and a held-out test set (different seed), build a small "
+        "Qwen2.5-VL-architecture model with random weights, evaluate it with the app's "
+        "pipeline, fine-tune it (SFT), evaluate, run two-segment GRPO, evaluate again, and "
+        "write OUT_DIR/model with a model card holding the three evaluation tables and a DEMO "
+        "marker. Every finished step is kept: rerun the same command after an interruption to "
+        "continue. The result is a demo of the flow, NOT a detector.",
+    )
+    p.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="work folder (created)")
+    p.add_argument("--train-count", type=int, default=d.train_count, metavar="N",
+                   help=f"training images (default {d.train_count})")
+    p.add_argument("--test-count", type=int, default=d.test_count, metavar="N",
+                   help=f"held-out test images (default {d.test_count})")
+    p.add_argument("--train-seed", type=int, default=d.train_seed, metavar="N")
+    p.add_argument("--test-seed", type=int, default=d.test_seed, metavar="N",
+                   help="seed of the test set; keep it different from --train-seed")
+    p.add_argument("--size", choices=["tiny", "demo"], default=d.size,
+                   help="model size (default demo; tiny for a quick trial)")
+    p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
+    p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
+                   default=(d.grpo_steps_locate, d.grpo_steps_examine),
+                   help="GRPO steps of segment 1 and segment 2 (default "
+                   f"{d.grpo_steps_locate} {d.grpo_steps_examine})")
+    p.add_argument("--eval-max-new-tokens", type=int, default=d.eval_max_new_tokens,
+                   metavar="N", help="token limit of each answer during evaluation")
+    p.add_argument("--no-degradations", action="store_true",
+                   help="skip evaluating the final model under JPEG/crop/downsample")
+    p.add_argument("--install", action="store_true",
+                   help=f"copy the result to {REPO_DEMO_MODEL} (the checkpoint the app uses "
+                   "when no model is configured)")
+    p.set_defaults(func=_cmd_demo)
+    return p
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.train_seed == args.test_seed:
+        print("lte-train demo: error: --test-seed must differ from --train-seed (the test "
+              "set must be held out)", file=sys.stderr)
+        return 2
+    settings = DemoSettings(
+        out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
+        train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
+        sft_epochs=args.sft_epochs, grpo_steps_locate=args.grpo_steps[0],
+        grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
+        final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
+        install=REPO_DEMO_MODEL if args.install else None,
+    )
+    command = (
+        f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
+        f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
+        f"--size {args.size} --sft-epochs {args.sft_epochs:g} --grpo-steps "
+        f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
+    )
+    run_demo(settings, command=command)
+    return 0

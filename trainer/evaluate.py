@@ -332,7 +332,8 @@ def evaluate(
 # Output
 
 
-def _cell(key: str, value: Any) -> str:
+def format_cell(key: str, value: Any) -> str:
+    """One metric as the tables show it (3 decimals, C-Cases in %, n/a when undefined)."""
     if value is None:
         return "n/a"
     if key == "n":
@@ -353,7 +354,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     for name, block in report["degradations"].items():
         subsets = [("overall", block["overall"]), *block["per_source"].items()]
         for subset, metrics in subsets:
-            cells = [name, subset, *(_cell(k, metrics.get(k)) for k, _ in COLUMNS)]
+            cells = [name, subset, *(format_cell(k, metrics.get(k)) for k, _ in COLUMNS)]
             lines.append("| " + " | ".join(cells) + " |")
         if block["overall"]["failures"]:
             failures.append(f"{name} {block['overall']['failures']}")

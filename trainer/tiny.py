@@ -496,7 +496,8 @@ tags: [test-model, random-weights, lte-inspector]
 Written by `lte-train init-tiny` (LTE Inspector, `trainer/tiny.py`), seed {seed}.
 
 * Architecture: `{family}`, text hidden {hidden} x {layers} layers, vision hidden
-  {vision_hidden} x {vision_depth} blocks, {params:,} parameters, vocabulary {vocab} (byte-level BPE built offline).
+  {vision_hidden} x {vision_depth} blocks, {params:,} parameters, vocabulary {vocab} (byte-level
+  BPE built offline).
 * Weights: **random** (seeded). Any verdict, box or explanation it produces is noise unless it was
   deliberately taught with `trainer.teach` for a test. Do not use it on evidence.
 * Purpose: exercise the real loading, processing, generation, 4-bit (bitsandbytes nf4) and

@@ -1,0 +1,112 @@
+"""`lte-train demo` end to end at toy scale, and the bundled demo checkpoint itself.
+
+The toy run uses the same code path as the real recipe (synthetic data, random init, evaluation
+with the app's pipeline, SFT, two-segment GRPO, model card, DEMO marker) with a tiny model and a
+handful of images, so it checks the plumbing, not the accuracy. The bundled checkpoint's tests
+check what a new user relies on: it is small, marked as a demo, loads through the app's backend
+and is used when no model is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainer.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "resources" / "demo-model"
+
+
+@pytest.fixture(scope="module")
+def toy_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    argv = [
+        "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
+        "--sft-epochs", "1", "--grpo-steps", "1", "1", "--no-degradations",
+        "--eval-max-new-tokens", "40",
+    ]
+    assert main(argv) == 0
+    return out, argv
+
+
+def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
+    out, _ = toy_demo
+    model = out / "model"
+    assert (model / "DEMO").is_file()
+    assert (model / "config.json").is_file() and list(model.glob("*.safetensors"))
+    card = (model / "README.md").read_text(encoding="utf-8")
+    assert "NOT a detector" in card
+    for stage in ("before training", "after SFT", "after GRPO"):
+        assert f"| {stage} |" in card
+    for name in ("eval-init.json", "eval-sft.json", "eval-grpo.json"):
+        report = json.loads((out / name).read_text(encoding="utf-8"))
+        assert report["degradations"]["clean"]["overall"]["n"] == 3
+    # The test set is held out: made with another seed, no image shared with training.
+    train = [json.loads(x) for x in (out / "data/train/records.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in (out / "data/test/records.jsonl").read_text().splitlines()]
+    assert not {r["sha256"] for r in train} & {r["sha256"] for r in test}
+
+
+def test_demo_model_loads_in_the_app_as_a_demo(toy_demo):
+    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+
+    backend = LocalBackend(LocalModelSpec(source=str(toy_demo[0] / "model"), device="cpu"))
+    assert backend.provenance.is_demo
+
+
+def test_rerunning_the_demo_reuses_every_finished_step(toy_demo, capsys):
+    out, argv = toy_demo
+    before = {p: p.stat().st_mtime_ns for p in (out / "sft").glob("*.safetensors")}
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "reusing" in printed and "[sft] full fine-tuning" not in printed
+    assert {p: p.stat().st_mtime_ns for p in (out / "sft").glob("*.safetensors")} == before
+
+
+def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "x"), "--train-seed", "3", "--test-seed", "3"]) == 2
+    assert "held out" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# The bundled checkpoint
+
+
+needs_bundled = pytest.mark.skipif(
+    not (BUNDLED / "config.json").is_file(), reason="resources/demo-model is not bundled"
+)
+
+
+@needs_bundled
+def test_bundled_demo_checkpoint_is_small_marked_and_documented():
+    size = sum(p.stat().st_size for p in BUNDLED.iterdir() if p.is_file())
+    assert size < 20 * 1024 * 1024
+    assert (BUNDLED / "DEMO").is_file()
+    card = (BUNDLED / "README.md").read_text(encoding="utf-8")
+    assert "NOT a detector" in card and "| after GRPO |" in card
+
+
+@needs_bundled
+def test_analyze_without_a_model_uses_the_bundled_demo(tmp_path):
+    from tests.conftest import skimage_photo
+
+    image = tmp_path / "coffee.png"
+    skimage_photo("coffee").resize((224, 224)).save(image)
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "inspector.cli", "analyze", str(image), "--json", str(out),
+         "--device", "cpu"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "demo checkpoint, not a detector" in proc.stderr
+    row = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert row["analysis"]["model"]["is_demo"] is True
+    # The demo answers in the protocol: a parsed verdict, not "unparsed".
+    assert row["initial"]["verdict"] in ("real", "ai-generated")
