@@ -87,7 +87,7 @@ def _progress_every(total: int):
     def progress(line: str) -> None:
         state["i"] += 1
         if state["i"] % step == 0 or state["i"] == total:
-            _say(f"    [{state['i']}/{total}] {line.strip()}")
+            _say(f"    {line.strip()}")  # the line carries its own [i/N]
 
     return progress
 

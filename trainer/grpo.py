@@ -226,31 +226,22 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
     start_from = Path(settings.model)
     todo = parts
     if settings.resume:
-        done = [p for p in parts if (out / p[0] / "training_info.json").is_file()]
+        # Only a finished prefix counts: a later part trained without the earlier ones (e.g. an
+        # earlier --segments examine run) must be trained again after them.
+        done = []
+        for p in parts:
+            if not (out / p[0] / "training_info.json").is_file():
+                break
+            done.append(p)
         if done:
             start_from = out / done[-1][0]
             todo = parts[len(done):]
             print_fn(f"Resuming: {len(done)} part(s) done, continuing from {start_from}")
-    print_fn(f"Loading {start_from} for GRPO ({settings.method}) ...")
-    model, processor = load_for_training(start_from, settings.quantization)
-    if settings.method == "lora":
-        model = apply_lora(
-            model,
-            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-                        settings.train_vision, settings.train_projector),
-        )
-    freeze(model, settings.train_vision, settings.train_projector, settings.method)
-
     flags = precision_flags()
-    report: list[dict[str, Any]] = []
-    for name, query, stage, steps in todo:
-        part_dir = out / name
-        fns, weights = reward_plan(settings, query, stage)
-        terms = ", ".join(f"{f.__name__} x{w:g}" for f, w in zip(fns, weights, strict=True))
-        label = f"{name} ({terms})"
-        print_fn(f"GRPO {label}: {steps} steps, {settings.num_generations} completions per prompt")
+
+    def config_for(part_dir: Path, steps: int, weights: list[float]):
         batch = settings.prompts_per_step * settings.num_generations
-        config = GRPOConfig(
+        return GRPOConfig(
             output_dir=str(part_dir),
             max_steps=steps,
             learning_rate=settings.learning_rate,
@@ -272,6 +263,31 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
             **flags,
             **settings.extra,
         )
+
+    # Training arguments before the model: under DeepSpeed ZeRO-3 they make from_pretrained
+    # load the weights already sharded instead of a full copy per process.
+    configs = {
+        name: config_for(out / name, steps, reward_plan(settings, query, stage)[1])
+        for name, query, stage, steps in todo
+    }
+    print_fn(f"Loading {start_from} for GRPO ({settings.method}) ...")
+    model, processor = load_for_training(start_from, settings.quantization)
+    if settings.method == "lora":
+        model = apply_lora(
+            model,
+            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
+                        settings.train_vision, settings.train_projector),
+        )
+    freeze(model, settings.train_vision, settings.train_projector, settings.method)
+
+    report: list[dict[str, Any]] = []
+    for name, query, stage, steps in todo:
+        part_dir = out / name
+        fns, weights = reward_plan(settings, query, stage)
+        terms = ", ".join(f"{f.__name__} x{w:g}" for f, w in zip(fns, weights, strict=True))
+        label = f"{name} ({terms})"
+        print_fn(f"GRPO {label}: {steps} steps, {settings.num_generations} completions per prompt")
+        config = configs[name]
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=fns,
@@ -286,7 +302,9 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
         trainer.train(resume_from_checkpoint=resume)
         model = trainer.model
         trainer.save_model(str(part_dir))
-        processor.save_pretrained(part_dir)
+        main_process = trainer.is_world_process_zero()
+        if main_process:
+            processor.save_pretrained(part_dir)
         history = trainer.state.log_history
         entry = {
             "name": name,
@@ -297,16 +315,20 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
             "reward_mean": [float(h["reward"]) for h in history if "reward" in h],
             "seconds": round(time.perf_counter() - t0, 1),
         }
-        write_training_info(part_dir, {"stage": "grpo", "part": entry,
-                                       "settings": asdict(settings)})
-        drop_checkpoints(part_dir)
+        if main_process:
+            write_training_info(part_dir, {"stage": "grpo", "part": entry,
+                                           "settings": asdict(settings)})
+            drop_checkpoints(part_dir)
+        trainer.accelerator.wait_for_everyone()
         report.append(entry)
 
+    result = GRPOResult(output_dir=out, parts=report, seconds=time.perf_counter() - started)
+    if todo and not trainer.is_world_process_zero():
+        return result
     final = out / todo[-1][0] if todo else out / parts[-1][0]
     for path in final.iterdir():
         if path.is_file() and path.name != "training_info.json":
             shutil.copy2(path, out / path.name)
-    result = GRPOResult(output_dir=out, parts=report, seconds=time.perf_counter() - started)
     write_training_info(out, {"stage": "grpo", "settings": asdict(settings), "parts": report,
                               "seconds": round(result.seconds, 1)})
     return result

@@ -67,6 +67,10 @@ def load_for_training(model_dir: str | Path, quantization: str = "none", trainab
     folder = Path(model_dir)
     base = base_model_folder(folder)
     is_adapter = base != folder
+    if base.is_dir():
+        # PEFT records the path the base was loaded from as the adapter's base_model_name_or_path:
+        # make it absolute, so the adapter loads from any working directory (app, GRPO, eval).
+        base = base.resolve()
     processor = AutoProcessor.from_pretrained(base, local_files_only=True)
     processor.tokenizer.padding_side = "left"
     kwargs: dict[str, Any] = {"use_safetensors": True, "local_files_only": True}

@@ -119,25 +119,8 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     train_ds, n_rows = build(Path(settings.train), "training")
     val_ds = build(Path(settings.val), "validation")[0] if settings.val else None
 
-    print_fn(f"Loading {settings.model} for {settings.method} fine-tuning ...")
-    model, processor = load_for_training(settings.model, settings.quantization)
-    if settings.method == "lora":
-        model = apply_lora(
-            model,
-            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-                        settings.train_vision, settings.train_projector),
-        )
-    trainable = freeze(model, settings.train_vision, settings.train_projector, settings.method)
-    print_fn(
-        "  trainable parameters: "
-        + ", ".join(f"{part} {n:,}" for part, n in trainable.items())
-    )
-
-    resume = last_checkpoint(out) if settings.resume else None
-    if settings.resume and resume is None:
-        print_fn(f"  no checkpoint in {out} yet: starting from the beginning")
-    elif resume:
-        print_fn(f"  resuming from {resume}")
+    # The training arguments come first: under DeepSpeed ZeRO-3 they make from_pretrained load
+    # the weights already sharded (zero.Init) instead of a full copy per process.
     flags = precision_flags()
     config = SFTConfig(
         output_dir=str(out),
@@ -163,6 +146,25 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         **flags,
         **settings.extra,
     )
+    print_fn(f"Loading {settings.model} for {settings.method} fine-tuning ...")
+    model, processor = load_for_training(settings.model, settings.quantization)
+    if settings.method == "lora":
+        model = apply_lora(
+            model,
+            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
+                        settings.train_vision, settings.train_projector),
+        )
+    trainable = freeze(model, settings.train_vision, settings.train_projector, settings.method)
+    print_fn(
+        "  trainable parameters: "
+        + ", ".join(f"{part} {n:,}" for part, n in trainable.items())
+    )
+
+    resume = last_checkpoint(out) if settings.resume else None
+    if settings.resume and resume is None:
+        print_fn(f"  no checkpoint in {out} yet: starting from the beginning")
+    elif resume:
+        print_fn(f"  resuming from {resume}")
     trainer = SFTTrainer(
         model=model,
         args=config,
@@ -178,7 +180,8 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     print_fn(f"Training on {n_rows} conversations, about {steps_total} optimizer steps ...")
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
-    processor.save_pretrained(out)
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(out)
     history = trainer.state.log_history
     losses = [float(h["loss"]) for h in history if "loss" in h]
     eval_losses = [float(h["eval_loss"]) for h in history if "eval_loss" in h]
@@ -191,6 +194,8 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         rows=n_rows,
         trainable=trainable,
     )
+    if not trainer.is_world_process_zero():
+        return result
     write_training_info(out, {
         "stage": "sft",
         "settings": asdict(settings),
