@@ -65,6 +65,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="close-ups per Query-2 conversation (default 4, as the app)")
     p.add_argument("--instruction-variants", type=_bool, metavar="BOOL",
                    help="draw the Query-1 instruction from several phrasings (default true)")
+    p.add_argument("--flip-rate", type=float, metavar="F",
+                   help="share of Query-2 conversations whose Query-1 answer in the context has "
+                   "the wrong verdict, so the model learns to correct its first impression from "
+                   "the close-ups instead of copying it (default 0.25; 0 turns it off)")
     p.add_argument("--logging-steps", type=int, metavar="N")
     p.add_argument("--save-steps", type=int, metavar="N",
                    help="checkpoint every N steps (an interrupted run resumes from there)")

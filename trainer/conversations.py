@@ -91,14 +91,14 @@ def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Ima
     return image
 
 
-def _locate(record, space, rng, image):
+def _locate(record, space, rng, image, verdict=None):
     instruction = rng.choice(LOCATE_INSTRUCTION_VARIANTS) if rng is not None else None
     messages = locate_messages(image, space.name, instruction=instruction)
     raw = [
         RawRegion([float(v) for v in coords], region_label(region))
         for coords, region in zip(gt_model_boxes(record, space), record.regions, strict=True)
     ]
-    target = serialize_locate(record.explanation, raw, record.label)
+    target = serialize_locate(record.explanation, raw, verdict or record.label)
     return messages, target, raw
 
 
@@ -130,6 +130,7 @@ def examine_sample(
     *,
     image: Image.Image | None = None,
     dataset_path: str | Path | None = None,
+    initial_verdict: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[Image.Image], str]:
     """Query 2: (messages, images, target_text).
 
@@ -140,9 +141,13 @@ def examine_sample(
     (observation = the region's caption or label, points_to = the record's label), the record's
     explanation, the region tags (protocol.TAGS order) and the label as the verdict. A record
     without any examinable region gives a Query 2 with no close-ups.
+
+    ``initial_verdict``: the verdict written in the Query-1 answer of the context (default: the
+    record's label). Giving the other verdict makes a sample where the close-ups must correct a
+    wrong first impression; the target's verdict is always the record's label.
     """
     image = _image(record, image, dataset_path)
-    messages1, answer1, raw = _locate(record, space, rng, image)
+    messages1, answer1, raw = _locate(record, space, rng, image, initial_verdict)
     size = (record.width, record.height)
     boxes: list[Box] = []
     kept: list[int] = []

@@ -68,6 +68,7 @@ class GRPOSettings:
     schedule: str = "fixed"
     seed: int = 0
     instruction_variants: bool = True
+    flip_rate: float = 0.25  # share of Query-2 contexts whose first verdict is wrong (rows.py)
     max_regions: int = 4
     logging_steps: int = 5
     save_steps: int = 50
@@ -218,7 +219,8 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
                                    seed=settings.seed, variants=settings.instruction_variants)
             else:
                 rows = examine_rows(records, space, policy, dataset_path=settings.train,
-                                    seed=settings.seed, variants=settings.instruction_variants)
+                                    seed=settings.seed, variants=settings.instruction_variants,
+                                    flip_rate=settings.flip_rate)
             datasets[query] = to_dataset(rows)
         return datasets[query]
 

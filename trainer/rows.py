@@ -13,6 +13,12 @@ geometry and close-up policy), so the model is trained on what the app sends and
 
 The instruction phrasing of each record is drawn from ``LOCATE_INSTRUCTION_VARIANTS`` with a
 generator seeded by (seed, record index), so the same records and seed give the same rows.
+
+Query-2 rows with a wrong first impression (``flip_rate``): in that share of the records, the
+Query-1 answer in the Query-2 context carries the other verdict, while the target keeps the true
+label. Without them every Query-2 target repeats the verdict already in its context, and a model
+learns to copy its first impression instead of reading the close-ups (Query 2 would never change
+a verdict). The Query-1 rows themselves are never flipped.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.geometry import CoordinateSpace
+from inspector.core.protocol import AI_GENERATED, REAL
 from trainer.conversations import (
     examine_sample,
     gt_model_boxes,
@@ -47,6 +54,7 @@ __all__ = [
 
 QUERIES = ("both", "locate", "examine")
 Progress = Callable[[int, int], None]
+DEFAULT_FLIP_RATE = 0.25
 
 
 def model_space(model_dir: str | Path) -> CoordinateSpace:
@@ -83,6 +91,15 @@ def _rng(seed: int, index: int, variants: bool) -> random.Random | None:
     return random.Random(f"{seed}:{index}") if variants else None
 
 
+def _initial_verdict(record: Record, seed: int, index: int, flip_rate: float) -> str | None:
+    """The other verdict for ``flip_rate`` of the records (seeded), else None (the label)."""
+    if not 0.0 <= flip_rate <= 1.0:
+        raise ValueError(f"flip_rate must be between 0 and 1, got {flip_rate}")
+    if flip_rate and random.Random(f"flip:{seed}:{index}").random() < flip_rate:
+        return AI_GENERATED if record.label == REAL else REAL
+    return None
+
+
 def _each(records: Sequence[Record], dataset_path, on_progress: Progress | None):
     for i, record in enumerate(records):
         yield i, record, load_record_image(record, dataset_path)
@@ -99,6 +116,7 @@ def sft_rows(
     queries: str = "both",
     seed: int = 0,
     variants: bool = True,
+    flip_rate: float = DEFAULT_FLIP_RATE,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``)."""
@@ -111,7 +129,8 @@ def sft_rows(
             rows.append(trl_row(messages, target))
         if queries in ("both", "examine"):
             messages, _, target = examine_sample(
-                record, space, policy, _rng(seed, i, variants), image=image
+                record, space, policy, _rng(seed, i, variants), image=image,
+                initial_verdict=_initial_verdict(record, seed, i, flip_rate),
             )
             rows.append(trl_row(messages, target))
     return rows
@@ -149,13 +168,15 @@ def examine_rows(
     dataset_path: str | Path | None,
     seed: int = 0,
     variants: bool = True,
+    flip_rate: float = DEFAULT_FLIP_RATE,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count``."""
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
         messages, images, _ = examine_sample(
-            record, space, policy, _rng(seed, i, variants), image=image
+            record, space, policy, _rng(seed, i, variants), image=image,
+            initial_verdict=_initial_verdict(record, seed, i, flip_rate),
         )
         rows.append(
             trl_row(

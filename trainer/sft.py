@@ -48,6 +48,7 @@ class SFTSettings:
     max_length: int | None = None
     seed: int = 0
     instruction_variants: bool = True
+    flip_rate: float = 0.25  # share of Query-2 contexts whose first verdict is wrong (rows.py)
     max_regions: int = 4
     logging_steps: int = 10
     save_steps: int = 200
@@ -113,6 +114,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         rows = sft_rows(
             records, space, policy, dataset_path=path, queries=settings.queries,
             seed=settings.seed, variants=settings.instruction_variants,
+            flip_rate=settings.flip_rate,
         )
         return to_dataset(rows), len(rows)
 
