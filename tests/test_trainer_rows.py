@@ -1,0 +1,70 @@
+"""TRL rows from records: what SFT and each GRPO segment are trained on."""
+
+from __future__ import annotations
+
+import pytest
+
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.protocol import parse_examine, parse_locate
+from trainer.records import read_records
+from trainer.rows import examine_rows, locate_rows, model_space, sft_rows
+from trainer.synth import generate
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, tiny_model_dir):
+    path = generate(tmp_path_factory.mktemp("rows") / "synth", count=40, seed=5)
+    return path, read_records(path), model_space(tiny_model_dir)
+
+
+def _context_and_target(row):
+    """(verdict of the Query-1 answer in the prompt, verdict of the target)."""
+    answer1 = next(m for m in row["prompt"] if m["role"] == "assistant")
+    return (parse_locate(answer1["content"][0]["text"]).verdict,
+            parse_examine(row["completion"][0]["content"][0]["text"]).verdict)
+
+
+def test_some_query2_contexts_carry_a_wrong_first_verdict_but_targets_never_do(data):
+    path, records, space = data
+    rows = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                    flip_rate=0.5)
+    pairs = [_context_and_target(r) for r in rows]
+    assert all(target == rec.label for (_, target), rec in zip(pairs, records, strict=True))
+    flipped = sum(context != target for context, target in pairs)
+    assert 10 <= flipped <= 30  # about half of 40, seeded
+    # Same seed, same rows; no flips when turned off.
+    again = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                     flip_rate=0.5)
+    assert [_context_and_target(r) for r in again] == pairs
+    plain = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                     flip_rate=0.0)
+    assert all(c == t for c, t in map(_context_and_target, plain))
+
+
+def test_query1_rows_always_teach_the_true_label(data):
+    path, records, space = data
+    rows = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="locate",
+                    flip_rate=1.0)
+    verdicts = [parse_locate(r["completion"][0]["content"][0]["text"]).verdict for r in rows]
+    assert verdicts == [r.label for r in records]
+
+
+def test_grpo_rows_carry_the_reward_columns(data):
+    path, records, space = data
+    loc = locate_rows(records[:4], space, dataset_path=path)
+    assert [len(r["gt_boxes"]) for r in loc] == [len(r.regions) for r in records[:4]]
+    assert all(r["images"] and r["label"] in ("real", "ai-generated") for r in loc)
+    exa = examine_rows(records[:4], space, CloseupPolicy(), dataset_path=path)
+    for row, record in zip(exa, records[:4], strict=True):
+        assert row["explanation"] == record.explanation
+        assert row["region_count"] == len(row["images"]) - 1 >= 1
+        images_in_prompt = sum(
+            p["type"] == "image" for m in row["prompt"] for p in m["content"]
+        )
+        assert images_in_prompt == len(row["images"])
+
+
+def test_flip_rate_out_of_range_is_an_error(data):
+    path, records, space = data
+    with pytest.raises(ValueError, match="flip_rate"):
+        sft_rows(records[:1], space, CloseupPolicy(), dataset_path=path, flip_rate=1.5)
