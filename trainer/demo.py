@@ -92,45 +92,36 @@ def _progress_every(total: int):
     return progress
 
 
-def stage_table(reports: dict[str, dict[str, Any]], degradation: str = "clean") -> str:
-    """Markdown: one row per stage (overall metrics on ``degradation``), the eval columns."""
+def _metrics_table(first: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
+    """Markdown: a row per (name, metrics), the evaluation's columns."""
     from trainer.evaluate import COLUMNS, format_cell
 
     lines = [
-        "| Model | " + " | ".join(title for _, title in COLUMNS) + " |",
+        f"| {first} | " + " | ".join(title for _, title in COLUMNS) + " |",
         "|---|" + "|".join("---:" for _ in COLUMNS) + "|",
     ]
-    for stage, report in reports.items():
-        metrics = report["degradations"][degradation]["overall"]
-        cells = [format_cell(k, metrics.get(k)) for k, _ in COLUMNS]
-        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    for name, metrics in rows:
+        lines.append(f"| {name} | " + " | ".join(format_cell(k, metrics.get(k)) for k, _ in COLUMNS)
+                     + " |")
     return "\n".join(lines) + "\n"
+
+
+def stage_table(reports: dict[str, dict[str, Any]], degradation: str = "clean") -> str:
+    """Markdown: one row per stage (overall metrics on ``degradation``), the eval columns."""
+    return _metrics_table("Model", [
+        (stage, report["degradations"][degradation]["overall"])
+        for stage, report in reports.items()
+    ])
 
 
 def _degradation_table(report: dict[str, Any]) -> str:
-    from trainer.evaluate import COLUMNS, format_cell
-
-    lines = [
-        "| Degradation | " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|---|" + "|".join("---:" for _ in COLUMNS) + "|",
-    ]
-    for name, block in report["degradations"].items():
-        cells = [format_cell(k, block["overall"].get(k)) for k, _ in COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return _metrics_table("Degradation", [
+        (name, block["overall"]) for name, block in report["degradations"].items()
+    ])
 
 
 def _per_source_table(report: dict[str, Any]) -> str:
-    from trainer.evaluate import COLUMNS, format_cell
-
-    lines = [
-        "| Source | " + " | ".join(title for _, title in COLUMNS) + " |",
-        "|---|" + "|".join("---:" for _ in COLUMNS) + "|",
-    ]
-    for source, metrics in report["degradations"]["clean"]["per_source"].items():
-        cells = [format_cell(k, metrics.get(k)) for k, _ in COLUMNS]
-        lines.append(f"| {source} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return _metrics_table("Source", list(report["degradations"]["clean"]["per_source"].items()))
 
 
 MODEL_CARD = """\

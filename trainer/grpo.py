@@ -187,14 +187,7 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from inspector.core.closeups import CloseupPolicy
-    from trainer.modeling import (
-        apply_lora,
-        freeze,
-        load_for_training,
-        lora_config,
-        precision_flags,
-        write_training_info,
-    )
+    from trainer.modeling import precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
     from trainer.rows import examine_rows, locate_rows, model_space, to_dataset
     from trainer.runs import drop_checkpoints, last_checkpoint, progress_callback, quiet
@@ -273,14 +266,7 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
         for name, query, stage, steps in todo
     }
     print_fn(f"Loading {start_from} for GRPO ({settings.method}) ...")
-    model, processor = load_for_training(start_from, settings.quantization)
-    if settings.method == "lora":
-        model = apply_lora(
-            model,
-            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-                        settings.train_vision, settings.train_projector),
-        )
-    freeze(model, settings.train_vision, settings.train_projector, settings.method)
+    model, processor, _ = prepare_model(start_from, settings)
 
     report: list[dict[str, Any]] = []
     for name, query, stage, steps in todo:

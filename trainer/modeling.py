@@ -24,11 +24,11 @@ from trainer.rows import base_model_folder
 __all__ = [
     "METHODS",
     "apply_lora",
+    "prepare_model",
     "freeze",
     "load_for_training",
     "lora_config",
     "precision_flags",
-    "save_processor",
 ]
 
 METHODS = ("lora", "full")
@@ -160,9 +160,21 @@ def freeze(model, train_vision: bool, train_projector: bool, method: str) -> dic
     return counts
 
 
-def save_processor(processor, out_dir: Path) -> None:
-    """Save the processor beside the weights (padding side restored to the saved default)."""
-    processor.save_pretrained(out_dir)
+def prepare_model(model_dir: str | Path, settings) -> tuple[Any, Any, dict[str, int]]:
+    """``(model, processor, trainable counts)`` ready to train, as SFT and GRPO both need it.
+
+    ``settings`` carries ``quantization``, ``method``, ``lora_r``, ``lora_alpha``,
+    ``lora_dropout``, ``train_vision`` and ``train_projector`` (SFTSettings, GRPOSettings).
+    """
+    model, processor = load_for_training(model_dir, settings.quantization)
+    if settings.method == "lora":
+        model = apply_lora(
+            model,
+            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
+                        settings.train_vision, settings.train_projector),
+        )
+    trainable = freeze(model, settings.train_vision, settings.train_projector, settings.method)
+    return model, processor, trainable
 
 
 def write_training_info(out_dir: Path, info: dict[str, Any]) -> None:

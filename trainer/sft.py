@@ -90,14 +90,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     from trl import SFTConfig, SFTTrainer
 
     from inspector.core.closeups import CloseupPolicy
-    from trainer.modeling import (
-        apply_lora,
-        freeze,
-        load_for_training,
-        lora_config,
-        precision_flags,
-        write_training_info,
-    )
+    from trainer.modeling import precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
     from trainer.rows import model_space, sft_rows, to_dataset
     from trainer.runs import last_checkpoint, progress_callback, quiet
@@ -149,14 +142,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         **settings.extra,
     )
     print_fn(f"Loading {settings.model} for {settings.method} fine-tuning ...")
-    model, processor = load_for_training(settings.model, settings.quantization)
-    if settings.method == "lora":
-        model = apply_lora(
-            model,
-            lora_config(settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-                        settings.train_vision, settings.train_projector),
-        )
-    trainable = freeze(model, settings.train_vision, settings.train_projector, settings.method)
+    model, processor, trainable = prepare_model(settings.model, settings)
     print_fn(
         "  trainable parameters: "
         + ", ".join(f"{part} {n:,}" for part, n in trainable.items())
