@@ -52,6 +52,7 @@ class DemoSettings:
     grpo_max_completion_length: int = 200
     eval_max_new_tokens: int = 256
     final_degradations: tuple[str, ...] = ("jpeg80", "jpeg30", "crop", "down0.5")
+    degradation_limit: int | None = 40  # test images per degradation (None: all)
     install: Path | None = None
 
 
@@ -60,7 +61,7 @@ def _say(text: str) -> None:
 
 
 def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
-          degradations: tuple[str, ...] = ("clean",)) -> dict[str, Any]:
+          degradations: tuple[str, ...] = ("clean",), limit: int | None = None) -> dict[str, Any]:
     from inspector.core.backends.base import GenerationSettings
     from inspector.core.backends.local import LocalBackend, LocalModelSpec
     from trainer.evaluate import evaluate, markdown_table, write_report
@@ -73,8 +74,9 @@ def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings
         GenerationSettings(max_new_tokens_locate=settings.eval_max_new_tokens,
                            max_new_tokens_examine=settings.eval_max_new_tokens),
     )
-    report = evaluate(backend, test_records, degradations=degradations,
-                      on_progress=_progress_every(settings.test_count * len(degradations)))
+    n = min(limit or settings.test_count, settings.test_count)
+    report = evaluate(backend, test_records, degradations=degradations, limit=limit,
+                      on_progress=_progress_every(n * len(degradations)))
     write_report(report, out, out.with_suffix(".md"))
     _say(markdown_table(report))
     return report
@@ -269,9 +271,12 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     if settings.final_degradations:
         _say(f"[eval] final model under degradations: {', '.join(settings.final_degradations)}")
         deg = _eval(grpo_dir, test, out / "eval-grpo-degraded.json", settings,
-                    degradations=("clean", *settings.final_degradations))
-        degraded = ("Final checkpoint under the papers' degradations (JPEG 80 / 30, random "
-                    "crop, 0.5x downsample):\n\n" + _degradation_table(deg))
+                    degradations=("clean", *settings.final_degradations),
+                    limit=settings.degradation_limit)
+        n = deg["degradations"]["clean"]["overall"]["n"]
+        degraded = (f"Final checkpoint under the papers' degradations (JPEG 80 / 30, random "
+                    f"crop, 0.5x downsample), first {n} test images:\n\n"
+                    + _degradation_table(deg))
 
     table = stage_table(reports)
     losses = sft.get("losses") or [float("nan")]
