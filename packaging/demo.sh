@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install, then analyse the bundled sample photographs end to end.
-# Uses the bundled demo checkpoint when present; otherwise builds a tiny *random* Qwen2.5-VL
-# (untrained: its verdicts come out "unparsed") just to show the whole flow runs.
+# Install, then analyse the bundled sample photographs end to end with the bundled demo
+# checkpoint (resources/demo-model: trained by `lte-train demo` on a synthetic task, NOT a
+# detector). Without it, a tiny *random* Qwen2.5-VL (verdicts "unparsed") shows the flow runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install.sh

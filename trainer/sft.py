@@ -4,7 +4,8 @@ LTE's first stage: teach the answer format, grounding and verdicts on ground-tru
 come from :func:`trainer.rows.sft_rows` (prompt-completion, loss on the answer only). LoRA (PEFT)
 or full fine-tuning; the vision tower and the projector are trainable or frozen independently
 (LTE trains all three). Checkpoints every ``save_steps`` steps; ``resume`` continues a run from
-its last checkpoint, so an interrupted run loses at most that many steps.
+its last checkpoint, so an interrupted run loses at most that many steps. A finished run keeps
+only its final weights (the checkpoints are deleted).
 
 The result in ``output_dir`` loads in the app: full weights as a model folder, a LoRA adapter as
 an adapter folder over its base (``lte-inspect analyze --model OUTPUT_DIR``).
@@ -93,7 +94,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     from trainer.modeling import precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
     from trainer.rows import model_space, sft_rows, to_dataset
-    from trainer.runs import last_checkpoint, progress_callback, quiet
+    from trainer.runs import drop_checkpoints, last_checkpoint, progress_callback, quiet
 
     settings.validate()
     started = time.perf_counter()
@@ -184,6 +185,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     )
     if not trainer.is_world_process_zero():
         return result
+    drop_checkpoints(out)  # the final weights are saved; checkpoints were only for resume
     write_training_info(out, {
         "stage": "sft",
         "settings": asdict(settings),

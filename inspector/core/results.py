@@ -43,6 +43,7 @@ class ModelProvenance:
     revision: str | None = None
     weights_sha256: str | None = None
     adapter_id: str | None = None
+    adapter_sha256: str | None = None  # of the adapter's safetensors, like weights_sha256
     quantization: str = "none"
     dtype: str = ""
     device: str = ""

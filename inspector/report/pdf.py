@@ -439,6 +439,7 @@ class _Report:
                 ("Revision", _fmt(model.revision)),
                 ("Weights SHA-256", Cell(_fmt(model.weights_sha256), font=f.mono)),
                 ("Adapter", _fmt(model.adapter_id)),
+                ("Adapter SHA-256", Cell(_fmt(model.adapter_sha256), font=f.mono)),
                 ("Backend", _fmt(model.backend)),
                 ("Quantization", _fmt(model.quantization)),
                 ("Precision / device", f"{_fmt(model.dtype)} / {_fmt(model.device)}"),

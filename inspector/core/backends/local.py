@@ -315,13 +315,19 @@ class LocalBackend:
             raise BackendError(f"{spec.source}: {exc}") from exc
         self.device = next(self.core.parameters()).device
         self._vocabulary: list[str] | None = None  # filled on first use (_token_texts)
+        adapter_as_source = adapter_folder is not None and spec.adapter is None
         self.provenance = ModelProvenance(
-            model_id=spec.source,
+            # An adapter folder given as the model is recorded as what it is: base + adapter.
+            model_id=str(folder) if adapter_as_source else spec.source,
             backend=self.backend_name,
             model_type=model_type,
             revision=_revision_of(folder),
             weights_sha256=weights_sha256(folder) if spec.hash_weights else None,
-            adapter_id=spec.adapter,
+            adapter_id=str(adapter_folder) if adapter_as_source else spec.adapter,
+            adapter_sha256=(
+                weights_sha256(adapter_folder)
+                if adapter_folder is not None and spec.hash_weights else None
+            ),
             quantization=spec.quantization,
             dtype=str(dtype).removeprefix("torch."),
             device=str(self.device) if not on_gpu else "cuda (device_map=auto)",
