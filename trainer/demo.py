@@ -22,7 +22,6 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,17 +36,19 @@ REPO_DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-m
 @dataclass
 class DemoSettings:
     out_dir: Path
-    train_count: int = 600
+    train_count: int = 1000
     test_count: int = 100
     train_seed: int = 1
     test_seed: int = 2
     model_seed: int = 0
     size: str = "demo"
-    sft_epochs: float = 3.0
+    sft_epochs: float = 2.0
     sft_learning_rate: float = 1e-3
     sft_batch_size: int = 4
+    # Half the Query-2 contexts carry the wrong first verdict: Query 2 must read the close-ups.
+    flip_rate: float = 0.5
     grpo_steps_locate: int = 60
-    grpo_steps_examine: int = 60
+    grpo_steps_examine: int = 120
     grpo_learning_rate: float = 5e-5
     grpo_max_completion_length: int = 200
     eval_max_new_tokens: int = 256
@@ -160,10 +161,12 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   {max_pixels} pixels.
 - SFT: full fine-tuning (vision tower, projector, language model), {sft_epochs:g} epochs, lr
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
-  {loss_last:.3f}.
+  {loss_last:.3f}. In {flip:.0%} of the Query-2 training conversations the Query-1 answer in
+  the context carries the wrong verdict, so Query 2 learns to judge from the close-ups rather
+  than repeat its first impression.
 - GRPO: segment 1 (Query 1: format + IoU) {grpo_locate} steps, segment 2 (Query 2: verdict +
   BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt.
-- Total time on this machine (2 CPU cores, no GPU): {minutes:.0f} minutes.
+- Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f} minutes.
 
 ## Evaluation on the held-out test set (the app's own pipeline, `lte-train eval`)
 
@@ -176,6 +179,17 @@ Final checkpoint per source (clean):
 
 {per_source}
 {degraded}"""
+
+
+def _recipe_minutes(out: Path) -> float:
+    """Compute time of the recipe from what each step recorded (so a rerun reports the same)."""
+    seconds = 0.0
+    for info in (out / "sft" / "training_info.json", out / "grpo" / "training_info.json"):
+        if info.is_file():
+            seconds += float(json.loads(info.read_text("utf-8")).get("seconds", 0))
+    for report in out.glob("eval-*.json"):
+        seconds += float(json.loads(report.read_text("utf-8")).get("seconds_total", 0))
+    return seconds / 60
 
 
 def _params(model_dir: Path) -> int:
@@ -213,7 +227,6 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
 
-    started = time.perf_counter()
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
@@ -247,7 +260,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             train_vision=True, train_projector=True, epochs=settings.sft_epochs,
             learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
             warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
-            seed=settings.model_seed,
+            seed=settings.model_seed, flip_rate=settings.flip_rate,
         ), print_fn=_say)
     sft = json.loads(sft_info.read_text(encoding="utf-8"))
     _say("[eval] after SFT ...")
@@ -264,6 +277,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             learning_rate=settings.grpo_learning_rate,
             max_completion_length=settings.grpo_max_completion_length,
             logging_steps=10, save_steps=20, resume=True, seed=settings.model_seed,
+            flip_rate=settings.flip_rate,
         ), print_fn=_say)
     _say("[eval] after GRPO ...")
     reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
@@ -289,7 +303,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
         loss_first=losses[0], loss_last=losses[-1], grpo_locate=settings.grpo_steps_locate,
         grpo_examine=settings.grpo_steps_examine, grpo_lr=settings.grpo_learning_rate,
-        minutes=(time.perf_counter() - started) / 60, stage_table=table,
+        minutes=_recipe_minutes(out), stage_table=table,
+        flip=settings.flip_rate,
         per_source=_per_source_table(reports[STAGES[2]]), degraded=degraded,
     )
     model_dir = out / "model"
@@ -315,7 +330,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     d = DemoSettings(out_dir=Path("."))
     p = subparsers.add_parser(
         "demo",
-        help="train the demo checkpoint from scratch on the synthetic task (CPU, ~1 hour)",
+        help="train the demo checkpoint from scratch on the synthetic task (CPU, about an hour)",
         description="Make the bundled demo checkpoint from nothing, on a CPU: generate the "
         "synthetic training set and a held-out test set (different seed), build a small "
         "Qwen2.5-VL-architecture model with random weights, evaluate it with the app's "
