@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install, then analyse the bundled sample photographs end to end with the bundled demo
-# checkpoint (resources/demo-model: trained by `lte-train demo` on a synthetic task, NOT a
-# detector). Without it, a tiny *random* Qwen2.5-VL (verdicts "unparsed") shows the flow runs.
+# Install, then analyse the bundled sample photographs end to end with the demo checkpoint when
+# resources/demo-model holds one (made by `lte-train demo DIR --install` on a synthetic task, NOT
+# a detector). Without it, a tiny *random* Qwen2.5-VL (verdicts "unparsed") shows the flow runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install.sh
