@@ -20,6 +20,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def shared_fixtures() -> Path:
+    """The project's shared/fixtures folder: beside the checkout (as CI lays it), else /work."""
+    beside = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+    return beside if beside.is_dir() else Path("/work/shared/fixtures")
+
+
 def skimage_photo(name: str) -> Image.Image:
     """A real photograph shipped by scikit-image (public-domain / CC0 data images)."""
     from skimage import data

@@ -27,8 +27,9 @@ from inspector.core.imageio import (
     iter_image_files,
     load_image,
 )
+from tests.conftest import shared_fixtures
 
-C2PA = Path("/work/shared/fixtures/c2pa")
+C2PA = shared_fixtures() / "c2pa"
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
 

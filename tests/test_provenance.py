@@ -23,8 +23,9 @@ from inspector.core.provenance import (
     read_provenance,
 )
 from inspector.core.results import Analysis, Evidence, ModelProvenance, QueryRecord
+from tests.conftest import shared_fixtures
 
-C2PA_DIR = Path("/work/shared/fixtures/c2pa")
+C2PA_DIR = shared_fixtures() / "c2pa"
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 SD_PARAMETERS = (
     "a lighthouse at dusk, oil painting\n"
