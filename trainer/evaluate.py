@@ -50,10 +50,9 @@ from typing import Any
 
 from inspector.core.casestore import atomic_write_bytes
 from inspector.core.closeups import CloseupPolicy
-from inspector.core.geometry import Box, iou
 from trainer.degrade import DEGRADATIONS, degrade_to_bytes
 from trainer.records import Record, read_records, resolve_image
-from trainer.rewards import bleu2_score, rouge_l_score
+from trainer.rewards import bleu2_score, mean_best_iou, rouge_l_score
 
 __all__ = [
     "COLUMNS",
@@ -83,23 +82,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 # --------------------------------------------------------------------------------------------
 # Scores and aggregation (pure)
-
-
-def mean_best_iou(
-    predicted: Sequence[Sequence[float]], ground_truth: Sequence[Sequence[float]]
-) -> float | None:
-    """LTE's IoU: mean over ``predicted`` boxes of each one's best IoU with a ground-truth box.
-
-    None without ground truth (the sample does not count); 0.0 with ground truth but no
-    prediction. Boxes are ``[x1, y1, x2, y2]`` in the same pixels.
-    """
-    gt = [Box(*(float(v) for v in b)) for b in ground_truth]
-    if not gt:
-        return None
-    pred = [Box(*(float(v) for v in b)) for b in predicted]
-    if not pred:
-        return 0.0
-    return sum(max(iou(p, g) for g in gt) for p in pred) / len(pred)
 
 
 def _mean(values: Iterable[float]) -> float | None:

@@ -68,6 +68,7 @@ __all__ = [
     "make_relaxed_iou_reward",
     "make_verdict_reward",
     "make_weighted",
+    "mean_best_iou",
     "recall_iou_reward",
     "relaxed_iou_reward",
     "rouge_l",
@@ -181,23 +182,30 @@ def _boxes_for(completions, columns) -> list[tuple[list[Rect], list[Rect] | None
     return out
 
 
-def _mean_best_iou(completions: Sequence[Any], columns: dict, over: str) -> list[float | None]:
-    """Mean, over the predicted (or ground-truth) boxes, of each one's best IoU on the other side.
+def mean_best_iou(
+    predicted: Sequence[Sequence[float]],
+    ground_truth: Sequence[Sequence[float]],
+    over: str = "predicted",
+) -> float | None:
+    """LTE's IoU of one sample: mean, over the predicted (or ground-truth) boxes, of each one's
+    best IoU with a box on the other side. Boxes are ``[x1, y1, x2, y2]`` in the same space.
 
-    None when a sample has no ground truth; 0 when the completion predicts no box.
+    None without ground truth (the sample does not count); 0.0 with ground truth but no
+    prediction. Used by the rewards (model space) and by evaluation (original pixels).
     """
-    scores: list[float | None] = []
-    for pred, gt in _boxes_for(completions, columns):
-        if gt is None:
-            scores.append(None)
-        elif not pred:
-            scores.append(0.0)
-        else:
-            sources, targets = (pred, gt) if over == "predicted" else (gt, pred)
-            scores.append(
-                sum(max(_box_iou(a, b) for b in targets) for a in sources) / len(sources)
-            )
-    return scores
+    gt = [r for r in (_rect(b) for b in ground_truth) if r is not None]
+    if not gt:
+        return None
+    pred = [r for r in (_rect(b) for b in predicted) if r is not None]
+    if not pred:
+        return 0.0
+    sources, targets = (pred, gt) if over == "predicted" else (gt, pred)
+    return sum(max(_box_iou(a, b) for b in targets) for a in sources) / len(sources)
+
+
+def _mean_best_iou(completions: Sequence[Any], columns: dict, over: str) -> list[float | None]:
+    """:func:`mean_best_iou` of each completion against its ``gt_boxes``."""
+    return [mean_best_iou(pred, gt or [], over) for pred, gt in _boxes_for(completions, columns)]
 
 
 def iou_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
