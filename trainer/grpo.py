@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.modeling import METHODS
+from trainer.modeling import TrainingSettings
 
 __all__ = ["GRPOResult", "GRPOSettings", "SEGMENTS", "reward_plan", "run_grpo"]
 
@@ -38,24 +38,19 @@ _EXAMINE_KEYS = ("format", "verdict", "bleu")
 
 
 @dataclass
-class GRPOSettings:
-    model: Path  # the SFT result (model folder or adapter folder)
-    train: Path  # records JSONL
-    output_dir: Path
+class GRPOSettings(TrainingSettings):
+    """GRPO settings: the shared ones (:class:`trainer.modeling.TrainingSettings`) and these.
+
+    ``model`` is the SFT result (model folder or adapter folder).
+    """
+
     segments: str = "both"
-    method: str = "lora"
-    quantization: str = "none"
     train_vision: bool = False
-    train_projector: bool = True
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
     steps_locate: int = 100
     steps_examine: int = 100
     learning_rate: float = 1e-5  # LTE's GRPO learning rate
     num_generations: int = 4  # LTE's group size G
     prompts_per_step: int = 1
-    grad_accum: int = 1
     max_completion_length: int = 256
     temperature: float = 1.0
     beta: float = 0.0  # KL weight; 0 loads no reference model
@@ -66,19 +61,13 @@ class GRPOSettings:
         default_factory=lambda: {"format": 0.0, "verdict": 1.0, "bleu": 1.0}
     )
     schedule: str = "fixed"
-    seed: int = 0
-    instruction_variants: bool = True
-    flip_rate: float = 0.25  # share of Query-2 contexts whose first verdict is wrong (rows.py)
-    max_regions: int = 4
     logging_steps: int = 5
     save_steps: int = 50
-    resume: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # more GRPOConfig arguments
 
     def validate(self) -> None:
+        super().validate()
         for name, value, allowed in (
             ("segments", self.segments, SEGMENTS),
-            ("method", self.method, METHODS),
             ("iou", self.iou, IOU_KINDS),
             ("schedule", self.schedule, SCHEDULES),
         ):
@@ -93,19 +82,14 @@ class GRPOSettings:
                 raise ValueError(
                     f"{name}: unknown reward {unknown[0]!r} (known: {', '.join(keys)})"
                 )
-        if self.quantization == "4bit" and self.method != "lora":
-            raise ValueError("4-bit training is QLoRA: it needs method = 'lora'")
         if self.num_generations < 2:
             raise ValueError("num_generations must be at least 2 (GRPO compares a group)")
-        for name in ("prompts_per_step", "grad_accum", "max_completion_length", "logging_steps",
-                     "save_steps"):
+        for name in ("prompts_per_step", "max_completion_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("steps_locate", "steps_examine"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not Path(self.train).is_file():
-            raise ValueError(f"training records not found: {self.train}")
 
 
 @dataclass
@@ -261,17 +245,15 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
 
     # Training arguments before the model: under DeepSpeed ZeRO-3 they make from_pretrained
     # load the weights already sharded instead of a full copy per process.
-    configs = {
-        name: config_for(out / name, steps, reward_plan(settings, query, stage)[1])
-        for name, query, stage, steps in todo
-    }
+    plans = {name: reward_plan(settings, query, stage) for name, query, stage, _ in todo}
+    configs = {name: config_for(out / name, steps, plans[name][1]) for name, _, _, steps in todo}
     print_fn(f"Loading {start_from} for GRPO ({settings.method}) ...")
     model, processor, _ = prepare_model(start_from, settings)
 
     report: list[dict[str, Any]] = []
     for name, query, stage, steps in todo:
         part_dir = out / name
-        fns, weights = reward_plan(settings, query, stage)
+        fns, weights = plans[name]
         terms = ", ".join(f"{f.__name__} x{w:g}" for f, w in zip(fns, weights, strict=True))
         label = f"{name} ({terms})"
         print_fn(f"GRPO {label}: {steps} steps, {settings.num_generations} completions per prompt")

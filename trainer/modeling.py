@@ -16,6 +16,7 @@ Shared by SFT and GRPO so both treat the model the same way:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from trainer.rows import base_model_folder
 
 __all__ = [
     "METHODS",
+    "TrainingSettings",
     "apply_lora",
     "prepare_model",
     "freeze",
@@ -36,6 +38,47 @@ _LM_LINEAR = (
     r"model\.language_model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)"
 )
 _VISION_LINEAR = r"model\.visual\.blocks\.\d+\.(attn\.(qkv|proj)|mlp\.(gate|up|down)_proj)"
+
+
+@dataclass
+class TrainingSettings:
+    """What SFT and GRPO share: data, model, method, LoRA, frozen parts, run bookkeeping.
+
+    ``SFTSettings`` and ``GRPOSettings`` extend it (and set their own defaults where they differ:
+    vision tower, learning rate, logging and checkpoint intervals).
+    """
+
+    model: Path  # model folder to start from (or an adapter folder, loaded over its base)
+    train: Path  # records JSONL
+    output_dir: Path
+    method: str = "lora"  # "lora" | "full"
+    quantization: str = "none"  # "none" | "4bit" (QLoRA)
+    train_vision: bool = True
+    train_projector: bool = True
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    learning_rate: float = 2e-5
+    grad_accum: int = 1
+    seed: int = 0
+    instruction_variants: bool = True
+    flip_rate: float = 0.25  # share of Query-2 contexts whose first verdict is wrong (rows.py)
+    max_regions: int = 4
+    logging_steps: int = 10
+    save_steps: int = 200
+    resume: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # more SFTConfig / GRPOConfig arguments
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.quantization == "4bit" and self.method != "lora":
+            raise ValueError("4-bit training is QLoRA: it needs method = 'lora'")
+        for name in ("grad_accum", "logging_steps", "save_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not Path(self.train).is_file():
+            raise ValueError(f"training records not found: {self.train}")
 
 
 def _is_projector(name: str) -> bool:
@@ -160,12 +203,10 @@ def freeze(model, train_vision: bool, train_projector: bool, method: str) -> dic
     return counts
 
 
-def prepare_model(model_dir: str | Path, settings) -> tuple[Any, Any, dict[str, int]]:
-    """``(model, processor, trainable counts)`` ready to train, as SFT and GRPO both need it.
-
-    ``settings`` carries ``quantization``, ``method``, ``lora_r``, ``lora_alpha``,
-    ``lora_dropout``, ``train_vision`` and ``train_projector`` (SFTSettings, GRPOSettings).
-    """
+def prepare_model(
+    model_dir: str | Path, settings: TrainingSettings
+) -> tuple[Any, Any, dict[str, int]]:
+    """``(model, processor, trainable counts)`` ready to train, as SFT and GRPO both need it."""
     model, processor = load_for_training(model_dir, settings.quantization)
     if settings.method == "lora":
         model = apply_lora(

@@ -15,62 +15,39 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-from trainer.modeling import METHODS
+from trainer.modeling import TrainingSettings
 
 __all__ = ["SFTResult", "SFTSettings", "run_sft"]
 
 
 @dataclass
-class SFTSettings:
-    model: Path  # base model folder (or an adapter folder to continue)
-    train: Path  # records JSONL
-    output_dir: Path
+class SFTSettings(TrainingSettings):
+    """SFT settings: the shared ones (:class:`trainer.modeling.TrainingSettings`) and these."""
+
     val: Path | None = None
-    method: str = "lora"  # "lora" | "full"
     queries: str = "both"  # "both" | "locate" | "examine"
-    train_vision: bool = True
-    train_projector: bool = True
-    quantization: str = "none"  # "none" | "4bit" (QLoRA)
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
     learning_rate: float = 2e-5  # LTE's SFT learning rate
     lr_scheduler: str = "cosine"
     warmup_steps: int = 0
     batch_size: int = 1
-    grad_accum: int = 1
     weight_decay: float = 0.0
     max_length: int | None = None
-    seed: int = 0
-    instruction_variants: bool = True
-    flip_rate: float = 0.25  # share of Query-2 contexts whose first verdict is wrong (rows.py)
-    max_regions: int = 4
-    logging_steps: int = 10
-    save_steps: int = 200
     save_total_limit: int = 2
-    resume: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # more SFTConfig arguments
 
     def validate(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.quantization == "4bit" and self.method != "lora":
-            raise ValueError("4-bit training is QLoRA: it needs method = 'lora'")
-        for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "lora_r"):
+        super().validate()
+        for name in ("batch_size", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.max_steps <= 0 and not self.epochs > 0:
             raise ValueError("give epochs > 0 or max_steps > 0")
-        if not Path(self.train).is_file():
-            raise ValueError(f"training records not found: {self.train}")
         if self.val is not None and not Path(self.val).is_file():
             raise ValueError(f"validation records not found: {self.val}")
 

@@ -610,24 +610,19 @@ def generate(
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(minimum: int, bound: str):
+    """An argparse type: an integer >= ``minimum`` (``bound`` says so in the error)."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return parse
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -655,9 +650,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR",
                    help="folder to write (created if missing; files of the same names are "
                    "replaced)")
-    p.add_argument("--count", type=_positive_int, required=True, metavar="N",
+    p.add_argument("--count", type=_whole_number(1, "at least 1"), required=True, metavar="N",
                    help="number of images to make")
-    p.add_argument("--seed", type=_seed, required=True, metavar="S",
+    p.add_argument("--seed", type=_whole_number(0, "0 or more"), required=True, metavar="S",
                    help="random seed; the same seed and options give the same dataset")
     p.add_argument("--size", type=int, default=224, metavar="PX",
                    help=f"side of the square images in pixels, {MIN_SIZE}-{MAX_SIZE} "
