@@ -27,8 +27,8 @@ def toy_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
-        "--sft-epochs", "1", "--grpo-steps", "1", "1", "--no-degradations",
-        "--eval-max-new-tokens", "40",
+        "--warmup-epochs", "1", "--sft-epochs", "1", "--grpo-steps", "1", "1",
+        "--no-degradations", "--eval-max-new-tokens", "40",
     ]
     assert main(argv) == 0
     return out, argv
@@ -43,6 +43,14 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert "NOT a detector" in card
     for stage in ("before training", "after SFT", "after GRPO"):
         assert f"| {stage} |" in card
+    assert "Vision warm-up" in card
+    # SFT started from the warmed-up vision tower and kept it frozen.
+    from safetensors.torch import load_file
+
+    warm = load_file(out / "warmup" / "model.safetensors")
+    sft = load_file(out / "sft" / "model.safetensors")
+    vision = [k for k in warm if ".visual." in f".{k}" and "merger" not in k]
+    assert vision and all((warm[k] == sft[k]).all() for k in vision)
     for name in ("eval-init.json", "eval-sft.json", "eval-grpo.json"):
         report = json.loads((out / name).read_text(encoding="utf-8"))
         assert report["degradations"]["clean"]["overall"]["n"] == 3

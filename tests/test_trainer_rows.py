@@ -6,6 +6,7 @@ import pytest
 
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.protocol import parse_examine, parse_locate
+from trainer.conversations import gt_model_boxes
 from trainer.records import read_records
 from trainer.rows import examine_rows, locate_rows, model_space, sft_rows
 from trainer.synth import generate
@@ -39,6 +40,30 @@ def test_some_query2_contexts_carry_a_wrong_first_verdict_but_targets_never_do(d
     plain = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="examine",
                      flip_rate=0.0)
     assert all(c == t for c, t in map(_context_and_target, plain))
+
+
+def test_a_wrong_first_impression_carries_no_trace_of_the_true_class(data):
+    # The whole Query-1 answer of a flipped context is another class's (explanation, region
+    # labels, verdict); the boxes stay the record's and the target keeps the record's own words.
+    path, records, space = data
+    rows = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                    flip_rate=1.0)
+    other_class = {
+        label: {r.explanation for r in records if r.label != label}
+        for label in ("real", "ai-generated")
+    }
+    for row, record in zip(rows, records, strict=True):
+        answer1 = next(m for m in row["prompt"] if m["role"] == "assistant")
+        context = parse_locate(answer1["content"][0]["text"])
+        target = parse_examine(row["completion"][0]["content"][0]["text"])
+        assert context.verdict != record.label
+        assert context.explanation in other_class[record.label]
+        assert {r.label for r in context.regions}.isdisjoint(r.caption for r in record.regions)
+        assert [r.coords for r in context.regions] == [
+            [float(v) for v in b] for b in gt_model_boxes(record, space)
+        ]
+        assert target.explanation == record.explanation
+        assert {f.observation for f in target.findings} <= {r.caption for r in record.regions}
 
 
 def test_query1_rows_always_teach_the_true_label(data):

@@ -551,3 +551,56 @@ def test_cli_help_and_usage_errors(workspace, capsys):
     assert code == 1 and "unknown reward 'fmt'" in capsys.readouterr().err
     assert not (workspace.root / "never").exists()
 
+
+
+def test_vision_warmup_phases_and_the_result_fine_tunes(workspace):
+    # The warm-up (the demo's stand-in for a pre-trained vision encoder): phase 1 changes only
+    # the tower and projector; phase 2 (the one-word question) also trains the language model;
+    # SFT starts from the result.
+    from trainer.warmup import WarmupSettings, run_warmup
+
+    lines: list[str] = []
+    see_only = run_warmup(WarmupSettings(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "warm-see",
+        epochs=1, batch_size=4, read_steps=0,
+    ), print_fn=lines.append)
+    changed = _changed_by_part(load_file(workspace.base / "model.safetensors"),
+                               load_file(see_only.output_dir / "model.safetensors"))
+    assert any(changed["vision"]) and any(changed["projector"])
+    assert not any(changed["language"]), "phase 1 must not touch the language model"
+    assert see_only.read_losses == []
+
+    lines = []
+    result = run_warmup(WarmupSettings(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "warm",
+        epochs=3, batch_size=4, logging_steps=1, read_steps=4, read_batch_size=2,
+    ), print_fn=lines.append)
+    assert result.examples > 8  # every image and its ground-truth close-ups
+    assert result.steps == -(-result.examples // 4) * 3
+    assert 0.0 <= result.train_accuracy <= 1.0
+    assert any("warm-up step" in line and "loss" in line for line in lines)
+    assert any("warm-up (read) step 4/4" in line for line in lines)
+    assert len(result.read_losses) == 4
+    changed = _changed_by_part(load_file(workspace.base / "model.safetensors"),
+                               load_file(result.output_dir / "model.safetensors"))
+    assert any(changed["language"]) and any(changed["vision"])
+    info = json.loads((result.output_dir / "training_info.json").read_text(encoding="utf-8"))
+    assert info["stage"] == "vision-warmup" and info["examples"] == result.examples
+    assert not (result.output_dir / "warmup-run").exists()
+
+    sft, _ = _run_sft(
+        model=result.output_dir, train=workspace.records, output_dir=workspace.root / "warm-sft",
+        method="full", train_vision=False, learning_rate=3e-3, batch_size=2, max_steps=2,
+        logging_steps=1, save_steps=1000,
+    )
+    after = load_file(sft.output_dir / "model.safetensors")
+    warmed = load_file(result.output_dir / "model.safetensors")
+    assert not any(_changed_by_part(warmed, after)["vision"])
+
+
+def test_vision_warmup_refuses_an_adapter(tmp_path, workspace):
+    from trainer.warmup import WarmupSettings, run_warmup
+
+    (tmp_path / "adapter_config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError, match="adapter"):
+        run_warmup(WarmupSettings(model=tmp_path, train=workspace.records, output_dir=tmp_path))

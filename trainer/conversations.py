@@ -11,6 +11,7 @@ performs, so training close-ups are the ones the app would cut for that answer.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from trainer.records import Record, resolve_image
 
 __all__ = [
     "DEFAULT_REGION_LABEL",
+    "FirstImpression",
     "examine_sample",
     "gt_model_boxes",
     "load_record_image",
@@ -91,14 +93,36 @@ def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Ima
     return image
 
 
-def _locate(record, space, rng, image, verdict=None):
+@dataclass(frozen=True)
+class FirstImpression:
+    """A Query-1 answer's words other than the record's own: verdict, explanation, region labels.
+
+    Written into a Query-2 context in place of the ground-truth answer (the boxes stay the
+    record's, so the close-ups still show its evidence). Region labels are used in turn, cycled
+    when the record has more boxes than labels.
+    """
+
+    verdict: str
+    explanation: str
+    region_labels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, record: Record) -> FirstImpression:
+        """The answer a record's own ground truth gives (its label, explanation, captions)."""
+        return cls(record.label, record.explanation,
+                   tuple(region_label(r) for r in record.regions))
+
+
+def _locate(record, space, rng, image, impression: FirstImpression | None = None):
     instruction = rng.choice(LOCATE_INSTRUCTION_VARIANTS) if rng is not None else None
     messages = locate_messages(image, space.name, instruction=instruction)
+    impression = impression or FirstImpression.of(record)
+    labels = impression.region_labels or (DEFAULT_REGION_LABEL,)
     raw = [
-        RawRegion([float(v) for v in coords], region_label(region))
-        for coords, region in zip(gt_model_boxes(record, space), record.regions, strict=True)
+        RawRegion([float(v) for v in coords], labels[i % len(labels)])
+        for i, coords in enumerate(gt_model_boxes(record, space))
     ]
-    target = serialize_locate(record.explanation, raw, verdict or record.label)
+    target = serialize_locate(impression.explanation, raw, impression.verdict)
     return messages, target, raw
 
 
@@ -130,7 +154,7 @@ def examine_sample(
     *,
     image: Image.Image | None = None,
     dataset_path: str | Path | None = None,
-    initial_verdict: str | None = None,
+    first_impression: FirstImpression | None = None,
 ) -> tuple[list[dict[str, Any]], list[Image.Image], str]:
     """Query 2: (messages, images, target_text).
 
@@ -142,12 +166,15 @@ def examine_sample(
     explanation, the region tags (protocol.TAGS order) and the label as the verdict. A record
     without any examinable region gives a Query 2 with no close-ups.
 
-    ``initial_verdict``: the verdict written in the Query-1 answer of the context (default: the
-    record's label). Giving the other verdict makes a sample where the close-ups must correct a
-    wrong first impression; the target's verdict is always the record's label.
+    ``first_impression``: the words of the Query-1 answer in the context (default: the record's
+    own, :meth:`FirstImpression.of`). Another class's words make a sample where the close-ups
+    must correct a wrong first impression; the close-ups carry those (wrong) labels, as the app
+    captions close-ups with the Query-1 labels, while the target's findings, explanation and
+    verdict are always the record's.
     """
     image = _image(record, image, dataset_path)
-    messages1, answer1, raw = _locate(record, space, rng, image, initial_verdict)
+    messages1, answer1, raw = _locate(record, space, rng, image, first_impression)
+    truth = [region_label(r) for r in record.regions]
     size = (record.width, record.height)
     boxes: list[Box] = []
     kept: list[int] = []
@@ -162,7 +189,7 @@ def examine_sample(
     for number, plan in enumerate(plans, start=1):
         index = kept[plan.region_index]
         closeups.append((raw[index].label, render_closeup(image, plan)))
-        findings.append(Finding(number, raw[index].label, record.label))
+        findings.append(Finding(number, truth[index], record.label))
     tags = [t for t in TAGS if any(r.tag == t for r in record.regions)]
     target = serialize_examine(findings, record.explanation, record.label, tags)
     messages = examine_messages(messages1, answer1, closeups)

@@ -9,9 +9,13 @@ interrupted run continues where it stopped):
    (:func:`trainer.tiny.build_tiny_model`).
 3. eval — the app's own pipeline on the test set (:func:`trainer.evaluate.evaluate`) before
    training, after SFT and after GRPO.
-4. sft — full fine-tuning (vision tower and projector included, as LTE) with :mod:`trainer.sft`.
-5. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`.
-6. model — the GRPO result with a model card (what it is and is not, the three evaluation
+4. warmup — the vision tower's missing pre-training (:mod:`trainer.warmup`): image-level labels
+   of the training images and their ground-truth close-ups.
+5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
+   warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
+6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
+   vision tower frozen likewise.
+7. model — the GRPO result with a model card (what it is and is not, the three evaluation
    tables, the settings) and the ``DEMO`` marker the app reads; ``install`` copies it to
    ``resources/demo-model/``.
 """
@@ -36,13 +40,15 @@ REPO_DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-m
 @dataclass
 class DemoSettings:
     out_dir: Path
-    train_count: int = 1000
+    train_count: int = 2000
     test_count: int = 100
     train_seed: int = 1
     test_seed: int = 2
     model_seed: int = 0
     size: str = "demo"
-    sft_epochs: float = 2.0
+    warmup_epochs: float = 4.0
+    warmup_learning_rate: float = 3e-4
+    sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
     sft_batch_size: int = 4
     # Half the Query-2 contexts carry the wrong first verdict: Query 2 must read the close-ups.
@@ -159,13 +165,18 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
 - Model: Qwen2.5-VL architecture, "{arch}" size (trainer/tiny.py), random init (seed
   {model_seed}), byte-level BPE vocabulary built offline; images seen at up to
   {max_pixels} pixels.
-- SFT: full fine-tuning (vision tower, projector, language model), {sft_epochs:g} epochs, lr
+- Vision warm-up (the pre-training a real vision encoder has, `trainer/warmup.py`): the vision
+  tower and projector with a temporary linear head learn the label of the training images and of
+  their ground-truth close-ups, {warm_epochs:g} epochs, lr {warm_lr:g}, {warm_examples} images;
+  accuracy on them afterwards {warm_acc:.2f}.
+- SFT: full fine-tuning of the language model and projector (vision tower frozen after its
+  warm-up), {sft_epochs:g} epochs, lr
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
   {loss_last:.3f}. In {flip:.0%} of the Query-2 training conversations the Query-1 answer in
-  the context carries the wrong verdict, so Query 2 learns to judge from the close-ups rather
-  than repeat its first impression.
+  the context is that of an image of the other class (verdict, explanation, region labels), so
+  Query 2 learns to judge from the close-ups rather than repeat its first impression.
 - GRPO: segment 1 (Query 1: format + IoU) {grpo_locate} steps, segment 2 (Query 2: verdict +
-  BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt.
+  BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt, vision tower frozen.
 - Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f} minutes.
 
 ## Evaluation on the held-out test set (the app's own pipeline, `lte-train eval`)
@@ -184,7 +195,7 @@ Final checkpoint per source (clean):
 def _recipe_minutes(out: Path) -> float:
     """Compute time of the recipe from what each step recorded (so a rerun reports the same)."""
     seconds = 0.0
-    for info in (out / "sft" / "training_info.json", out / "grpo" / "training_info.json"):
+    for info in (out / step / "training_info.json" for step in ("warmup", "sft", "grpo")):
         if info.is_file():
             seconds += float(json.loads(info.read_text("utf-8")).get("seconds", 0))
     for report in out.glob("eval-*.json"):
@@ -226,6 +237,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     from trainer.sft import SFTSettings, run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
+    from trainer.warmup import WarmupSettings, run_warmup
 
     out = Path(settings.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -251,13 +263,23 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     _say("[eval] before training ...")
     reports[STAGES[0]] = _eval(init, test, out / "eval-init.json", settings)
 
+    warm_dir = out / "warmup"
+    warm_info = warm_dir / "training_info.json"
+    if not warm_info.is_file():
+        _say("[warmup] the vision tower learns to see the task (training images and close-ups)")
+        run_warmup(WarmupSettings(
+            model=init, train=train, output_dir=warm_dir, epochs=settings.warmup_epochs,
+            learning_rate=settings.warmup_learning_rate, seed=settings.model_seed,
+        ), print_fn=_say)
+    warm = json.loads(warm_info.read_text(encoding="utf-8"))
+
     sft_dir = out / "sft"
     sft_info = sft_dir / "training_info.json"
     if not sft_info.is_file():
-        _say("[sft] full fine-tuning from scratch ...")
+        _say("[sft] full fine-tuning of the language model and projector ...")
         run_sft(SFTSettings(
-            model=init, train=train, output_dir=sft_dir, method="full",
-            train_vision=True, train_projector=True, epochs=settings.sft_epochs,
+            model=warm_dir, train=train, output_dir=sft_dir, method="full",
+            train_vision=False, train_projector=True, epochs=settings.sft_epochs,
             learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
             warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
             seed=settings.model_seed, flip_rate=settings.flip_rate,
@@ -272,7 +294,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
         run_grpo(GRPOSettings(
             model=sft_dir, train=train, output_dir=grpo_dir, method="full",
-            train_vision=True, train_projector=True,
+            train_vision=False, train_projector=True,
             steps_locate=settings.grpo_steps_locate, steps_examine=settings.grpo_steps_examine,
             learning_rate=settings.grpo_learning_rate,
             max_completion_length=settings.grpo_max_completion_length,
@@ -299,6 +321,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         train_seed=settings.train_seed, test_count=settings.test_count,
         test_seed=settings.test_seed, size=224, arch=settings.size,
         model_seed=settings.model_seed, max_pixels=SIZES[settings.size]["max_pixels"],
+        warm_epochs=settings.warmup_epochs, warm_lr=settings.warmup_learning_rate,
+        warm_examples=warm.get("examples"), warm_acc=float(warm.get("train_accuracy", 0)),
         sft_epochs=settings.sft_epochs, sft_lr=settings.sft_learning_rate,
         sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
         loss_first=losses[0], loss_last=losses[-1], grpo_locate=settings.grpo_steps_locate,
@@ -349,6 +373,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="seed of the test set; keep it different from --train-seed")
     p.add_argument("--size", choices=["tiny", "demo"], default=d.size,
                    help="model size (default demo; tiny for a quick trial)")
+    p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, metavar="N",
+                   help=f"vision warm-up passes (default {d.warmup_epochs:g})")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
@@ -373,7 +399,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
-        sft_epochs=args.sft_epochs, grpo_steps_locate=args.grpo_steps[0],
+        warmup_epochs=args.warmup_epochs, sft_epochs=args.sft_epochs,
+        grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
         install=REPO_DEMO_MODEL if args.install else None,
@@ -381,7 +408,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
-        f"--size {args.size} --sft-epochs {args.sft_epochs:g} --grpo-steps "
+        f"--size {args.size} --warmup-epochs {args.warmup_epochs:g} --sft-epochs "
+        f"{args.sft_epochs:g} --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
     )
     run_demo(settings, command=command)

@@ -15,10 +15,14 @@ The instruction phrasing of each record is drawn from ``LOCATE_INSTRUCTION_VARIA
 generator seeded by (seed, record index), so the same records and seed give the same rows.
 
 Query-2 rows with a wrong first impression (``flip_rate``): in that share of the records, the
-Query-1 answer in the Query-2 context carries the other verdict, while the target keeps the true
-label. Without them every Query-2 target repeats the verdict already in its context, and a model
-learns to copy its first impression instead of reading the close-ups (Query 2 would never change
-a verdict). The Query-1 rows themselves are never flipped.
+Query-1 answer in the Query-2 context is written with the words of a record of the other class
+(its verdict, explanation and region labels; the boxes stay the record's own, so the close-ups
+show its evidence), while the target keeps the record's findings, explanation and label.
+Without them every Query-2 target repeats the verdict already in its context, and a model learns
+to copy its first impression instead of reading the close-ups (Query 2 would never change a
+verdict). Flipping the verdict alone is not enough: the explanation and labels of the context
+still give the class away, and the model learns to read them instead. The Query-1 rows
+themselves are never flipped.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from inspector.core.closeups import CloseupPolicy
 from inspector.core.geometry import CoordinateSpace
 from inspector.core.protocol import AI_GENERATED, REAL
 from trainer.conversations import (
+    FirstImpression,
     examine_sample,
     gt_model_boxes,
     load_record_image,
@@ -91,13 +96,34 @@ def _rng(seed: int, index: int, variants: bool) -> random.Random | None:
     return random.Random(f"{seed}:{index}") if variants else None
 
 
-def _initial_verdict(record: Record, seed: int, index: int, flip_rate: float) -> str | None:
-    """The other verdict for ``flip_rate`` of the records (seeded), else None (the label)."""
+def _first_impressions(
+    records: Sequence[Record], seed: int, flip_rate: float
+) -> list[FirstImpression | None]:
+    """Per record: a wrong first impression for ``flip_rate`` of them (seeded), else None.
+
+    A wrong impression is the ground-truth answer of a record of the other class (picked with
+    the same seed), or, when the records hold no other class, the record's own answer with the
+    other verdict.
+    """
     if not 0.0 <= flip_rate <= 1.0:
         raise ValueError(f"flip_rate must be between 0 and 1, got {flip_rate}")
-    if flip_rate and random.Random(f"flip:{seed}:{index}").random() < flip_rate:
-        return AI_GENERATED if record.label == REAL else REAL
-    return None
+    by_label: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        by_label.setdefault(record.label, []).append(i)
+    out: list[FirstImpression | None] = []
+    for i, record in enumerate(records):
+        rng = random.Random(f"flip:{seed}:{i}")
+        if not flip_rate or rng.random() >= flip_rate:
+            out.append(None)
+            continue
+        other = AI_GENERATED if record.label == REAL else REAL
+        donors = by_label.get(other)
+        if donors:
+            out.append(FirstImpression.of(records[rng.choice(donors)]))
+        else:
+            own = FirstImpression.of(record)
+            out.append(FirstImpression(other, own.explanation, own.region_labels))
+    return out
 
 
 def _each(records: Sequence[Record], dataset_path, on_progress: Progress | None):
@@ -122,6 +148,7 @@ def sft_rows(
     """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``)."""
     if queries not in QUERIES:
         raise ValueError(f"queries must be one of {', '.join(QUERIES)}, got {queries!r}")
+    impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
         if queries in ("both", "locate"):
@@ -130,7 +157,7 @@ def sft_rows(
         if queries in ("both", "examine"):
             messages, _, target = examine_sample(
                 record, space, policy, _rng(seed, i, variants), image=image,
-                initial_verdict=_initial_verdict(record, seed, i, flip_rate),
+                first_impression=impressions[i],
             )
             rows.append(trl_row(messages, target))
     return rows
@@ -172,11 +199,12 @@ def examine_rows(
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count``."""
+    impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
         messages, images, _ = examine_sample(
             record, space, policy, _rng(seed, i, variants), image=image,
-            initial_verdict=_initial_verdict(record, seed, i, flip_rate),
+            first_impression=impressions[i],
         )
         rows.append(
             trl_row(
