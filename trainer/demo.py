@@ -167,10 +167,11 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   {max_pixels} pixels.
 - Vision warm-up (the pre-training a real vision encoder has, `trainer/warmup.py`): the vision
   tower and projector with a temporary linear head learn the label of the training images and of
-  their ground-truth close-ups, {warm_epochs:g} epochs, lr {warm_lr:g}, {warm_examples} images;
-  accuracy on them afterwards {warm_acc:.2f}.
+  their ground-truth close-ups, {warm_epochs:g} epoch(s), lr {warm_lr:g}, {warm_examples} images
+  (the head's accuracy on them afterwards {warm_acc:.2f}); then the whole model learns to answer
+  a one-word question (real or ai-generated) about each, so the language model reads the image.
 - SFT: full fine-tuning of the language model and projector (vision tower frozen after its
-  warm-up), {sft_epochs:g} epochs, lr
+  warm-up), {sft_epochs:g} epoch(s), lr
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
   {loss_last:.3f}. In {flip:.0%} of the Query-2 training conversations the Query-1 answer in
   the context is that of an image of the other class (verdict, explanation, region labels), so
