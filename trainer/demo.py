@@ -51,7 +51,8 @@ class DemoSettings:
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
     sft_batch_size: int = 4
-    # Half the Query-2 contexts carry the wrong first verdict: Query 2 must read the close-ups.
+    # Half the Query-2 contexts carry another class's Query-1 answer: Query 2 must read the
+    # close-ups.
     flip_rate: float = 0.5
     grpo_steps_locate: int = 60
     grpo_steps_examine: int = 120

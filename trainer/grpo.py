@@ -174,7 +174,7 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
     from trainer.modeling import precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
     from trainer.rows import examine_rows, locate_rows, model_space, to_dataset
-    from trainer.runs import drop_checkpoints, last_checkpoint, progress_callback, quiet
+    from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
 
     settings.validate()
     started = time.perf_counter()
@@ -275,14 +275,13 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
         main_process = trainer.is_world_process_zero()
         if main_process:
             processor.save_pretrained(part_dir)
-        history = trainer.state.log_history
         entry = {
             "name": name,
             "query": query,
             "stage": stage,
             "steps": trainer.state.global_step,
             "rewards": {f.__name__: w for f, w in zip(fns, weights, strict=True)},
-            "reward_mean": [float(h["reward"]) for h in history if "reward" in h],
+            "reward_mean": logged(trainer, "reward"),
             "seconds": round(time.perf_counter() - t0, 1),
         }
         if main_process:

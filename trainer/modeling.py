@@ -62,7 +62,7 @@ class TrainingSettings:
     grad_accum: int = 1
     seed: int = 0
     instruction_variants: bool = True
-    flip_rate: float = 0.25  # share of Query-2 contexts whose first verdict is wrong (rows.py)
+    flip_rate: float = 0.25  # share of Query-2 contexts with a wrong first impression (rows.py)
     max_regions: int = 4
     logging_steps: int = 10
     save_steps: int = 200

@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-__all__ = ["drop_checkpoints", "last_checkpoint", "progress_callback", "quiet"]
+__all__ = ["drop_checkpoints", "last_checkpoint", "logged", "progress_callback", "quiet"]
 
 
 def progress_callback(stage: str, print_fn):
@@ -38,6 +38,11 @@ def progress_callback(stage: str, print_fn):
             print_fn("  " + ", ".join(parts))
 
     return _Printer()
+
+
+def logged(trainer, key: str) -> list[float]:
+    """Every value of ``key`` (``loss``, ``eval_loss``, ``reward``...) the run logged, in order."""
+    return [float(h[key]) for h in trainer.state.log_history if key in h]
 
 
 def quiet(trainer) -> None:

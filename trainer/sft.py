@@ -71,7 +71,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     from trainer.modeling import precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
     from trainer.rows import model_space, sft_rows, to_dataset
-    from trainer.runs import drop_checkpoints, last_checkpoint, progress_callback, quiet
+    from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
 
     settings.validate()
     started = time.perf_counter()
@@ -148,9 +148,8 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         processor.save_pretrained(out)
-    history = trainer.state.log_history
-    losses = [float(h["loss"]) for h in history if "loss" in h]
-    eval_losses = [float(h["eval_loss"]) for h in history if "eval_loss" in h]
+    losses = logged(trainer, "loss")
+    eval_losses = logged(trainer, "eval_loss")
     result = SFTResult(
         output_dir=out,
         steps=trainer.state.global_step,

@@ -123,10 +123,10 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     from transformers import Trainer, TrainingArguments
 
     from inspector.core.closeups import CloseupPolicy
-    from trainer.modeling import load_for_training, precision_flags, write_training_info
+    from trainer.modeling import load_for_training, write_training_info
     from trainer.records import read_records
     from trainer.rows import model_space
-    from trainer.runs import progress_callback, quiet
+    from trainer.runs import logged, progress_callback, quiet
 
     settings.validate()
     started = time.perf_counter()
@@ -150,23 +150,12 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
             "labels": torch.tensor([target for _, target in batch]),
         }
 
-    flags = precision_flags()
-    flags.pop("activation_checkpointing", None)  # the probe is not a PreTrainedModel
+    run_args = _run_arguments(settings, out)
+    run_args.pop("activation_checkpointing", None)  # the probe is not a PreTrainedModel
     args = TrainingArguments(
-        output_dir=str(out / "warmup-run"),
-        num_train_epochs=settings.epochs,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=20,
-        per_device_train_batch_size=settings.batch_size,
-        seed=settings.seed,
-        logging_steps=settings.logging_steps,
-        save_strategy="no",
-        report_to=[],
-        disable_tqdm=True,
-        dataloader_pin_memory=False,
-        remove_unused_columns=False,
-        **flags,
+        num_train_epochs=settings.epochs, learning_rate=settings.learning_rate,
+        per_device_train_batch_size=settings.batch_size, remove_unused_columns=False,
+        **run_args,
     )
     trainer = Trainer(model=probe, args=args, train_dataset=examples, data_collator=collate,
                       callbacks=[progress_callback("warm-up", print_fn)])
@@ -180,10 +169,9 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     read_losses = _read(model, processor, examples, settings, out, print_fn)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    history = trainer.state.log_history
     result = WarmupResult(
         output_dir=out, steps=trainer.state.global_step, examples=len(examples),
-        losses=[float(h["loss"]) for h in history if "loss" in h],
+        losses=logged(trainer, "loss"),
         train_accuracy=accuracy, read_losses=read_losses,
         seconds=time.perf_counter() - started,
     )
@@ -196,6 +184,17 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     return result
 
 
+def _run_arguments(settings: WarmupSettings, out: Path) -> dict[str, Any]:
+    """The training arguments both phases share (a scratch folder: no checkpoints are saved)."""
+    from trainer.modeling import precision_flags
+
+    return dict(
+        output_dir=str(out / "warmup-run"), lr_scheduler_type="cosine", warmup_steps=20,
+        seed=settings.seed, logging_steps=settings.logging_steps, save_strategy="no",
+        report_to=[], disable_tqdm=True, dataloader_pin_memory=False, **precision_flags(),
+    )
+
+
 def _read(model, processor, examples, settings: WarmupSettings, out: Path, print_fn):
     """Phase 2: SFT of the whole model on (image, WARMUP_QUESTION) → label; returns losses."""
     if not settings.read_steps:
@@ -203,9 +202,8 @@ def _read(model, processor, examples, settings: WarmupSettings, out: Path, print
     from trl import SFTConfig, SFTTrainer
 
     from trainer.conversations import trl_row
-    from trainer.modeling import precision_flags
     from trainer.rows import to_dataset
-    from trainer.runs import progress_callback, quiet
+    from trainer.runs import logged, progress_callback, quiet
 
     rows = [
         trl_row([{"role": "user", "content": [{"type": "image", "image": image},
@@ -213,14 +211,9 @@ def _read(model, processor, examples, settings: WarmupSettings, out: Path, print
                 LABELS[target])
         for image, target in examples
     ]
-    for param in model.parameters():
-        param.requires_grad_(True)
     config = SFTConfig(
-        output_dir=str(out / "warmup-run"), max_steps=settings.read_steps,
-        learning_rate=settings.read_learning_rate, lr_scheduler_type="cosine", warmup_steps=20,
-        per_device_train_batch_size=settings.read_batch_size, seed=settings.seed,
-        logging_steps=settings.logging_steps, save_strategy="no", report_to=[],
-        disable_tqdm=True, dataloader_pin_memory=False, **precision_flags(),
+        max_steps=settings.read_steps, learning_rate=settings.read_learning_rate,
+        per_device_train_batch_size=settings.read_batch_size, **_run_arguments(settings, out),
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=to_dataset(rows),
                          processing_class=processor,
@@ -230,7 +223,7 @@ def _read(model, processor, examples, settings: WarmupSettings, out: Path, print
     trainer.train()
     shutil.rmtree(out / "warmup-run", ignore_errors=True)
     model.eval()
-    return [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    return logged(trainer, "loss")
 
 
 def _accuracy(probe, examples, collate, batch_size: int) -> float:
