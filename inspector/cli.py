@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from inspector import __version__
 from inspector.cli_models import add_model_commands, cmd_download, cmd_models
 from inspector.core.backends.base import BackendError, GenerationSettings
+from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
 from inspector.core.batch import run_concurrently
 from inspector.core.casestore import (
     CaseError,
@@ -36,12 +37,13 @@ from inspector.core.casestore import (
     write_comparison_csv,
 )
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.demo_model import demo_model_dir
 from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
+from inspector.core.wording import override_text, p_ai_text, verdict_text
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PAGE_SIZES = ("A4", "Letter")
-DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-model"
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -158,6 +160,13 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
             for r in analysis.regions
         ],
         "changed": analysis.changed,
+        "verdict_of_record": analysis.verdict_of_record,
+        "examiner": {
+            "name": analysis.examiner.examiner,
+            "override": analysis.examiner.override_verdict,
+            "notes": analysis.examiner.notes,
+            "updated": analysis.examiner.updated,
+        },
         "examine_skipped": analysis.examine_skipped,
         "problems": {
             "query1": q1.problems,
@@ -190,25 +199,29 @@ def _append_line(out: TextIO, record: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _verdict_word(verdict: str | None) -> str:
-    return {"real": "Real", "ai-generated": "AI-generated"}.get(verdict or "", "unparsed")
-
-
 def summary_line(analysis: Analysis) -> str:
-    initial = _verdict_word(analysis.initial_verdict)
-    final = _verdict_word(analysis.final_verdict)
-    conf = analysis.final_confidence
-    conf_text = f" (P(AI)={conf:.2f})" if conf is not None else ""
+    """One line per image: initial → final verdict, P(AI-generated), regions, seconds; then the
+    examiner's override (the verdict of record) when there is one, and a demo marker."""
+    initial = verdict_text(analysis.initial_verdict)
+    final = verdict_text(analysis.final_verdict)
     change = {True: "CHANGED", False: "unchanged", None: "not comparable"}[analysis.changed]
+    count = len(analysis.regions)
     examined = sum(r.examined for r in analysis.regions)
     skipped = f"; {analysis.examine_skipped}" if analysis.examine_skipped else ""
-    return (
-        f"{initial} → {final}{conf_text} [{change}]; {len(analysis.regions)} regions, "
-        f"{examined} examined{skipped}; {analysis.timings.get('total', 0):.1f} s"
+    line = (
+        f"{initial} → {final} ({p_ai_text(analysis.final_confidence)}) [{change}]; "
+        f"{count} region{'' if count == 1 else 's'}, {examined} examined{skipped}; "
+        f"{analysis.timings.get('total', 0):.1f} s"
     )
+    if analysis.overridden:
+        line += f"; {override_text(analysis.examiner)}"
+    if analysis.model.is_demo:
+        line += " [demo model, not a detector]"
+    return line
 
 
 def _resolve_model(args) -> str | None:
+    """The model to name in messages: --model, the preset's, or the bundled demo checkpoint."""
     if args.model:
         return args.model
     if args.preset:
@@ -218,11 +231,10 @@ def _resolve_model(args) -> str | None:
             preset = get_preset(args.preset)
         except PresetError:
             return args.preset  # the error is reported when the spec is built
-        if preset.model_id:
-            return preset.model_id
-    if (DEMO_MODEL / "config.json").exists():
-        return str(DEMO_MODEL)
-    return None
+        if preset.kind != "demo":  # a folder or adapter preset without one says what it needs
+            return preset.model_id or args.adapter or args.preset
+    demo = demo_model_dir()
+    return str(demo) if demo is not None else None
 
 
 def _file_sha256(path: Path) -> str | None:
@@ -246,86 +258,73 @@ def _open_case(args) -> CaseStore:
     return store
 
 
-def _load_pipeline(args, model: str, policy: CloseupPolicy):
-    """Load the model; returns the Pipeline, or None after printing why it could not load."""
-    from inspector.core.backends.local import LocalBackend, LocalModelSpec
-    from inspector.core.pipeline import Pipeline, PipelineOptions
-
-    options = PipelineOptions(policy=policy, examine=not args.no_examine)
+def _backend_choice(args, model: str) -> BackendChoice | None:
+    """What --server / --preset / --model ask for; None after printing why it cannot be."""
     if args.server:
-        backend = _connect_server(args)
-        return None if backend is None else Pipeline(backend, options)
+        from inspector.core.backends.remote import RemoteSpec
+
+        return BackendChoice.of_remote(RemoteSpec(
+            args.server, model=args.server_model or "", model_type=args.server_model_type,
+            min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+        ))  # fmt: skip
+    from inspector.core.backends.spec import LocalModelSpec, to_local_spec
+    from inspector.core.presets import PresetError
+
+    # With a preset, the model is the preset's unless --model names one (the demo preset's is the
+    # bundled checkpoint); a folder or adapter preset without --model gets the preset's error.
+    demo_preset = bool(args.preset) and args.preset.strip().lower() == "demo"
     fields = dict(
-        source=model,
+        source=model if not args.preset or demo_preset else args.model,
         adapter=args.adapter,
+        dtype=args.dtype,
+        quantization=args.quant,
         device=args.device,
         allow_download=args.download,
         reuse_cache=not args.no_cache_reuse,
     )
-    if args.dtype:
-        fields["dtype"] = args.dtype
-    if args.quant:
-        fields["quantization"] = args.quant
-    if args.preset:
-        from inspector.core.presets import PresetError, to_local_spec
+    fields = {k: v for k, v in fields.items() if v is not None}  # unset: the preset's or default
+    try:
+        spec = to_local_spec(args.preset, **fields) if args.preset else LocalModelSpec(**fields)
+    except (PresetError, BackendError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return BackendChoice.of_local(spec)
 
-        try:
-            spec = to_local_spec(args.preset, **{k: v for k, v in fields.items() if v})
-        except PresetError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return None
-    else:
-        spec = LocalModelSpec(**fields)
-    settings = GenerationSettings(
-        max_new_tokens_locate=args.max_new_tokens, max_new_tokens_examine=args.max_new_tokens
-    )
-    print(f"Loading model {model} …", file=sys.stderr, flush=True)
+
+def _load_pipeline(args, model: str, policy: CloseupPolicy):
+    """Load the model (or connect to the server); the Pipeline, or None after printing why not."""
+    from inspector.core.pipeline import Pipeline, PipelineOptions
+
+    choice = _backend_choice(args, model)
+    if choice is None:
+        return None
+    settings = GenerationSettings.with_token_limit(args.max_new_tokens)
+    if choice.remote is None:
+        print(f"Loading model {model} …", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        backend = LocalBackend(
-            spec, settings, on_message=lambda text: print(f"memory: {text}", file=sys.stderr)
+        backend = open_backend(
+            choice, settings, on_message=lambda text: print(f"memory: {text}", file=sys.stderr)
         )
+    except ServedModelUnknown as exc:
+        listed = ", ".join(exc.served) if exc.served else "none could be read"
+        print(f"error: pass --server-model NAME (served models: {listed})", file=sys.stderr)
+        return None
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
     p = backend.provenance
-    print(
-        f"Loaded {p.model_type} on {p.device} ({p.dtype}, quantization {p.quantization}) in "
-        f"{time.perf_counter() - t0:.1f} s",
-        file=sys.stderr,
-    )
+    if choice.remote is not None:
+        print(f"Using {p.model_id} at {p.device}", file=sys.stderr)
+    else:
+        print(
+            f"Loaded {p.model_type} on {p.device} ({p.dtype}, quantization {p.quantization}) in "
+            f"{time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
     if p.is_demo:
         print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
-    return Pipeline(backend, options)
-
-
-def _connect_server(args):
-    """A RemoteBackend for --server, or None after printing why not."""
-    from inspector.core.backends.remote import RemoteBackend, RemoteSpec
-
-    settings = GenerationSettings(
-        max_new_tokens_locate=args.max_new_tokens, max_new_tokens_examine=args.max_new_tokens
-    )
-    name = args.server_model
-    try:
-        if name is None:
-            probe = RemoteBackend(RemoteSpec(args.server, model="?"), settings)
-            served = probe.served_models()
-            probe.close()
-            if not served or len(served) != 1:
-                listed = ", ".join(served) if served else "none could be read"
-                print(f"error: pass --server-model NAME (served models: {listed})",
-                      file=sys.stderr)
-                return None
-            name = served[0]
-        spec = RemoteSpec(args.server, model=name, model_type=args.server_model_type,
-                          min_pixels=args.min_pixels, max_pixels=args.max_pixels)
-        backend = RemoteBackend(spec, settings)
-    except BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    print(f"Using {name} at {backend.provenance.device}", file=sys.stderr)
-    return backend
+    return Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine))
 
 
 def cmd_analyze(args) -> int:
@@ -514,7 +513,7 @@ def cmd_analyze(args) -> int:
 
 def _render_report(store: CaseStore, out_path: Path, page_size: str, examiner: str) -> int:
     try:
-        from inspector.report.pdf import render_case_report
+        from inspector.report.export import export_case_report
     except ImportError as exc:
         if (exc.name or "").split(".")[0] == "PySide6":
             print(
@@ -526,14 +525,12 @@ def _render_report(store: CaseStore, out_path: Path, page_size: str, examiner: s
             print(f"error: the PDF report renderer is not available: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"Rendering the report of case {store.meta.number} …", file=sys.stderr, flush=True)
-    try:
-        pages = render_case_report(store, Path(out_path), page_size=page_size)
+    try:  # renders, hashes and records the export in the custody log
+        exported = export_case_report(store, Path(out_path), page_size, examiner)
     except Exception as exc:  # the renderer's failure, whatever it is, said in words
-        print(f"error: could not render the report {out_path}: {exc}", file=sys.stderr)
+        print(f"error: could not export the report {out_path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    store.log("report-exported", examiner, _file_sha256(Path(out_path)) or "",
-              str(Path(out_path).resolve()), f"PDF report, {pages} pages, {page_size}")
-    print(f"Report: {out_path} ({pages} pages)", file=sys.stderr)
+    print(f"Report: {out_path} ({exported.pages} pages)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -21,9 +21,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def shared_fixtures() -> Path:
-    """The project's shared/fixtures folder: beside the checkout (as CI lays it), else /work."""
-    beside = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
-    return beside if beside.is_dir() else Path("/work/shared/fixtures")
+    """The test files kept in the repository (tests/fixtures; C2PA files with their licence), so
+    a fresh clone tests itself with nothing beside it."""
+    return Path(__file__).resolve().parent / "fixtures"
 
 
 def skimage_photo(name: str) -> Image.Image:

@@ -141,7 +141,12 @@ def test_update_examiner_rewrites_one_file_and_logs_it(tmp_path):
     assert (last["action"], last["examiner"]) == ("examiner-input", "B. Reviewer")
     assert "override real" in last["detail"]
     assert again.comparison_rows()[0]["override"] == "real"
-    with pytest.raises(CaseError, match="override verdict"):
+    again.update_examiner(analysis.id, "C. Second", "Neither, on reflection.", "inconclusive")
+    stored = CaseStore.open(store.root).latest()[0]
+    assert (stored.examiner.override_verdict, stored.verdict_of_record) == (
+        "inconclusive", "inconclusive")
+    assert "override inconclusive (was real)" in again.custody()[-1]["detail"]
+    with pytest.raises(CaseError, match="override verdict .*inconclusive"):
         again.update_examiner(analysis.id, "B", "", "maybe")
     with pytest.raises(CaseError, match="no analysis"):
         again.update_examiner("0" * 32, "B", "", None)
@@ -262,21 +267,30 @@ def test_comparison_csv(tmp_path):
     c = _analysis("evidence/c.jpg", "cc" * 32, examined=False)
     for x in (a, b, c):
         store.add_analysis(x, {})
-    store.update_examiner(c.id, "B", "", "ai-generated")
+    store.update_examiner(c.id, "=B. Reviewer", "-the shadows fall two ways", "ai-generated")
+    store.update_examiner(b.id, "C", "notes only, no override", None)
     rows = store.comparison_rows()
     assert [r["file"] for r in rows] == ["=cmd.jpg", "evidence/b é.png", "evidence/c.jpg"]
     assert rows[0] == {
         "file": "=cmd.jpg", "sha256": "aa" * 32, "initial": "real",
         "final": "ai-generated", "changed": True, "confidence": 0.9, "regions": 2,
-        "seconds": 2.5, "override": None,
+        "seconds": 2.5, "verdict_of_record": "ai-generated", "override": None,
+        "override_by": "", "override_at": "", "examiner_notes": "",
     }
+    overridden = store.get(c.id).examiner
+    assert (rows[2]["verdict_of_record"], rows[2]["override"], rows[2]["override_by"],
+            rows[2]["override_at"], rows[2]["examiner_notes"]) == (
+        "ai-generated", "ai-generated", "=B. Reviewer", overridden.updated,
+        "-the shadows fall two ways")
+    assert (rows[1]["verdict_of_record"], rows[1]["override_by"], rows[1]["examiner_notes"]) == (
+        None, "", "notes only, no override")
     out = tmp_path / "table.csv"
     store.write_csv(out)
     with open(out, encoding="utf-8-sig", newline="") as fh:
         table = list(csv.DictReader(fh))
     assert list(table[0]) == [
         "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds",
-        "override"]
+        "verdict_of_record", "override", "override_by", "override_at", "examiner_notes"]
     assert table[0]["file"] == "'=cmd.jpg"  # no formula injection from file names
     assert (table[0]["changed"], table[0]["confidence"], table[0]["regions"]) == (
         "yes", "0.9000", "2")
@@ -284,6 +298,15 @@ def test_comparison_csv(tmp_path):
         "evidence/b é.png", "unparsed", "")
     assert (table[2]["initial"], table[2]["final"], table[2]["changed"], table[2]["override"]) == (
         "real", "real", "no", "ai-generated")
+    # the override is the verdict of record, with who, when and why; names and notes are
+    # untrusted text, so they cannot start a formula either
+    assert (table[2]["verdict_of_record"], table[2]["override_by"], table[2]["override_at"],
+            table[2]["examiner_notes"]) == (
+        "ai-generated", "'=B. Reviewer", overridden.updated, "'-the shadows fall two ways")
+    assert (table[0]["verdict_of_record"], table[0]["override"], table[0]["override_by"]) == (
+        "ai-generated", "", "")
+    assert (table[1]["verdict_of_record"], table[1]["examiner_notes"]) == (
+        "unparsed", "notes only, no override")
 
 
 def test_evidence_files_are_never_touched(tmp_path):

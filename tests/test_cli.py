@@ -122,3 +122,53 @@ def test_analyze_into_a_case_with_report_and_csv(taught_case, tmp_path):
     custody = [json.loads(line) for line in (case / "custody.jsonl").read_text().splitlines()]
     assert {"analysed", "report-exported"} <= {c["action"] for c in custody}
     assert all(c["examiner"] == "J. Doe" for c in custody if c["action"] == "analysed")
+
+
+def _overridden_analysis():
+    from inspector.core.results import (
+        Analysis,
+        Evidence,
+        ExaminerInput,
+        ModelProvenance,
+        QueryRecord,
+        RegionRecord,
+    )
+
+    q1 = QueryRecord("raw 1", "looks real", "real", 0.2, [], 100, 100, 40, 1.5, "eos")
+    q2 = QueryRecord("raw 2", "six fingers", "ai-generated", 0.87, [], 180, 80, 50, 1.0, "eos")
+    return Analysis(
+        evidence=Evidence("evidence/a.jpg", 10, "ab" * 32, 640, 480, "JPEG"),
+        model=ModelProvenance("m", "transformers"),
+        query1=q1,
+        regions=[RegionRecord(1, [1.0, 2.0, 30.0, 40.0], "hand", [1, 2, 30, 40], True)],
+        query2=q2,
+        timings={"total": 2.5},
+        examiner=ExaminerInput("J. Doe", "The shadows fall two ways.", "inconclusive",
+                               "2026-11-22T10:00:00+00:00"),
+    )
+
+
+def test_summary_line_and_record_carry_the_override():
+    from inspector.cli import analysis_record, summary_line
+
+    analysis = _overridden_analysis()
+    line = summary_line(analysis)
+    assert line.startswith("Real → AI-generated (P(AI-generated) 0.87) [CHANGED]; 1 region, ")
+    assert line.endswith(
+        "; Examiner override: Inconclusive — by J. Doe, 2026-11-22 10:00 UTC")
+    record = analysis_record(analysis)
+    assert record["verdict_of_record"] == "inconclusive"
+    assert record["final"]["verdict"] == "ai-generated"  # the model's verdict stays as it was
+    assert record["examiner"] == {
+        "name": "J. Doe", "override": "inconclusive", "notes": "The shadows fall two ways.",
+        "updated": "2026-11-22T10:00:00+00:00",
+    }
+    json.dumps(record)  # one JSON line
+
+    analysis.examiner.override_verdict = None
+    analysis.query2.confidence = None
+    analysis.model.is_demo = True
+    line = summary_line(analysis)
+    assert "override" not in line and "P(AI-generated) not available" in line
+    assert line.endswith("[demo model, not a detector]")
+    assert analysis_record(analysis)["verdict_of_record"] == "ai-generated"

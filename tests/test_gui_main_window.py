@@ -32,13 +32,20 @@ def _factory(model_dir, max_new_tokens=400):
 
 
 @pytest.fixture
-def window(qtbot, taught_case, tmp_path):
+def window(qtbot, taught_case, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTE_SETTINGS", str(tmp_path / "settings.toml"))
     settings = AppSettings(examiner="J. Doe", animation=True)
     w = MainWindow(settings, _factory(taught_case.model_dir), case_folder=tmp_path / "case")
     qtbot.addWidget(w)
     w.show()
     yield w
     w.close()
+
+
+def _show(window: MainWindow, qtbot, path) -> None:
+    """Select an image and wait until its file was re-hashed and it is on screen."""
+    window.show_path(str(path))
+    qtbot.waitUntil(lambda: window.displayed_path == str(path), timeout=30_000)
 
 
 def _drop(window: MainWindow, paths: list[Path]) -> None:
@@ -62,7 +69,7 @@ def test_drop_images_and_see_both_verdicts(window, qtbot, taught_case, tmp_path)
     assert states == {"photo.jpg": "done", "notes.jpg": "failed"}
     # show the analysed photo and read what the investigator sees
     photo = str(folder / "photo.jpg")
-    window._show(photo)
+    _show(window, qtbot, photo)
     qtbot.waitUntil(lambda: "AI-generated" in _texts(window.verdicts), timeout=10_000)
     text = _texts(window.verdicts)
     assert "Real" in text and "AI-generated" in text and "CHANGED" in text.upper()
@@ -81,7 +88,7 @@ def test_drop_images_and_see_both_verdicts(window, qtbot, taught_case, tmp_path)
 def test_selecting_a_finding_highlights_its_box(window, qtbot, taught_case):
     with qtbot.waitSignal(window.queue.queue_idle, timeout=120_000):
         window.add_paths([taught_case.image_path])
-    window._show(str(taught_case.image_path))
+    _show(window, qtbot, taught_case.image_path)
     with qtbot.assertNotEmitted(window.verdicts.finding_selected):
         window._region_selected(2)
     assert window.view.region_item(2).highlighted
@@ -90,12 +97,14 @@ def test_selecting_a_finding_highlights_its_box(window, qtbot, taught_case):
 def test_examiner_input_is_saved_to_the_case(window, qtbot, taught_case, tmp_path):
     with qtbot.waitSignal(window.queue.queue_idle, timeout=120_000):
         window.add_paths([taught_case.image_path])
-    window._show(str(taught_case.image_path))
+    _show(window, qtbot, taught_case.image_path)
     analysis = window.records[str(taught_case.image_path)].analysis
-    analysis.examiner.examiner = "J. Doe"
-    analysis.examiner.notes = "Checked the original upload."
-    analysis.examiner.override_verdict = "real"
-    window._examiner_saved(analysis)
+    panel = window.examiner
+    panel.notes_edit.setPlainText("Checked the original upload.")
+    panel.override_combo.setCurrentIndex(panel.override_combo.findData("real"))
+    qtbot.keySequence(window, "Ctrl+S")
+    qtbot.waitUntil(lambda: panel.status_label.text().startswith("Saved by J. Doe"),
+                    timeout=10_000)
     stored = CaseStore.open(tmp_path / "case").get(analysis.id)
     assert stored.examiner.notes == "Checked the original upload."
     assert stored.examiner.override_verdict == "real"
@@ -155,7 +164,7 @@ def test_case_report_and_evidence_panel(window, qtbot, taught_case, tmp_path):
 
     with qtbot.waitSignal(window.queue.queue_idle, timeout=120_000):
         window.add_paths([taught_case.image_path])
-    window._show(str(taught_case.image_path))
+    _show(window, qtbot, taught_case.image_path)
     sha = hashlib.sha256(taught_case.image_path.read_bytes()).hexdigest()
     assert sha in window.evidence.text()
     assert "C2PA" in window.evidence.text()

@@ -89,7 +89,7 @@ def test_skipped_query2_shows_reason_and_unchanged(qtbot):
         "Query 2 skipped: no regions located; the initial verdict stands"
     )
     assert panel.banner.text() == "Unchanged: Real"
-    assert panel.initial_card.confidence.text() == "confidence not available"
+    assert panel.initial_card.confidence.text() == "P(AI-generated) not available"
     assert panel.findings_list.count() == 0
 
 
@@ -106,14 +106,21 @@ def test_unparsed_is_not_comparable(qtbot):
 def test_initial_then_streaming_then_clear(qtbot):
     panel = VerdictPanel()
     qtbot.addWidget(panel)
-    panel.set_streaming(1, "Skin looks")
-    panel.set_streaming(1, "Skin looks fine")
+    # the explanation as it grows, never the tags, JSON or a half-written closing tag
+    panel.set_streaming(1, "<explanation>Skin looks")
+    panel.set_streaming(1, "<explanation>Skin looks fine</expl")
     assert panel.initial_card.explanation.toPlainText() == "Skin looks fine"
+    panel.set_streaming(1, '<explanation>Skin looks fine</explanation><regions>[{"bbox_2d": [1,')
+    assert panel.initial_card.explanation.toPlainText() == "Skin looks fine"
+    assert panel.initial_card.verdict.text() == "…"
+    panel.set_streaming(1, "<explanation>Skin looks fine</explanation><regions>[]</regions>"
+                           "<verdict>real</verdict>")
+    assert panel.initial_card.verdict.text() == "Real"  # as soon as the verdict closes
     panel.show_initial(_analysis().query1)
     assert panel.initial_card.verdict.text() == "Real"
     assert panel.banner.isHidden()
-    panel.set_streaming(2, "<findings>")
-    assert panel.final_card.explanation.toPlainText() == "<findings>"
+    panel.set_streaming(2, '<findings>[{"region": 1')
+    assert panel.final_card.explanation.toPlainText() == "(the model is writing…)"
     panel.clear()
     assert panel.initial_card.explanation.toPlainText() == ""
     assert not panel.raw_button.isEnabled()
@@ -181,7 +188,7 @@ def test_examiner_panel_refuses_empty_name(qtbot):
     panel.notes_edit.setPlainText("look at the hands")
     assert panel.has_unsaved_changes() and not panel.unsaved_label.isHidden()
     emitted: list[object] = []
-    panel.saved.connect(emitted.append)
+    panel.save_requested.connect(lambda *args: emitted.append(args))
     panel.save_button.click()
     assert emitted == []
     assert "name" in panel.message_label.text() and not panel.message_label.isHidden()
@@ -199,24 +206,38 @@ def test_examiner_panel_saves_with_timestamp(qtbot):
     panel.notes_edit.setPlainText("hands are wrong")
     panel.override_combo.setCurrentIndex(panel.override_combo.findText("AI-generated"))
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    with qtbot.waitSignal(panel.saved, timeout=1000) as blocker:
+    with qtbot.waitSignal(panel.save_requested, timeout=1000) as blocker:
         panel.save_button.click()
-    assert blocker.args == [analysis]
-    ex = analysis.examiner
-    assert (ex.examiner, ex.notes, ex.override_verdict) == (
+    assert blocker.args[0] is analysis
+    entry = blocker.args[1]
+    assert (entry.examiner, entry.notes, entry.override_verdict) == (
         "Dana Scully", "hands are wrong", "ai-generated")
-    assert dt.datetime.fromisoformat(ex.updated) >= before
+    assert dt.datetime.fromisoformat(entry.updated) >= before
+    # not "saved" before the window says the write succeeded
+    assert panel.status_label.text() == "Saving…" and analysis.examiner.updated is None
+    assert panel.has_unsaved_changes()
+    panel.save_failed(analysis.id, "disk full")
+    assert panel.status_label.text() == "NOT SAVED: disk full"
+    assert panel.notes_edit.toPlainText() == "hands are wrong" and panel.has_unsaved_changes()
+    panel.save_succeeded(analysis.id, entry)
+    assert analysis.examiner is entry
     assert panel.status_label.text().startswith("Saved by Dana Scully at ")
     assert panel.status_label.text().endswith(" UTC")
     assert not panel.has_unsaved_changes() and panel.unsaved_label.isHidden()
-    # reloading shows the saved values; "No override" maps back to None
+    # reloading shows the saved values; "No override" maps back to None; Inconclusive exists
     panel.set_analysis(None)
     assert not panel.isEnabled()
     panel.set_analysis(analysis)
     assert panel.override_combo.currentData() == "ai-generated"
+    assert panel.override_combo.findData("inconclusive") >= 0
     panel.override_combo.setCurrentIndex(0)
-    panel.save()
-    assert analysis.examiner.override_verdict is None
+    with qtbot.waitSignal(panel.save_requested, timeout=1000) as blocker:
+        panel.save()
+    assert blocker.args[1].override_verdict is None
+    # a draft given back by the window is shown as unsaved
+    panel.set_analysis(analysis, draft=("Dana Scully", "inconclusive", "kept"))
+    assert panel.notes_edit.toPlainText() == "kept" and panel.has_unsaved_changes()
+    assert panel.draft() == ("Dana Scully", "inconclusive", "kept")
 
 
 # -- settings ---------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from inspector.gui.models import (  # noqa: E402
     BatchFilterProxy,
     BatchTableModel,
     QueueModel,
+    thumbnail_image,
 )
 from inspector.gui.worker import AnalysisQueue, WorkerHost  # noqa: E402
 
@@ -251,6 +252,46 @@ def test_shutdown_while_analysing_stops_the_thread(qtbot, qtlog, tiny_model_dir,
     assert not [r for r in qtlog.records if "QThread" in r.message]
 
 
+def test_shutdown_during_a_load_returns_at_once_and_keeps_the_thread(qtbot, qtlog,
+                                                                    tiny_model_dir):
+    """A load cannot be interrupted: shutdown does not wait for it, keeps the running thread
+    referenced (destroying it would abort the process) and the late model is dropped."""
+    from inspector.gui import worker as worker_module
+
+    gate = threading.Event()
+    made = []
+
+    def slow_factory():
+        gate.wait(LONG / 1000)  # a long load that the test lets finish later
+        spec = LocalModelSpec(source=str(tiny_model_dir), device="cpu", hash_weights=False)
+        made.append(LocalBackend(spec, SETTINGS))
+        return made[-1]
+
+    host = WorkerHost()
+    outcomes = []
+    host.loaded.connect(lambda provenance: outcomes.append("loaded"))
+    host.load_failed.connect(outcomes.append)
+    with qtbot.waitSignal(host.loading, timeout=LONG):  # the worker is inside the factory
+        host.load(slow_factory)
+    thread = host.thread_handle
+    started = time.perf_counter()
+    assert host.shutdown(timeout_ms=10000) is False
+    assert time.perf_counter() - started < 1  # not the 10 s: the load is not waited for
+    assert thread.isRunning() and worker_module.running_unstopped() >= 1
+    assert any(t is thread for t, _ in worker_module._UNSTOPPED)
+    assert not host.is_ready and host.model_state == "none"
+
+    gate.set()
+    qtbot.waitUntil(thread.isFinished, timeout=LONG)  # the thread's loop was told to quit
+    qtbot.wait(100)  # let any queued signal arrive
+    assert len(made) == 1 and host.worker.backend is None  # loaded, then dropped
+    assert outcomes == [] and host.model_state == "none"
+    assert host.shutdown() is True  # idempotent; now it has stopped
+    del host, thread
+    gc.collect()
+    assert not [r for r in qtlog.records if "QThread" in r.message]
+
+
 def test_factory_errors_become_load_failed(host, qtbot, photo_path, caplog):
     def bad_model():
         raise BackendError("model folder /nowhere does not exist")
@@ -394,10 +435,16 @@ def column(proxy, col) -> list:
 
 def test_batch_table_display(batch):
     model, proxy = batch
-    assert [model.headerData(c, Qt.Orientation.Horizontal) for c in range(7)] == [
-        "File", "Initial", "Final", "Changed", "Confidence", "Regions", "Seconds"]
-    assert [model.index(0, c).data() for c in range(7)] == [
-        "a.jpg", "Real", "AI-generated", "Real → AI-generated", "0.97", "2", "12.5"]
+    assert [model.headerData(c, Qt.Orientation.Horizontal) for c in range(8)] == [
+        "File", "Initial", "Final", "Changed", "Examiner override", "P(AI-generated)", "Regions",
+        "Seconds"]
+    assert [model.index(0, c).data() for c in range(8)] == [
+        "a.jpg", "Real", "AI-generated", "Real → AI-generated", "—", "0.97", "2", "12.5"]
+    tip = model.headerData(BatchTableModel.CONFIDENCE, Qt.Orientation.Horizontal,
+                           Qt.ItemDataRole.ToolTipRole)
+    assert "uncalibrated" in tip
+    assert "sure it is AI-generated" in model.index(0, BatchTableModel.CONFIDENCE).data(
+        Qt.ItemDataRole.ToolTipRole)
     assert column(model, BatchTableModel.CHANGED) == [
         "Real → AI-generated", "unchanged", "unchanged", "—"]
     assert column(model, BatchTableModel.CONFIDENCE) == ["0.97", "n/a", "0.50", "0.05"]
@@ -462,7 +509,8 @@ def test_queue_model_rows(qtbot):
     model.set_state("/evidence/a.jpg", "analysing")
     assert a.data() == "a.jpg — analysing…"
     photo = Image.new("RGB", (320, 240), (200, 30, 30))
-    model.handle_event("/evidence/a.jpg", ImageLoaded("/evidence/a.jpg", photo, None))
+    # the window makes the thumbnail off the GUI thread (thumbnail_image) and hands it over
+    model.set_icon("/evidence/a.jpg", thumbnail_image(photo))
     icon = a.data(Qt.ItemDataRole.DecorationRole)
     assert icon.availableSizes() and icon.availableSizes()[0] == QSize(64, 48)
     analysis = make_analysis("a.jpg", "ai-generated", "real", 0.1, 1, 1.0)

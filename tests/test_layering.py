@@ -1,4 +1,10 @@
-"""`inspector.core` never imports Qt: it must run headless and in the trainer."""
+"""`inspector.core` and the CLI run in an interpreter where Qt cannot be imported.
+
+Which package may import which is checked by import-linter (`lint-imports`, contracts in
+pyproject.toml, run by .ci/run), imports inside functions included. This test covers what a static
+import graph cannot see: a third-party package, or an import made at run time, that pulls Qt in
+when core or the command line is loaded on a machine without it.
+"""
 
 from __future__ import annotations
 

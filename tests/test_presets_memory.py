@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
+from inspector.core.backends.base import BackendError, GenerationSettings
+from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
+from inspector.core.backends.remote import RemoteSpec
+from inspector.core.backends.spec import LocalModelSpec, to_local_spec
+from inspector.core.demo_model import demo_model_dir, demo_model_path
 from inspector.core.memory import (
     GIB,
     AvailableMemory,
@@ -19,7 +30,6 @@ from inspector.core.presets import (
     Architecture,
     PresetError,
     get_preset,
-    to_local_spec,
 )
 
 # 1280 tokens of 28x28 px (Qwen2.5-VL's max_pixels), four 512x512 close-ups, 1024 new tokens.
@@ -62,6 +72,69 @@ def test_to_local_spec():
                 lambda: to_local_spec("lora-adapter"), lambda: to_local_spec("demo", colour=1)):
         with pytest.raises(PresetError):
             bad()
+    with pytest.raises(BackendError, match="device"):
+        to_local_spec("local-folder", source="/m", device="tpu")
+
+
+def _checkpoint(folder, demo: bool):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    if demo:
+        (folder / "DEMO").write_text("demo")
+    return folder
+
+
+def test_demo_model_is_found_in_the_checkout_and_in_the_frozen_app(tmp_path, monkeypatch):
+    monkeypatch.delattr(sys, "_MEIPASS", raising=False)
+    assert demo_model_path().parts[-2:] == ("resources", "demo-model")
+    assert (demo_model_path().parent.parent / "inspector" / "core").is_dir()  # the checkout
+    assert demo_model_dir(tmp_path / "none") is None  # no checkpoint there
+    bundle = tmp_path / "bundle"
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)  # PyInstaller sets it
+    assert demo_model_path() == bundle / "resources" / "demo-model"
+    assert demo_model_dir() is None
+    found = _checkpoint(bundle / "resources" / "demo-model", demo=True)
+    assert demo_model_dir() == found
+
+
+def test_backend_choices(tmp_path):
+    demo = BackendChoice.of_demo("cpu", _checkpoint(tmp_path / "demo", demo=True))
+    assert demo.kind == "demo" and demo.is_demo
+    assert (demo.local.source, demo.local.device) == (str(tmp_path / "demo"), "cpu")
+    assert BackendChoice.of_demo("cpu", tmp_path / "missing") is None
+    # a folder marked DEMO is the demo however it was given; a hub id is not
+    assert BackendChoice.of_local(LocalModelSpec(source=str(tmp_path / "demo"))).is_demo
+    local = BackendChoice.of_local(LocalModelSpec(source="Qwen/Qwen2.5-VL-7B-Instruct",
+                                                  adapter="/ad"))
+    assert not local.is_demo and local.describe() == "Qwen/Qwen2.5-VL-7B-Instruct + adapter /ad"
+    remote = BackendChoice.of_remote(RemoteSpec("http://gpu-box:8000/v1/", model="qwen"))
+    assert not remote.is_demo and remote.describe() == "qwen at http://gpu-box:8000/v1"
+    with pytest.raises(ValueError):
+        BackendChoice("remote", local=LocalModelSpec(source="/m"))
+    with pytest.raises(ValueError):
+        BackendChoice("cloud", local=LocalModelSpec(source="/m"))
+
+
+def test_open_backend_loads_with_the_settings_given(tiny_model_dir):
+    backend = open_backend(
+        BackendChoice.of_local(LocalModelSpec(source=str(tiny_model_dir), device="cpu")),
+        GenerationSettings.with_token_limit(7),
+    )
+    assert (backend.settings.max_new_tokens_locate, backend.settings.max_new_tokens_examine) == (
+        7, 7)
+    assert backend.provenance.backend == "transformers" and not backend.provenance.is_demo
+
+
+def test_open_backend_without_a_model_name_asks_the_server(tmp_path):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    choice = BackendChoice.of_remote(RemoteSpec(f"http://127.0.0.1:{port}", model=""))
+    with pytest.raises(ServedModelUnknown, match="could not read") as info:
+        open_backend(choice)
+    assert info.value.served is None
+    with pytest.raises(BackendError, match="http://host:port"):
+        open_backend(BackendChoice.of_remote(RemoteSpec("gpu-box", model="m")))
 
 
 def test_7b_bf16_by_hand():
@@ -162,3 +235,41 @@ def test_architecture_from_folder_counts_parameters(tiny_model_dir):
     e = estimate_memory(arch, 36 * 784, 2, 16 * 784, 64, dtype="float32", device="cpu")
     assert e.tokens == 36 + 2 * 16 + 600 + 128
     assert e.kv_cache_gb == pytest.approx(e.tokens * 2 * 2 * 2 * 32 * 4 / GIB)
+
+
+def _models_server(names: list[str]) -> ThreadingHTTPServer:
+    """A local server whose /v1/models lists ``names`` (all a model-name probe reads)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps({"data": [{"id": n} for n in names]}).encode()
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("names", [["qwen-lte"], ["qwen-a", "qwen-b"]])
+def test_the_server_model_is_the_only_one_served(names):
+    server = _models_server(names)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        if len(names) == 1:
+            backend = open_backend(BackendChoice.of_remote(RemoteSpec(url, model="")))
+            assert backend.provenance.model_id == "qwen-lte"
+            backend.close()
+        else:
+            with pytest.raises(ServedModelUnknown, match="several models .qwen-a, qwen-b") as err:
+                open_backend(BackendChoice.of_remote(RemoteSpec(url, model="")))
+            assert err.value.served == names
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -25,7 +25,7 @@ from inspector.core.provenance import (
 from inspector.core.results import Analysis, Evidence, ModelProvenance, QueryRecord
 from tests.conftest import shared_fixtures
 
-C2PA_DIR = shared_fixtures() / "c2pa"
+C2PA_DIR = shared_fixtures() / "c2pa"  # in the repository: the suite needs nothing beside it
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 SD_PARAMETERS = (
     "a lighthouse at dusk, oil painting\n"
@@ -38,11 +38,6 @@ COMFY_PROMPT = {
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},
 }
 COMFY_WORKFLOW = {"last_node_id": 9, "nodes": [{"id": 4, "type": "CheckpointLoaderSimple"}]}
-
-needs_fixtures = pytest.mark.skipif(
-    not (C2PA_DIR / "C.jpg").exists(), reason="shared C2PA fixtures not present"
-)
-
 
 def picture(size=(64, 48)) -> Image.Image:
     im = Image.new("RGB", size)
@@ -136,7 +131,6 @@ def signed_jpeg(tmp_path_factory) -> Path:
 # ------------------------------------------------------------------------------ C2PA: own
 
 
-@needs_fixtures
 def test_self_signed_manifest_reads_back_valid_with_ai_action(signed_jpeg):
     p = read_provenance(signed_jpeg.read_bytes(), "JPEG", signed_jpeg)
     info = p.c2pa
@@ -161,7 +155,6 @@ def test_self_signed_manifest_reads_back_valid_with_ai_action(signed_jpeg):
     assert any("trust list" in n for n in p.notes)
 
 
-@needs_fixtures
 def test_one_flipped_pixel_byte_makes_the_manifest_invalid_not_absent(signed_jpeg):
     damaged = flip_scan_byte(signed_jpeg.read_bytes())
     Image.open(io.BytesIO(damaged)).load()  # still a decodable picture
@@ -173,7 +166,6 @@ def test_one_flipped_pixel_byte_makes_the_manifest_invalid_not_absent(signed_jpe
     assert p.ai_signals and "fails validation" in p.ai_signals[0]
 
 
-@needs_fixtures
 def test_camera_capture_manifest_is_not_an_ai_signal():
     p = read_provenance(sign_jpeg(jpeg_bytes(), "digitalCapture"), "JPEG")
     assert p.c2pa.status == "valid"
@@ -181,7 +173,6 @@ def test_camera_capture_manifest_is_not_an_ai_signal():
     assert p.c2pa.ai_actions == [] and p.ai_signals == []
 
 
-@needs_fixtures
 def test_sidecar_manifest_next_to_the_file(tmp_path):
     source = jpeg_bytes()
     with c2pa.Builder(manifest("trainedAlgorithmicMedia")) as builder:
@@ -201,7 +192,6 @@ def test_sidecar_manifest_next_to_the_file(tmp_path):
 # ------------------------------------------------------------------------- C2PA: shared
 
 
-@needs_fixtures
 def test_shared_signed_fixture_c():
     p = read_provenance((C2PA_DIR / "C.jpg").read_bytes(), "JPEG")
     assert p.c2pa.status == "valid"
@@ -213,7 +203,6 @@ def test_shared_signed_fixture_c():
     assert len(p.ai_signals) == 1 and "algorithmicMedia" in p.ai_signals[0]
 
 
-@needs_fixtures
 def test_shared_fixture_with_ingredient_ca():
     p = read_provenance((C2PA_DIR / "CA.jpg").read_bytes(), "JPEG")
     assert p.c2pa.status == "valid"
@@ -222,7 +211,6 @@ def test_shared_fixture_with_ingredient_ca():
     assert p.ai_signals == []
 
 
-@needs_fixtures
 def test_shared_bad_signature_is_invalid_not_absent():
     p = read_provenance((C2PA_DIR / "E-sig-CA.jpg").read_bytes(), "JPEG")
     assert p.c2pa.status == "invalid"
@@ -231,7 +219,6 @@ def test_shared_bad_signature_is_invalid_not_absent():
     assert p.c2pa.claim_generator  # what the manifest says is still reported
 
 
-@needs_fixtures
 def test_shared_camera_photo_without_manifest():
     p = read_provenance((C2PA_DIR / "A.jpg").read_bytes(), "JPEG", C2PA_DIR / "A.jpg")
     no_signals(p)
@@ -411,7 +398,6 @@ def test_random_bytes_never_raise(prefix, tail):
     assert p.c2pa.status in ("absent", "unreadable", "invalid")
 
 
-@needs_fixtures
 def test_truncated_signed_file_does_not_raise(signed_jpeg):
     data = signed_jpeg.read_bytes()
     for cut in (len(data) // 3, len(data) // 2, len(data) - 10):
@@ -422,7 +408,6 @@ def test_truncated_signed_file_does_not_raise(signed_jpeg):
 # ------------------------------------------------------------------- records and pipeline
 
 
-@needs_fixtures
 def test_round_trip_through_json(signed_jpeg):
     p = read_provenance(signed_jpeg.read_bytes(), "JPEG")
     again = Provenance.from_dict(json.loads(json.dumps(p.to_dict())))
@@ -434,7 +419,6 @@ def test_round_trip_through_json(signed_jpeg):
     assert PROVENANCE_NOTE.endswith(".") and "verdict" in PROVENANCE_NOTE
 
 
-@needs_fixtures
 def test_evidence_of_loaded_image_carries_provenance(signed_jpeg):
     before = signed_jpeg.read_bytes()
     loaded = load_image(signed_jpeg)

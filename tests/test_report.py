@@ -151,8 +151,9 @@ def _run(*args: str) -> str:
     return result.stdout.decode("utf-8", errors="replace")
 
 
-def _pages_text(pdf: Path) -> list[str]:
-    text = _run("pdftotext", "-enc", "UTF-8", "-layout", str(pdf), "-")
+def _pages_text(pdf: Path, layout: bool = True) -> list[str]:
+    """Each page's text, as laid out (-layout) or in reading order (a table cell at a time)."""
+    text = _run("pdftotext", "-enc", "UTF-8", *(["-layout"] if layout else []), str(pdf), "-")
     pages = text.split("\f")
     return pages[:-1] if pages and not pages[-1].strip() else pages
 
@@ -168,7 +169,8 @@ def _check_pdf(pdf: Path, pages: int, analyses: list[Analysis], size_label: str,
     texts = _pages_text(pdf)
     assert len(texts) == pages
     flat = "\n".join(texts)
-    joined = re.sub(r"\s+", " ", flat)
+    # In reading order (a table cell at a time), as a reader or a search would take the words.
+    joined = re.sub(r"\s+", " ", _run("pdftotext", "-enc", "UTF-8", str(pdf), "-"))
     for a in analyses:
         assert a.evidence.sha256 in flat, f"full SHA-256 of {a.evidence.path} missing"
     for word in ("Real", "AI-generated", CASE_NUMBER, "Real → AI-generated", UNICODE_NAME,
@@ -202,27 +204,32 @@ def _check_pdf(pdf: Path, pages: int, analyses: list[Analysis], size_label: str,
         stat = ImageStat.Stat(im.convert("L"))
         assert stat.stddev[0] > 20, "the image page looks blank"
         assert stat.extrema[0][0] < 60  # something dark was drawn
-    return texts
+    return _pages_text(pdf, layout=False)
 
 
 def test_words():
-    from inspector.report.pdf import confidence_text, verdict_word
+    """The report says verdicts with the shared wording (inspector.core.wording), not its own."""
+    import inspector.report.pdf as pdf
+    from inspector.core.wording import confidence_text, verdict_text
 
-    assert verdict_word("real") == "Real"
-    assert verdict_word("ai-generated") == "AI-generated"
-    assert verdict_word(None) == "unparsed"
-    assert verdict_word("maybe") == "unparsed"  # never guessed
+    assert verdict_text("real") == "Real"
+    assert verdict_text("ai-generated") == "AI-generated"
+    assert verdict_text("inconclusive") == "Inconclusive"
+    assert verdict_text(None) == "unparsed"
+    assert verdict_text("maybe") == "unparsed"  # never guessed
     assert confidence_text(None) == "not available"
     assert confidence_text(0.966) == "0.97"
+    for own in ("verdict_word", "confidence_text", "changed_text"):
+        assert not hasattr(pdf, own), own
 
 
 def test_layout_wraps_long_words_and_unicode(tmp_path):
     from PySide6.QtGui import QFont, QPdfWriter
 
+    from inspector.report.drawing import ensure_app
     from inspector.report.layout import PageWriter, clean_text
-    from inspector.report.pdf import _ensure_app
 
-    _ensure_app()
+    ensure_app()
     writer = QPdfWriter(str(tmp_path / "x.pdf"))
     writer.setResolution(300)
     pw = PageWriter(writer)

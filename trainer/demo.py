@@ -30,11 +30,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from inspector.core.demo_model import DEMO_MARKER, demo_model_path
+
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
 STAGES = ("before training", "after SFT", "after GRPO")
 MAX_CHECKPOINT_MB = 20
-REPO_DEMO_MODEL = Path(__file__).resolve().parent.parent / "resources" / "demo-model"
+REPO_DEMO_MODEL = demo_model_path()  # where `--install` puts it: the app's demo checkpoint
 
 
 @dataclass
@@ -71,16 +73,16 @@ def _say(text: str) -> None:
 def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
           degradations: tuple[str, ...] = ("clean",), limit: int | None = None) -> dict[str, Any]:
     from inspector.core.backends.base import GenerationSettings
-    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+    from inspector.core.backends.open import BackendChoice, open_backend
+    from inspector.core.backends.spec import LocalModelSpec
     from trainer.evaluate import evaluate, markdown_table, write_report
 
     if out.is_file():
         _say(f"  (reusing {out})")
         return json.loads(out.read_text(encoding="utf-8"))
-    backend = LocalBackend(
-        LocalModelSpec(source=str(model_dir), device="cpu"),
-        GenerationSettings(max_new_tokens_locate=settings.eval_max_new_tokens,
-                           max_new_tokens_examine=settings.eval_max_new_tokens),
+    backend = open_backend(
+        BackendChoice.of_local(LocalModelSpec(source=str(model_dir), device="cpu")),
+        GenerationSettings.with_token_limit(settings.eval_max_new_tokens),
     )
     n = min(limit or settings.test_count, settings.test_count)
     report = evaluate(backend, test_records, degradations=degradations, limit=limit,
@@ -225,7 +227,7 @@ def _write_model(grpo_dir: Path, model_dir: Path, card: str) -> None:
         if path.is_file() and wanted and path.name != "training_info.json":
             shutil.copy2(path, tmp / path.name)
     (tmp / "README.md").write_text(card, encoding="utf-8")
-    (tmp / "DEMO").write_text(
+    (tmp / DEMO_MARKER).write_text(
         "This is the LTE Inspector demo checkpoint: a synthetic-task model, not a detector.\n",
         encoding="utf-8",
     )

@@ -407,7 +407,8 @@ def _md_path(out_json: Path) -> Path:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from inspector.core.backends.base import BackendError, GenerationSettings
-    from inspector.core.backends.local import LocalBackend, LocalModelSpec
+    from inspector.core.backends.open import BackendChoice, open_backend
+    from inspector.core.backends.spec import LocalModelSpec
     from trainer.records import RecordError
 
     def usage(message: str) -> int:
@@ -429,14 +430,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return usage(f"{args.records} holds no records")
     n = min(len(records), args.limit or len(records))
 
-    spec = LocalModelSpec(source=args.model, adapter=args.adapter, quantization=args.quant,
-                          device=args.device)
-    settings = GenerationSettings(max_new_tokens_locate=args.max_new_tokens,
-                                  max_new_tokens_examine=args.max_new_tokens)
+    choice = BackendChoice.of_local(LocalModelSpec(
+        source=args.model, adapter=args.adapter, quantization=args.quant, device=args.device))
     print(f"Loading model {args.model} …", file=sys.stderr, flush=True)
     try:
-        backend = LocalBackend(
-            spec, settings, on_message=lambda text: print(f"memory: {text}", file=sys.stderr)
+        backend = open_backend(
+            choice, GenerationSettings.with_token_limit(args.max_new_tokens),
+            on_message=lambda text: print(f"memory: {text}", file=sys.stderr),
         )
     except BackendError as exc:
         print(f"lte-train eval: error: {exc}", file=sys.stderr)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector import __version__
-from inspector.core.results import Analysis, ExaminerInput, utc_now
+from inspector.core.results import OVERRIDE_VERDICTS, Analysis, ExaminerInput, utc_now
 
 __all__ = [
     "CASE_SCHEMA_VERSION",
@@ -56,9 +56,9 @@ CUSTODY_FILE = "custody.jsonl"
 ANALYSES_DIR = "analyses"
 CLOSEUPS_DIR = "closeups"
 TEMP_SUFFIX = ".tmp"
-VERDICTS = ("real", "ai-generated")
 COMPARISON_COLUMNS = (
-    "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds", "override",
+    "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds",
+    "verdict_of_record", "override", "override_by", "override_at", "examiner_notes",
 )  # fmt: skip
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -173,9 +173,15 @@ class CaseMeta:
 
 
 def comparison_rows_for(analyses: Iterable[Analysis]) -> list[dict[str, Any]]:
-    """One row per analysis: initial vs final verdict (None = unparsed), as the report shows."""
+    """One row per analysis: initial vs final verdict (None = unparsed), as the report shows.
+
+    ``verdict_of_record`` is the examiner's override when there is one, else the final verdict;
+    ``override_by`` / ``override_at`` say who overrode and when (empty without an override), and
+    ``examiner_notes`` why.
+    """
     rows = []
     for a in analyses:
+        overridden = a.overridden
         rows.append({
             "file": a.evidence.path,
             "sha256": a.evidence.sha256,
@@ -185,14 +191,19 @@ def comparison_rows_for(analyses: Iterable[Analysis]) -> list[dict[str, Any]]:
             "confidence": a.final_confidence,
             "regions": len(a.regions),
             "seconds": a.timings.get("total"),
+            "verdict_of_record": a.verdict_of_record,
             "override": a.examiner.override_verdict,
+            "override_by": a.examiner.examiner if overridden else "",
+            "override_at": (a.examiner.updated or "") if overridden else "",
+            "examiner_notes": a.examiner.notes,
         })  # fmt: skip
     return rows
 
 
 def _csv_text(value: Any) -> str:
-    # Spreadsheets run cells starting with these as formulas; evidence file names are untrusted.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    # Spreadsheets run cells starting with these as formulas; evidence file names, examiner names
+    # and notes are untrusted text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
         return "'" + value
     return value
 
@@ -215,7 +226,11 @@ def write_comparison_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> No
             "" if conf is None else f"{conf:.4f}",
             row["regions"],
             "" if seconds is None else f"{seconds:.3f}",
+            row["verdict_of_record"] or "unparsed",
             row["override"] or "",
+            _csv_text(row["override_by"] or ""),
+            row["override_at"] or "",
+            _csv_text(row["examiner_notes"] or ""),
         ])  # fmt: skip
     atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"))
 
@@ -485,9 +500,9 @@ class CaseStore:
         override_verdict: str | None = None,
     ) -> Analysis:
         """Record the examiner's notes and override on one analysis (file rewritten atomically)."""
-        if override_verdict is not None and override_verdict not in VERDICTS:
+        if override_verdict is not None and override_verdict not in OVERRIDE_VERDICTS:
             raise CaseError(
-                f"override verdict must be one of {', '.join(VERDICTS)} or none, "
+                f"override verdict must be one of {', '.join(OVERRIDE_VERDICTS)} or none, "
                 f"not {override_verdict!r}"
             )
         entry = self._by_id.get(analysis_id)

@@ -2,8 +2,9 @@
 
 A :class:`Preset` says *what* to load (hub id, family, dtype, quantization, resize bounds) and
 carries the architecture numbers the memory estimate needs (:mod:`inspector.core.memory`).
-``lte-inspect models`` lists :data:`PRESETS`; :func:`to_local_spec` turns a preset into the
-:class:`~inspector.core.backends.local.LocalModelSpec` the transformers backend loads.
+``lte-inspect models`` lists :data:`PRESETS`; :func:`inspector.core.backends.spec.to_local_spec`
+turns a preset into the :class:`~inspector.core.backends.spec.LocalModelSpec` the transformers
+backend loads. This module is data only: it imports nothing from the backends, which read it.
 
 The architecture numbers below are copied from the models' published ``config.json`` files on
 the Hugging Face Hub (``text_config`` / ``vision_config``), and the parameter counts from their
@@ -17,7 +18,6 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -27,7 +27,6 @@ __all__ = [
     "PresetError",
     "get_preset",
     "preset_names",
-    "to_local_spec",
 ]
 
 KINDS = ("local", "adapter", "remote", "demo")
@@ -275,47 +274,4 @@ def get_preset(name: str) -> Preset:
     if preset is None:
         raise PresetError(f"unknown model preset {name!r}; presets: {', '.join(PRESETS)}")
     return preset
-
-
-def to_local_spec(preset: Preset | str, **overrides: Any):
-    """The LocalModelSpec that loads ``preset``; keyword arguments override any spec field.
-
-    ``local-folder`` needs ``source=FOLDER``; ``lora-adapter`` needs ``adapter=FOLDER`` (``source``
-    defaults to the adapter folder, whose adapter_config.json names its base); ``demo`` needs
-    ``source`` (the CLI knows where the bundled checkpoint lives). ``remote-server`` has no local
-    spec. Pixel bounds are pinned to the preset's unless overridden.
-    """
-    from inspector.core.backends.local import LocalModelSpec
-
-    if isinstance(preset, str):
-        preset = get_preset(preset)
-    if preset.kind == "remote":
-        raise PresetError(
-            f"preset {preset.name} runs on a remote server; it has no local model to load"
-        )
-    fields: dict[str, Any] = {
-        "source": preset.model_id,
-        "dtype": preset.dtype,
-        "quantization": preset.quantization,
-        "min_pixels": preset.min_pixels,
-        "max_pixels": preset.max_pixels,
-    }
-    unknown = set(overrides) - set(LocalModelSpec.__dataclass_fields__)
-    if unknown:
-        raise PresetError(f"not LocalModelSpec fields: {', '.join(sorted(unknown))}")
-    overrides = dict(overrides)
-    if preset.kind == "adapter":
-        adapter = overrides.pop("adapter", None)
-        if not adapter:
-            raise PresetError("preset lora-adapter needs adapter=FOLDER (a PEFT adapter)")
-        base = overrides.pop("source", None)
-        # Without an explicit base, the adapter folder is the source: the backend reads its base
-        # from adapter_config.json.
-        fields["source"], fields["adapter"] = (base, adapter) if base else (adapter, None)
-    fields.update(overrides)
-    if not fields.get("source"):
-        raise PresetError(f"preset {preset.name} needs source=FOLDER (a model folder)")
-    spec = LocalModelSpec(**fields)
-    spec.validate()
-    return spec
 

@@ -481,6 +481,35 @@ class RegionStream:
         return new
 
 
+def streaming_view(text_so_far: str) -> tuple[str, str | None]:
+    """(explanation so far, verdict or None) of a half-streamed answer, for people to read.
+
+    Only the explanation's words are returned, never tags or JSON; a tag still being written at
+    the end ("</expla") is held back until it completes.
+    """
+    text = text_so_far if isinstance(text_so_far, str) else ""
+    explanation = ""
+    start = text.find("<explanation>")
+    if start >= 0:
+        body = text[start + len("<explanation>") :]
+        end = body.find("</explanation>")
+        if end >= 0:
+            body = body[:end]
+        else:
+            cut = body.rfind("<")
+            if cut >= 0 and ">" not in body[cut:]:
+                body = body[:cut]  # part of a closing tag arriving token by token
+        explanation = body.strip()
+    verdict = None
+    v_start = text.find("<verdict>")
+    if v_start >= 0:
+        v_body = text[v_start + len("<verdict>") :]
+        v_end = v_body.find("</verdict>")
+        if v_end >= 0:
+            verdict = normalize_verdict(v_body[:v_end])
+    return explanation, verdict
+
+
 # --------------------------------------------------------------------------------------------
 # Instruction paraphrases for training (the app always uses LOCATE_INSTRUCTION)
 # --------------------------------------------------------------------------------------------

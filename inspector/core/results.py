@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = 1
+INCONCLUSIVE = "inconclusive"
+# What an examiner may record as the verdict of record: the model's two verdicts, or neither.
+OVERRIDE_VERDICTS: tuple[str, ...] = ("real", "ai-generated", INCONCLUSIVE)
 
 
 def utc_now() -> str:
@@ -134,6 +137,15 @@ class Analysis:
         return self.query2.explanation if self.query2 is not None else self.query1.explanation
 
     @property
+    def overridden(self) -> bool:
+        return self.examiner.override_verdict is not None
+
+    @property
+    def verdict_of_record(self) -> str | None:
+        """The examiner's override when there is one, else the model's final verdict."""
+        return self.examiner.override_verdict or self.final_verdict
+
+    @property
     def changed(self) -> bool | None:
         """True/False when both verdicts parsed; None when either is unparsed."""
         if self.initial_verdict is None or self.final_verdict is None:
@@ -147,6 +159,8 @@ class Analysis:
             "final_verdict": self.final_verdict,
             "final_confidence": self.final_confidence,
             "changed": self.changed,
+            "verdict_of_record": self.verdict_of_record,
+            "overridden": self.overridden,
         }
         return data
 

@@ -3,43 +3,59 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-# In the frozen (PyInstaller) app the resources sit next to the bundled modules.
-_BASE = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
-DEMO_MODEL = _BASE / "resources" / "demo-model"
+from inspector.core.demo_model import demo_model_path
+
+# Where the bundled demo checkpoint is looked for (the frozen app's bundle included); tests point
+# it elsewhere.
+DEMO_MODEL = demo_model_path()
 
 
 def backend_factory_for(settings, on_message=None):
-    """(factory, is_demo, notice): what to load for these settings, and what to tell the user."""
-    from inspector.core.backends.base import GenerationSettings
+    """(factory, is_demo, notice): what to load for these settings, and what to tell the user.
+
+    The factory opens the backend (core's open_backend: a local model, the server, or the bundled
+    demo checkpoint when nothing is configured); the worker thread calls it.
+    """
+    from inspector.core.backends.base import BackendError
+    from inspector.core.backends.open import BackendChoice, open_backend
     from inspector.gui.settings import to_local_spec
 
-    spec = to_local_spec(settings)
-    if spec is None and settings.server_url:
-        from inspector.core.backends.remote import RemoteBackend, RemoteSpec
-
-        remote = RemoteSpec(settings.server_url, model=settings.server_model or "default")
-        return (lambda: RemoteBackend(remote, GenerationSettings())), False, None
-    if spec is None:
-        if (DEMO_MODEL / "config.json").exists():
-            from inspector.core.backends.local import LocalModelSpec
-
-            spec = LocalModelSpec(source=str(DEMO_MODEL), device=settings.device)
-            return (lambda: _local(spec, on_message)), True, None
+    try:
+        spec = to_local_spec(settings)
+    except BackendError as exc:
         return None, False, (
-            "No model is configured and no demo checkpoint is bundled. Open Settings "
-            "(Ctrl+,) and give a hub id or a model folder; `lte-inspect models` lists presets "
-            "and `lte-inspect download` fetches one."
+            f"The model settings cannot be used: {exc}. Open Settings (Ctrl+,) to correct them."
         )
-    return (lambda: _local(spec, on_message)), False, None
+    if spec is not None:
+        choice = BackendChoice.of_local(spec)
+    elif settings.server_url:
+        from inspector.core.backends.remote import RemoteSpec
+
+        # no model name: the one model the server lists
+        choice = BackendChoice.of_remote(
+            RemoteSpec(settings.server_url, model=settings.server_model.strip())
+        )
+    else:
+        choice = BackendChoice.of_demo(settings.device, DEMO_MODEL)
+        if choice is None:
+            return None, False, (
+                "No model is configured and no demo checkpoint is bundled. Open Settings "
+                "(Ctrl+,) and give a hub id or a model folder; `lte-inspect models` lists "
+                "presets and `lte-inspect download` fetches one."
+            )
+    return (lambda: open_backend(choice, on_message=on_message)), choice.is_demo, None
 
 
-def _local(spec, on_message):
-    from inspector.core.backends.base import GenerationSettings
-    from inspector.core.backends.local import LocalBackend
+def demo_factory_for(settings, on_message=None):
+    """A factory for the bundled demo checkpoint (offered when the configured model fails to
+    load), or None when none is bundled."""
+    from inspector.core.backends.open import BackendChoice, open_backend
 
-    return LocalBackend(spec, GenerationSettings(), on_message=on_message)
+    choice = BackendChoice.of_demo(settings.device, DEMO_MODEL)
+    if choice is None:
+        return None
+    return lambda: open_backend(choice, on_message=on_message)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     factory, is_demo, notice = backend_factory_for(settings, on_message)
     if notice:
         notices.append(notice)
-    window = MainWindow(settings, factory, notices=notices, is_demo=is_demo)
+    demo = None if is_demo else demo_factory_for(settings, on_message)
+    window = MainWindow(settings, factory, notices=notices, is_demo=is_demo, demo_factory=demo)
     window_ref.append(window)
     window.add_paths([a for a in argv[1:] if not a.startswith("-")])
     window.show()
@@ -79,10 +96,16 @@ def main(argv: list[str] | None = None) -> int:
             app.exit(0 if window.centralWidget() is not None else 1)
 
         QTimer.singleShot(1500, report)
-        return app.exec()
-    if factory is None:
+    elif factory is None:
         window.open_settings()
-    return app.exec()
+    code = app.exec()
+    if window.isVisible():  # the loop was ended without closing it: flush its case writes now
+        window.close()
+    # A model load still running in the worker cannot be interrupted: leave without it (exit code
+    # kept, nothing finished lost) rather than let interpreter exit destroy its running thread.
+    from inspector.gui.worker import finish_process
+
+    return finish_process(code)
 
 
 if __name__ == "__main__":

@@ -268,6 +268,7 @@ class CloseupStrip(QWidget):
     def clear(self) -> None:
         for thumb in self._thumbs.values():
             self._row.removeWidget(thumb)
+            thumb.hide()  # gone from the screen now, not only when the deletion is processed
             thumb.deleteLater()
         self._thumbs.clear()
         self._highlighted = None

@@ -1,13 +1,15 @@
 """The examiner's notes and override verdict for one analysis.
 
-Save builds an :class:`ExaminerInput` stamped with the current UTC time, stores it on the analysis
-object and emits ``saved(analysis)``; writing it to the case is the caller's job. Saving needs an
-examiner's name (an inline message says so; no modal dialog). Edits not yet saved are flagged.
+Save validates (an examiner's name is required; an inline message says so) and emits
+``save_requested(analysis, entry)`` with an :class:`ExaminerInput` stamped with the current UTC
+time. Writing it to the case is the window's job, off the GUI thread; the panel says "Saving…"
+until the window reports back with :meth:`save_succeeded` ("Saved by … at …", the analysis now
+holds the entry) or :meth:`save_failed` (a red message; the text stays as typed, nothing lost).
+Edits not yet saved are flagged; :meth:`draft` and ``set_analysis(..., draft=...)`` let the
+window keep them per image while the examiner moves between images.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -22,37 +24,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.results import Analysis, ExaminerInput, utc_now
-from inspector.gui.models import verdict_text
+from inspector.core.results import OVERRIDE_VERDICTS, Analysis, ExaminerInput, utc_now
+from inspector.core.wording import format_time, verdict_text
 
-__all__ = ["ExaminerPanel", "saved_text"]
+__all__ = ["Draft", "ExaminerPanel", "saved_text"]
 
 OVERRIDE_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("No override", None),
-    (verdict_text("real"), "real"),
-    (verdict_text("ai-generated"), "ai-generated"),
+    *((verdict_text(v), v) for v in OVERRIDE_VERDICTS),
 )
+UNSAVED_COLOUR = "#0072B2"  # blue: orange means AI-generated everywhere in the app
 
-
-def _format_time(stamp: str) -> str:
-    try:
-        when = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+Draft = tuple[str, str | None, str]  # (examiner, override verdict, notes) as typed
 
 
 def saved_text(examiner: ExaminerInput) -> str:
     """"Saved by NAME at 2026-11-22 10:00 UTC", or "" when never saved."""
     if not examiner.updated:
         return ""
-    return f"Saved by {examiner.examiner or 'unknown'} at {_format_time(examiner.updated)}"
+    return f"Saved by {examiner.examiner or 'unknown'} at {format_time(examiner.updated)}"
 
 
 class ExaminerPanel(QWidget):
-    saved = Signal(object)  # the Analysis, its .examiner just replaced
+    save_requested = Signal(object, object)  # Analysis, ExaminerInput to write
+    edited = Signal()  # the examiner typed or chose something (not when an analysis is loaded)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +55,7 @@ class ExaminerPanel(QWidget):
         self._default_examiner = ""
         self._baseline: tuple[str, str | None, str] = ("", None, "")
         self._loading = False
+        self._saving = False
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Examiner's name (required to save)")
@@ -75,7 +71,7 @@ class ExaminerPanel(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.hide()
         self.unsaved_label = QLabel("unsaved changes")
-        self.unsaved_label.setStyleSheet("color:#A04000; font-style:italic;")
+        self.unsaved_label.setStyleSheet(f"color:{UNSAVED_COLOUR}; font-style:italic;")
         self.unsaved_label.hide()
         self.status_label = QLabel("")  # "Saved by NAME at …"
         self.status_label.setWordWrap(True)
@@ -94,9 +90,9 @@ class ExaminerPanel(QWidget):
         layout.addWidget(self.message_label)
         layout.addWidget(self.status_label)
 
-        self.name_edit.textChanged.connect(self._edited)
-        self.override_combo.currentIndexChanged.connect(self._edited)
-        self.notes_edit.textChanged.connect(self._edited)
+        self.name_edit.textChanged.connect(self._widget_changed)
+        self.override_combo.currentIndexChanged.connect(self._widget_changed)
+        self.notes_edit.textChanged.connect(self._widget_changed)
         self.set_analysis(None)
 
     # -- public ---------------------------------------------------------------------------------
@@ -119,11 +115,16 @@ class ExaminerPanel(QWidget):
             self._baseline = (self._default_examiner, *self._baseline[1:])
             self._edited()
 
-    def set_analysis(self, analysis: Analysis | None) -> None:
-        """Show `analysis`'s examiner input (unsaved edits of the previous one are dropped)."""
+    def set_analysis(self, analysis: Analysis | None, draft: Draft | None = None) -> None:
+        """Show `analysis`'s examiner input, or an unsaved ``draft`` of it kept by the window.
+
+        The window keeps the previous analysis's draft (see :meth:`draft`) before calling this.
+        """
         self._analysis = analysis
+        self._saving = False
         self._loading = True
         try:
+            self.status_label.setStyleSheet("")
             if analysis is None:
                 name, override, notes = "", None, ""
                 self.status_label.setText("")
@@ -132,10 +133,12 @@ class ExaminerPanel(QWidget):
                 name = ex.examiner or self._default_examiner
                 override, notes = ex.override_verdict, ex.notes or ""
                 self.status_label.setText(saved_text(ex) or "Not saved yet")
+            self._baseline = (name, override, notes)
+            if analysis is not None and draft is not None:
+                name, override, notes = draft
             self.name_edit.setText(name)
             self._set_override(override)
             self.notes_edit.setPlainText(notes)
-            self._baseline = (name, override, notes)
         finally:
             self._loading = False
         self.message_label.hide()
@@ -145,8 +148,43 @@ class ExaminerPanel(QWidget):
     def has_unsaved_changes(self) -> bool:
         return self._analysis is not None and self._current() != self._baseline
 
+    def draft(self) -> Draft | None:
+        """What is typed, when it differs from what is saved; None otherwise."""
+        return self._current() if self.has_unsaved_changes() else None
+
+    def entry(self) -> ExaminerInput | None:
+        """The typed input as an entry to save (stamped now); None without a name."""
+        name, override, notes = self._current()
+        if not name.strip():
+            return None
+        return ExaminerInput(name.strip(), notes, override, updated=utc_now())
+
+    def is_saving(self) -> bool:
+        return self._saving
+
+    def save_succeeded(self, analysis_id: str, entry: ExaminerInput) -> None:
+        """The window wrote ``entry`` to the case: now it is saved (if this analysis is shown)."""
+        if self._analysis is None or self._analysis.id != analysis_id:
+            return
+        self._saving = False
+        self._analysis.examiner = entry
+        self._baseline = (entry.examiner, entry.override_verdict, entry.notes)
+        self.status_label.setStyleSheet("")
+        self.status_label.setText(saved_text(entry))
+        self._edited()
+
+    def save_failed(self, analysis_id: str, message: str) -> None:
+        """The write failed: say so in red; what was typed stays, still marked unsaved."""
+        if self._analysis is None or self._analysis.id != analysis_id:
+            return
+        self._saving = False
+        self.status_label.setStyleSheet("color:#C00000; font-weight:bold;")
+        self.status_label.setText(f"NOT SAVED: {message}")
+        self._edited()
+
     def save(self) -> bool:
-        """Save into the analysis and emit ``saved``; False (with an inline message) if refused."""
+        """Ask the window to save (``save_requested``); False (with an inline message) if refused.
+        """
         if self._analysis is None:
             return False
         name = self.name_edit.text().strip()
@@ -156,18 +194,11 @@ class ExaminerPanel(QWidget):
             self.name_edit.setFocus()
             return False
         self.message_label.hide()
-        _, override, notes = self._current()
-        entry = ExaminerInput(name, notes, override, updated=utc_now())
-        self._analysis.examiner = entry
-        self._loading = True
-        try:
-            self.name_edit.setText(name)
-        finally:
-            self._loading = False
-        self._baseline = (name, override, notes)
-        self.status_label.setText(saved_text(entry))
-        self._edited()
-        self.saved.emit(self._analysis)
+        entry = self.entry()
+        self._saving = True
+        self.status_label.setStyleSheet("")
+        self.status_label.setText("Saving…")
+        self.save_requested.emit(self._analysis, entry)
         return True
 
     # -- internals ------------------------------------------------------------------------------
@@ -186,7 +217,12 @@ class ExaminerPanel(QWidget):
             index = self.override_combo.count() - 1
         self.override_combo.setCurrentIndex(index)
 
-    def _edited(self, *_args: object) -> None:
+    def _widget_changed(self, *_args: object) -> None:
+        if not self._loading:
+            self.edited.emit()
+        self._edited()
+
+    def _edited(self) -> None:
         if self._loading:
             return
         dirty = self.has_unsaved_changes()

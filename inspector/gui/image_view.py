@@ -1,7 +1,12 @@
 """The evidence image view: fit, zoom, pan, numbered regions and the animated examine step.
 
-The scene holds one pixmap item at (0, 0) at 1:1, so scene coordinates are original-image pixels
-and region boxes go in unchanged. The drawing of the boxes lives in ``region_items.py``; this
+The scene holds one pixmap item at (0, 0) scaled to the original image's size, so scene
+coordinates are original-image pixels and region boxes go in unchanged. The pixmap may be a
+screen-sized preview of a huge photograph (``set_image(preview, full_size=...)``); when the view
+is zoomed in beyond the preview's resolution it asks for a full-resolution *detail* of the
+visible area (``detail_wanted``), which the window decodes off the GUI thread and lays over the
+preview (``set_detail``). Without an image the view shows a message, by default the drop
+target. The drawing of the boxes lives in ``region_items.py``; this
 module is view logic only.
 
 Zoom is reported in *device* pixels per image pixel, so "100 %" (key 1) shows one image pixel per
@@ -141,6 +146,11 @@ class ImageView(QGraphicsView):
     examining = Signal(int)  # play_examine reached box `index` (0-based, in the order given)
     examine_finished = Signal()  # once per play_examine, whether it completed or was stopped
     zoom_changed = Signal(float)  # zoom_factor(), e.g. for a status bar
+    cursor_moved = Signal(object)  # (x, y) original-image pixel under the cursor, or None
+    detail_wanted = Signal(QRectF, float)  # visible scene rect, device px per image px
+    touched = Signal()  # the user zoomed, panned or clicked (the window stops auto-following)
+
+    DROP_MESSAGE = "Drop images or folders here\n(or File › Open images…)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,6 +173,14 @@ class ImageView(QGraphicsView):
         self._instant.setInterval(0)
         self._instant.timeout.connect(self._finish_instant)
         self._press_pos: QPointF | None = None
+        self._full_size: tuple[int, int] | None = None  # original pixels of a preview
+        self._detail_item: QGraphicsPixmapItem | None = None
+        self._message = self.DROP_MESSAGE
+        self._alert = ""
+        self._detail_timer = QTimer(self)  # ask for a detail once zooming and panning settle
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(120)
+        self._detail_timer.timeout.connect(self._request_detail)
 
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
@@ -183,11 +201,20 @@ class ImageView(QGraphicsView):
 
     # -- image ---------------------------------------------------------------------------------
 
-    def set_image(self, image: Any) -> None:
-        """Show ``image`` (PIL image, QImage or QPixmap) fitted to the window; drops old regions."""
-        pixmap = image if isinstance(image, QPixmap) else QPixmap.fromImage(to_qimage(image))
+    def set_image(self, image: Any, full_size: tuple[int, int] | None = None) -> None:
+        """Show ``image`` (PIL image, QImage or QPixmap) fitted to the window; drops old regions.
+
+        ``full_size``: the original image's (width, height) when ``image`` is a smaller preview;
+        scene coordinates stay original pixels either way.
+        """
+        if isinstance(image, QPixmap):
+            pixmap = image
+        else:  # a QImage made off the GUI thread goes in without another copy
+            pixmap = QPixmap.fromImage(image if isinstance(image, QImage) else to_qimage(image))
         self.stop_animation()
         self.clear_regions()
+        self._clear_detail()
+        self._message, self._alert = "", ""
         if self._pixmap_item is None:
             self._pixmap_item = QGraphicsPixmapItem()
             self._pixmap_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
@@ -196,13 +223,25 @@ class ImageView(QGraphicsView):
             self._scene.addItem(self._pixmap_item)
         self._pixmap_item.setPixmap(pixmap)
         self._pixmap_item.setPos(0, 0)
+        self._full_size = None
+        self._pixmap_item.setScale(1.0)
+        if full_size is not None and pixmap.width() > 0 and tuple(full_size) != (
+                pixmap.width(), pixmap.height()):
+            self._full_size = (int(full_size[0]), int(full_size[1]))
+            self._pixmap_item.setScale(full_size[0] / pixmap.width())
         self._scene.setSceneRect(self.image_rect())
         self.fit_to_window()
+        self.viewport().update()
 
-    def clear(self) -> None:
-        """No image, no regions."""
+    def clear(self, message: str | None = None) -> None:
+        """No image, no regions; ``message`` (default: the drop target) in their place."""
         self.stop_animation()
         self.clear_regions()
+        self._clear_detail()
+        self._full_size = None
+        self._message = self.DROP_MESSAGE if message is None else message
+        self._alert = ""
+        self.viewport().update()
         if self._pixmap_item is not None:
             self._scene.removeItem(self._pixmap_item)
             self._pixmap_item = None
@@ -218,7 +257,112 @@ class ImageView(QGraphicsView):
         """The image in scene coordinates, ``(0, 0, width, height)``; empty without an image."""
         if self._pixmap_item is None:
             return QRectF()
+        if self._full_size is not None:
+            return QRectF(0, 0, *self._full_size)
         return QRectF(self._pixmap_item.pixmap().rect())
+
+    def message(self) -> str:
+        """The text shown in place of an image (drop target, loading, missing file…)."""
+        return self._message
+
+    def set_alert(self, text: str) -> None:
+        """A red frame and banner over the image (e.g. "FILE CHANGED SINCE ANALYSIS"); "" clears."""
+        self._alert = text
+        self.viewport().update()
+
+    def alert(self) -> str:
+        return self._alert
+
+    def is_preview(self) -> bool:
+        """True while the pixmap is smaller than the original image."""
+        return self._full_size is not None
+
+    def preview_scale(self) -> float:
+        """Preview pixels per original pixel (1.0 when the pixmap is the full image)."""
+        if self._pixmap_item is None:
+            return 1.0
+        return 1.0 / self._pixmap_item.scale()
+
+    def set_detail(self, image: Any, scene_rect: QRectF) -> None:
+        """Lay full-resolution pixels of ``scene_rect`` over the preview (from detail_wanted)."""
+        if self._pixmap_item is None:
+            return
+        pixmap = image if isinstance(image, QPixmap) else QPixmap.fromImage(
+            image if isinstance(image, QImage) else to_qimage(image))
+        if pixmap.isNull():
+            return
+        if self._detail_item is None:
+            self._detail_item = QGraphicsPixmapItem()
+            self._detail_item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            self._detail_item.setZValue(0.5)  # over the preview, under the regions
+            self._scene.addItem(self._detail_item)
+        self._detail_item.setPixmap(pixmap)
+        self._detail_item.setPos(scene_rect.topLeft())
+        self._detail_item.setScale(scene_rect.width() / pixmap.width())
+        self._detail_item.setTransformationMode(self._pixmap_item.transformationMode())
+
+    def detail_rect(self) -> QRectF | None:
+        if self._detail_item is None:
+            return None
+        return self._detail_item.mapRectToScene(self._detail_item.boundingRect())
+
+    def _clear_detail(self) -> None:
+        self._detail_timer.stop()
+        if self._detail_item is not None:
+            self._scene.removeItem(self._detail_item)
+            self._detail_item = None
+
+    def _request_detail(self) -> None:
+        if self._full_size is None or self._pixmap_item is None:
+            return
+        zoom = self.zoom_factor()
+        if zoom <= self.preview_scale() * 1.05:
+            return  # the preview already has a pixel for every screen pixel
+        visible = self.visible_scene_rect().intersected(self.image_rect())
+        if visible.isEmpty():
+            return
+        have = self.detail_rect()
+        if have is not None and have.contains(visible) and self._detail_item is not None and (
+                self._detail_item.scale() <= 1.0 / zoom * 1.05 or self._detail_item.scale() <= 1):
+            return
+        self.detail_wanted.emit(visible, zoom)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt API)
+        super().scrollContentsBy(dx, dy)
+        if self._full_size is not None:
+            self._detail_timer.start()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt API)
+        super().drawForeground(painter, rect)
+        text = self._message if self._pixmap_item is None else self._alert
+        if not text:
+            return
+        painter.save()
+        painter.resetTransform()  # viewport pixels from here on
+        area = QRectF(self.viewport().rect())
+        if self._pixmap_item is None:
+            painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+            font = painter.font()
+            font.setPointSizeF(font.pointSizeF() * 1.4)
+            painter.setFont(font)
+            painter.drawText(area.adjusted(20, 20, -20, -20),
+                             int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
+        else:
+            red = QColor("#C00000")
+            pen = painter.pen()
+            pen.setColor(red)
+            pen.setWidthF(6.0)
+            painter.setPen(pen)
+            painter.drawRect(area.adjusted(3, 3, -3, -3))
+            band = QRectF(area.left(), area.top(), area.width(), 34)
+            painter.fillRect(band, red)
+            painter.setPen(QColor("white"))
+            font = painter.font()
+            font.setBold(True)
+            painter.setFont(font)
+            painter.drawText(band.adjusted(8, 0, -8, 0),
+                             int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
+        painter.restore()
 
     def pixmap_item(self) -> QGraphicsPixmapItem | None:
         return self._pixmap_item
@@ -276,6 +420,20 @@ class ImageView(QGraphicsView):
                 and not self.visible_scene_rect().intersects(item.rect())):
             self.centerOn(item.rect().center())
             self._after_zoom()
+
+    def pixel_at(self, pos: QPoint | QPointF) -> tuple[int, int] | None:
+        """The original-image pixel under viewport position ``pos``, or None off the image."""
+        if self._pixmap_item is None:
+            return None
+        scene = self._to_scene(QPointF(pos))
+        rect = self.image_rect()
+        if not rect.contains(scene) or scene.x() >= rect.right() or scene.y() >= rect.bottom():
+            return None
+        return int(scene.x()), int(scene.y())
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        super().leaveEvent(event)
+        self.cursor_moved.emit(None)
 
     def region_at(self, pos: QPoint | QPointF) -> int | None:
         """The region under a viewport position: a tag first, else the smallest box under it."""
@@ -527,9 +685,13 @@ class ImageView(QGraphicsView):
         bounds = self.image_rect()
         for item in self._regions.values():
             item.set_view_scale(scale, bounds)
+        if self._detail_item is not None:
+            self._detail_item.setTransformationMode(self._pixmap_item.transformationMode())
         if not math.isclose(zoom, self._last_zoom, rel_tol=1e-9):
             self._last_zoom = zoom
             self.zoom_changed.emit(zoom)
+        if self._full_size is not None:
+            self._detail_timer.start()
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -550,6 +712,7 @@ class ImageView(QGraphicsView):
             return
         if self.is_animating():
             self.stop_animation()
+        self.touched.emit()
         self.zoom_by(WHEEL_STEP ** (dy / 120.0), event.position())
         event.accept()
 
@@ -566,6 +729,7 @@ class ImageView(QGraphicsView):
             return
         if self.is_animating():
             self.stop_animation()
+        self.touched.emit()
         if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.zoom_by(KEY_STEP)
         elif key == Qt.Key.Key_Minus:
@@ -581,10 +745,12 @@ class ImageView(QGraphicsView):
             self._press_pos = event.position()
             if self.is_animating():
                 self.stop_animation()
+        self.touched.emit()
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         super().mouseMoveEvent(event)
+        self.cursor_moved.emit(self.pixel_at(event.position()))
         if self._press_pos is not None and event.buttons() & Qt.MouseButton.LeftButton:
             moved = (event.position() - self._press_pos).manhattanLength()
             if moved >= QApplication.startDragDistance():

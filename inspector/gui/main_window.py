@@ -1,9 +1,18 @@
 """The main window: queue on the left, the live Locate-Then-Examine view, the batch table.
 
 Thin by design: the worker thread runs the pipeline, the models hold the queue and the table,
-the widgets draw. This module only wires them and keeps, per image, what the view needs to show
-it again (its close-ups and analysis). Every finished analysis is written to the open case at
-once, so nothing is lost if the app is closed or crashes.
+the widgets draw, :class:`CaseSession` writes the case and :class:`Background` does slow work
+off the GUI thread. This module wires them and decides what is shown:
+
+- What is shown is what is on disk now. Selecting an image re-reads and re-hashes its file off
+  the GUI thread (``core.preview.check_evidence``); only when the hash matches the analysis are
+  its boxes, close-ups, verdicts and examiner input shown. A changed or missing file is said in
+  red on the image, the queue row and the Evidence tab, with an offer to re-analyse.
+- Nothing the examiner types is lost: unsaved input is kept per analysis while the window is
+  open and saved when the examiner moves to another image or closes the window; "saved" is said
+  only after the case write succeeded, a failed write is an error bar with the text kept.
+- Queue, batch table and view follow each other from mouse and keyboard; the view follows the
+  running analysis only until the examiner touches something.
 """
 
 from __future__ import annotations
@@ -12,34 +21,20 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QListView,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
 )
 
 from inspector import __version__
 from inspector.core.casestore import CaseError, CaseStore
-from inspector.core.imageio import ImageLoadError, iter_image_files, load_image
+from inspector.core.imageio import iter_image_files
 from inspector.core.pipeline import (
     CloseupReady,
     FinalVerdict,
@@ -50,29 +45,31 @@ from inspector.core.pipeline import (
     RegionLocated,
     TokenGenerated,
 )
-from inspector.gui.closeup_strip import CloseupStrip
-from inspector.gui.evidence_panel import EvidencePanel
-from inspector.gui.examiner_panel import ExaminerPanel
+from inspector.core.preview import EvidenceCheck
+from inspector.core.results import Analysis
+from inspector.gui.background import Background
+from inspector.gui.case_session import CaseSession
+from inspector.gui.examiner_drafts import ExaminerDrafts
+from inspector.gui.image_records import (
+    ImageRecord,
+    check_for_display,
+    detail_tile,
+    live_preview,
+    load_closeups,
+)
 from inspector.gui.image_view import ImageView
-from inspector.gui.models import BatchFilterProxy, BatchTableModel, QueueModel
+from inspector.gui.models import (
+    NOT_LOADED,
+    BatchFilterProxy,
+    BatchTableModel,
+    QueueModel,
+    thumbnail_image,
+)
 from inspector.gui.settings import AppSettings, to_closeup_policy
-from inspector.gui.verdict_panel import VerdictPanel
+from inspector.gui.window_layout import SHORTCUTS, build_menus, build_widgets
 from inspector.gui.worker import AnalysisQueue, WorkerHost
 
 BackendFactory = Callable[[], Any]
-
-
-@dataclass
-class ImageRecord:
-    """What the window keeps per image to show it again."""
-
-    image: Any = None  # PIL image while it is live; reloaded from disk when needed
-    regions: list = field(default_factory=list)
-    closeups: dict[int, tuple[str, Any]] = field(default_factory=dict)  # number -> (label, image)
-    analysis: Any = None
-    evidence: Any = None
-    streams: dict[int, str] = field(default_factory=lambda: {1: "", 2: ""})
-
 
 def default_case_folder() -> Path:
     """Today's session case, used until the user opens another one."""
@@ -83,10 +80,6 @@ def default_case_folder() -> Path:
 
 
 class MainWindow(QMainWindow):
-    # case writes run on a background thread (PNG encoding and fsync can take 100+ ms);
-    # their failures come back to the GUI thread through this signal
-    case_write_failed = Signal(str)
-
     def __init__(
         self,
         settings: AppSettings,
@@ -95,16 +88,25 @@ class MainWindow(QMainWindow):
         notices: list[str] | None = None,
         case_folder: Path | None = None,
         is_demo: bool = False,
+        demo_factory: BackendFactory | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.records: dict[str, ImageRecord] = {}
         self.shown_path: str | None = None
+        self.displayed_path: str | None = None  # shown_path once its pixels are on screen
         self.follow_live = True
+        self.case: CaseStore | None = None
+        self.last_notice = ""
+        self._show_token = 0
+        self._syncing = False
+        self._backend_factory = backend_factory
+        self._demo_factory = demo_factory
         self.setWindowTitle("LTE Inspector")
         self.setAcceptDrops(True)
 
-        self._case_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="case-writer")
+        self.loader = Background(2, "evidence-reader", self)  # hashing, decoding, previews
+        self.cases = CaseSession(self)
         self.host = WorkerHost(self)
         self.queue = AnalysisQueue(self.host, self._pipeline_options(), self)
         self.queue_model = QueueModel(self)
@@ -113,8 +115,9 @@ class MainWindow(QMainWindow):
         self.table_proxy = BatchFilterProxy(self)
         self.table_proxy.setSourceModel(self.table_model)
 
-        self._build_widgets()
-        self._build_menus()
+        build_widgets(self)
+        self.drafts = ExaminerDrafts(self.examiner, self.cases, self)
+        build_menus(self)
         self._wire()
         self._open_case(case_folder or default_case_folder())
 
@@ -131,146 +134,18 @@ class MainWindow(QMainWindow):
         self._memory_timer.timeout.connect(self._update_status)
         self._memory_timer.start(2000)
         self._update_status()
+        self._update_buttons()
 
     # -- construction ---------------------------------------------------------------------------
-
-    def _build_widgets(self) -> None:
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(
-            "QLabel { background: #b35c00; color: white; padding: 6px; font-weight: bold; }"
-        )
-        self.queue_view = QListView()
-        self.queue_view.setModel(self.queue_model)
-        self.queue_view.setIconSize(self.queue_view.iconSize() * 2)
-        self.open_button = QPushButton("Add images…")
-        self.cancel_button = QPushButton("Cancel")
-        self.stop_button = QPushButton("Stop after current")
-        self.stop_button.setCheckable(True)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Queue (drop images or folders anywhere)"))
-        left_layout.addWidget(self.queue_view, 1)
-        buttons = QHBoxLayout()
-        for b in (self.open_button, self.cancel_button, self.stop_button):
-            buttons.addWidget(b)
-        left_layout.addLayout(buttons)
-
-        self.view = ImageView()
-        self.view.animations_enabled = self.settings.animation
-        self.strip = CloseupStrip()
-        self.verdicts = VerdictPanel()
-        self.examiner = ExaminerPanel()
-        self.examiner.set_default_examiner(self.settings.examiner)
-        self.examiner.set_analysis(None)
-
-        image_side = QSplitter(Qt.Orientation.Vertical)
-        image_side.addWidget(self.view)
-        image_side.addWidget(self.strip)
-        image_side.setStretchFactor(0, 5)
-        image_side.setStretchFactor(1, 1)
-        self.evidence = EvidencePanel()
-        self.side_tabs = QTabWidget()
-        self.side_tabs.addTab(self.verdicts, "Verdicts")
-        self.side_tabs.addTab(self.evidence, "Evidence and provenance")
-        right_side = QSplitter(Qt.Orientation.Vertical)
-        right_side.addWidget(self.side_tabs)
-        right_side.addWidget(self.examiner)
-        right_side.setStretchFactor(0, 3)
-        inspect = QSplitter(Qt.Orientation.Horizontal)
-        inspect.addWidget(image_side)
-        inspect.addWidget(right_side)
-        inspect.setStretchFactor(0, 3)
-        inspect.setStretchFactor(1, 2)
-
-        self.changed_only = QCheckBox("Changed only")
-        self.verdict_filter = QComboBox()
-        self.verdict_filter.addItem("All final verdicts", None)
-        self.verdict_filter.addItem("Real", "real")
-        self.verdict_filter.addItem("AI-generated", "ai-generated")
-        self.verdict_filter.addItem("Unparsed", "unparsed")
-        self.table = QTableView()
-        self.table.setModel(self.table_proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        batch = QWidget()
-        batch_layout = QVBoxLayout(batch)
-        filters = QHBoxLayout()
-        filters.addWidget(self.changed_only)
-        filters.addWidget(self.verdict_filter)
-        filters.addStretch(1)
-        batch_layout.addLayout(filters)
-        batch_layout.addWidget(self.table, 1)
-
-        self.tabs = QTabWidget()
-        self.tabs.addTab(inspect, "Inspect")
-        self.tabs.addTab(batch, "Batch comparison")
-
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(left)
-        main.addWidget(self.tabs)
-        main.setStretchFactor(1, 4)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.banner)
-        layout.addWidget(main, 1)
-        self.setCentralWidget(central)
-        self.model_label = QLabel("no model loaded")
-        self.memory_label = QLabel()
-        self.case_label = QLabel()
-        self.statusBar().addWidget(self.model_label, 1)
-        self.statusBar().addPermanentWidget(self.case_label)
-        self.statusBar().addPermanentWidget(self.memory_label)
-        self.resize(1400, 900)
-
-    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Open images…", self.open_images, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "Open &folder…", self.open_folder, "Ctrl+Shift+O")
-        self._action(file_menu, "&Paste image or paths", self.paste, QKeySequence.StandardKey.Paste)
-        file_menu.addSeparator()
-        self._action(file_menu, "&New case…", self.new_case, QKeySequence.StandardKey.New)
-        self._action(file_menu, "Open &case…", self.open_case, "Ctrl+Shift+C")
-        self._action(file_menu, "&Export report…", self.export_report_dialog, "Ctrl+E")
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        analysis = bar.addMenu("&Analysis")
-        self._action(analysis, "&Cancel current analysis", self.queue.cancel_current, "Ctrl+.")
-        self._action(analysis, "&Stop after current", lambda: self.stop_button.setChecked(True))
-        self._action(analysis, "&Resume queue", lambda: self.stop_button.setChecked(False))
-        view = bar.addMenu("&View")
-        self._action(view, "&Fit to window", self.view.fit_to_window, "Ctrl+0")
-        self.animation_action = QAction("&Animate the examine step", self, checkable=True)
-        self.animation_action.setChecked(self.settings.animation)
-        self.animation_action.toggled.connect(self._set_animation)
-        view.addAction(self.animation_action)
-        settings_menu = bar.addMenu("&Settings")
-        self._action(settings_menu, "&Settings…", self.open_settings, "Ctrl+,")
-        self._action(settings_menu, "&Download a model…", self.download_model_dialog)
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&About LTE Inspector", self.about)
 
     def _wire(self) -> None:
         self.open_button.clicked.connect(self.open_images)
         self.cancel_button.clicked.connect(self.queue.cancel_current)
         self.stop_button.toggled.connect(self._stop_toggled)
+        self.queue_view.selectionModel().currentRowChanged.connect(self._queue_current_changed)
         self.queue_view.clicked.connect(self._queue_clicked)
-        self.table.doubleClicked.connect(self._table_double_clicked)
+        self.table.selectionModel().currentRowChanged.connect(self._table_current_changed)
+        self.table.activated.connect(self._table_activated)  # Enter, double-click
         self.changed_only.toggled.connect(self.table_proxy.set_changed_only)
         self.verdict_filter.currentIndexChanged.connect(
             lambda _: self.table_proxy.set_verdict_filter(self.verdict_filter.currentData())
@@ -279,28 +154,54 @@ class MainWindow(QMainWindow):
         self.host.loaded.connect(self._model_loaded)
         self.host.load_failed.connect(self._model_failed)
         self.host.pipeline_event.connect(self._on_event)
+        self.queue.state_changed.connect(self._queue_state_changed)
         self.queue.item_finished.connect(self._item_finished)
         self.queue.item_failed.connect(self._item_failed)
         self.view.region_clicked.connect(self._region_selected)
+        self.view.touched.connect(self._touched)
+        self.view.zoom_changed.connect(self._zoom_changed)
+        self.view.cursor_moved.connect(self._cursor_moved)
+        self.view.detail_wanted.connect(self._detail_wanted)
         self.strip.closeup_clicked.connect(self._region_selected)
         self.verdicts.finding_selected.connect(self._region_selected)
-        self.examiner.saved.connect(self._examiner_saved)
-        self.case_write_failed.connect(self.notify)
+        self.drafts.saved.connect(self._examiner_saved)
+        self.drafts.failed.connect(self.show_error)
+        self.drafts.notice.connect(self.notify)
+        self.examiner.edited.connect(self._touched)
+        self.cases.write_failed.connect(self.show_error)
+        self.state_bar.reanalyse_requested.connect(self.reanalyse_shown)
 
     # -- case -----------------------------------------------------------------------------------
 
-    def _open_case(self, folder: Path, create: bool = True) -> None:
+    def _open_case(self, folder: Path, create: bool = True) -> bool:
+        """Open a case and show *its* analyses: its images in the queue and the table."""
+        self.drafts.keep()
+        self.drafts.save_all()
         try:
-            if create:
-                self.case = CaseStore.open_or_create(folder, examiner=self.settings.examiner)
-            else:
-                self.case = CaseStore.open(folder)
-        except CaseError as exc:
-            self.case = None
-            self.notify(f"Could not open the case folder {folder}: {exc}")
-            return
-        self.case_label.setText(f"case {self.case.meta.number}")
-        self.table_model.set_analyses(self.case.latest())
+            case = self.cases.open(folder, create=create, examiner=self.settings.examiner)
+        except (CaseError, OSError) as exc:
+            self.show_error(f"Could not open the case folder {folder}: {exc}")
+            return False
+        self.case = case
+        self.case_label.setText(f"case {case.meta.number}")
+        for problem in case.problems[:3]:
+            self.notify(f"Case {case.meta.number}: {problem}")
+        # the queue keeps what is waiting or running; finished rows of the old case go
+        keep = set(self.queue.pending) | ({self.queue.current} if self.queue.current else set())
+        for path in self.queue_model.paths():
+            if path not in keep:
+                self.queue_model.remove_path(path)
+                self.records.pop(path, None)
+        for analysis in case.latest():
+            path = analysis.evidence.path
+            if path in keep:
+                continue
+            self.records[path] = ImageRecord(analysis=analysis)
+            self.queue_model.set_state(path, "done")
+            self.queue_model.set_analysis(path, analysis)
+        self.table_model.set_analyses(case.latest())
+        self._clear_shown()
+        return True
 
     def new_case(self) -> None:
         from PySide6.QtWidgets import QInputDialog
@@ -319,15 +220,13 @@ class MainWindow(QMainWindow):
         try:
             CaseStore.create(folder, number, title, self.settings.examiner)
         except CaseError as exc:
-            self.notify(f"Could not create the case: {exc}")
+            self.show_error(f"Could not create the case: {exc}")
             return False
-        self._open_case(folder)
-        return True
+        return self._open_case(folder, create=False)
 
     def open_case(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a case folder")
         if folder:
-            self.flush_case_writes()
             self._open_case(Path(folder), create=False)
 
     def export_report_dialog(self) -> None:
@@ -341,27 +240,28 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QCursor
         from PySide6.QtWidgets import QApplication
 
-        from inspector.report.pdf import render_case_report
+        from inspector.report.export import export_case_report
 
         if self.case is None:
-            self.notify("No case is open.")
+            self.show_error("No case is open: open or create a case before exporting a report.")
             return None
+        self.drafts.save_all()
         self.flush_case_writes()
         QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
         try:
-            pages = render_case_report(self.case, out, page_size)
-        except (OSError, ValueError) as exc:
-            self.notify(f"Could not write the report: {exc}")
+            exported = export_case_report(self.case, out, page_size,
+                                          examiner=self.settings.examiner)
+        except (OSError, ValueError, CaseError) as exc:
+            self.show_error(f"Could not write the report {out}: {exc}")
             return None
         finally:
             QApplication.restoreOverrideCursor()
-        import hashlib
+        self.notify(f"Report written: {out} ({exported.pages} pages)")
+        return exported.pages
 
-        digest = hashlib.sha256(Path(out).read_bytes()).hexdigest()
-        self.case.log("report-exported", self.settings.examiner, digest, str(out),
-                      f"{pages} pages")
-        self.notify(f"Report written: {out} ({pages} pages)")
-        return pages
+    def flush_case_writes(self) -> None:
+        """Wait until every finished analysis and examiner edit is on disk."""
+        self.cases.flush()
 
     # -- adding images --------------------------------------------------------------------------
 
@@ -371,6 +271,10 @@ class MainWindow(QMainWindow):
         added = self.queue.add(files, self._pipeline_options())  # the queue model follows
         for path in added:
             self.records.setdefault(path, ImageRecord())
+        if self.host.model_state == "failed":
+            self._mark_not_loaded()
+        if added and self.shown_path is None:
+            self.show_path(added[0], follow=True)  # and keep following the queue
         return len(added)
 
     def open_images(self) -> None:
@@ -410,21 +314,38 @@ class MainWindow(QMainWindow):
             self.add_paths(paths)
             event.acceptProposedAction()
 
+    def reanalyse_shown(self) -> None:
+        """Analyse the shown file again: a new analysis; the old one stays in the case."""
+        path = self.shown_path
+        if path is None or path == self.queue.current or path in self.queue.pending:
+            return
+        self.records[path] = ImageRecord()
+        self.queue.add([path], self._pipeline_options())
+        self.follow_live = True
+        self.show_path(path)
+
     # -- live analysis --------------------------------------------------------------------------
+
+    def _queue_state_changed(self, path: str, state: str) -> None:
+        if state == "analysing":
+            self.records.setdefault(path, ImageRecord()).start_over()
+        self._update_buttons()
 
     def _on_event(self, path: str, event: Any) -> None:
         record = self.records.setdefault(path, ImageRecord())
         if isinstance(event, ImageLoaded):
-            record.image = event.image
+            record.live_image = event.image
             record.evidence = event.evidence
+            self.loader.submit(thumbnail_image, event.image,
+                               on_done=lambda q, p=path: self.queue_model.set_icon(p, q))
             if self.follow_live or self.shown_path is None:
                 if self.view.is_animating():  # let the previous image's examine play out
                     self.view.examine_finished.connect(
-                        lambda p=path: self.follow_live and self._show(p),
+                        lambda p=path: self.follow_live and self.show_path(p, follow=True),
                         Qt.ConnectionType.SingleShotConnection,
                     )
                 else:
-                    self._show(path)
+                    self.show_path(path, follow=True)
             return
         if isinstance(event, RegionLocated):
             record.regions.append(event.region)
@@ -432,7 +353,7 @@ class MainWindow(QMainWindow):
             record.closeups[event.closeup.region] = (event.label, event.image)
         elif isinstance(event, TokenGenerated):
             record.streams[event.query] += event.text
-        if path != self.shown_path:
+        if path != self.displayed_path:
             return
         if isinstance(event, RegionLocated):
             r = event.region
@@ -458,112 +379,286 @@ class MainWindow(QMainWindow):
             else:
                 self._show_final(path, analysis)
 
-    def _show_final(self, path: str, analysis) -> None:
-        if path == self.shown_path:
+    def _show_final(self, path: str, analysis: Analysis) -> None:
+        if path == self.displayed_path:
             self.verdicts.show_analysis(analysis)
-            self.examiner.set_analysis(analysis)
 
-    def _item_finished(self, path: str, analysis) -> None:
+    def _item_finished(self, path: str, analysis: Analysis) -> None:
         record = self.records.setdefault(path, ImageRecord())
         record.analysis = analysis
-        if self.case is not None:
-            closeups = {n: image for n, (_, image) in record.closeups.items()}
-            self._case_writer.submit(self._store, self.case, analysis, closeups, path)
+        record.live_image = None  # shown again from the file, re-hashed
+        closeups = {n: image for n, (_, image) in record.closeups.items()}
+        self.cases.add_analysis(analysis, closeups, self.settings.examiner, Path(path).name)
         self.table_model.add_analysis(analysis)
-        if path != self.shown_path:
-            record.image = None  # reloaded from disk when shown again
-
-    def _store(self, case: CaseStore, analysis, closeups: dict, path: str) -> None:
-        """Runs on the case-writer thread, one analysis at a time, in finishing order."""
-        try:
-            case.add_analysis(analysis, closeups, examiner=self.settings.examiner)
-        except (OSError, CaseError) as exc:
-            self.case_write_failed.emit(f"Could not save the analysis of {Path(path).name}: {exc}")
-
-    def flush_case_writes(self) -> None:
-        """Wait until every finished analysis is on disk."""
-        self._case_writer.submit(lambda: None).result()
+        if path == self.displayed_path:
+            self.verdicts.show_analysis(analysis)
+            self.drafts.show(analysis)
 
     def _item_failed(self, path: str, message: str) -> None:
+        self.records.setdefault(path, ImageRecord()).error = message
         self.notify(f"{Path(path).name}: {message}")
+        if path == self.shown_path:
+            self.show_path(path)
 
     # -- showing an image -----------------------------------------------------------------------
 
     def _show(self, path: str) -> None:
-        """Show one image with whatever is known about it."""
-        record = self.records.setdefault(path, ImageRecord())
+        self.show_path(path)
+
+    def show_path(self, path: str, *, follow: bool = False) -> None:
+        """Show one image: its file is re-read and re-hashed first, off the GUI thread."""
+        self.drafts.keep()
+        if not follow:
+            self.follow_live = path == self.queue.current and self.follow_action.isChecked()
         self.shown_path = path
-        image = record.image
-        if image is None:
-            try:
-                image = load_image(path).image
-            except ImageLoadError as exc:
-                self.view.clear()
-                self.strip.clear()
-                self.verdicts.clear()
-                self.examiner.set_analysis(None)
-                self.notify(exc.message)
-                return
-        self.view.set_image(image)
+        self._show_token += 1
+        token = self._show_token
+        self._select_in_lists(path)
+        self._clear_panels(f"Reading {Path(path).name}…")
+        record = self.records.setdefault(path, ImageRecord())
+        if record.error is not None:
+            self._show_failed(path, record.error)
+            return
+        if record.live_image is not None:  # being analysed: these are the bytes just hashed
+            self.loader.submit(live_preview, record.live_image,
+                               on_done=lambda img: self._show_live(token, path, img))
+            return
+        recorded = record.analysis.evidence.sha256 if record.analysis else None
+        self.loader.submit(check_for_display, self._resolve(path), recorded,
+                           on_done=lambda found: self._checked(token, path, *found))
+
+    def _clear_panels(self, message: str) -> None:
+        self.displayed_path = None
+        self.view.clear(message)
+        self.state_bar.clear()
         self.strip.clear()
         self.verdicts.clear()
+        self.evidence.clear("Reading the file…")
+        self.examiner.set_analysis(None)
+
+    def _clear_shown(self) -> None:
+        self.drafts.keep()
+        self.shown_path = None
+        self._show_token += 1
+        self._clear_panels(ImageView.DROP_MESSAGE)
         self.evidence.clear()
-        regions = record.regions or (record.analysis.regions if record.analysis else [])
-        for r in regions:
-            self.view.add_region(r.number, r.box, r.label, examined=r.number in record.closeups
-                                 or getattr(r, "examined", False))
+
+    def _show_failed(self, path: str, message: str) -> None:
+        self.view.clear(f"{Path(path).name} could not be analysed:\n{message}")
+        self.evidence.show_error(path, message)
+        self.state_bar.show_state(f"Not analysed: {message}", can_reanalyse=False)
+
+    def _show_live(self, token: int, path: str, preview: Any) -> None:
+        if token != self._show_token:
+            return
+        record = self.records[path]
+        if record.live_image is None and record.analysis is not None:
+            self.show_path(path, follow=True)  # finished meanwhile: show it re-hashed
+            return
+        size = record.live_image.size if record.live_image is not None else None
+        self.view.set_image(preview, full_size=size)
+        self.displayed_path = path
+        for r in record.regions:
+            self.view.add_region(r.number, r.box, r.label, examined=r.number in record.closeups)
         for number, (label, closeup) in sorted(record.closeups.items()):
             self.strip.add_closeup(number, label, closeup)
-        if record.analysis is not None:
-            self.verdicts.show_analysis(record.analysis)
-            self.examiner.set_analysis(record.analysis)
-            self.evidence.show_evidence(record.analysis.evidence)
-        elif record.evidence is not None:
+        if record.evidence is not None:
             self.evidence.show_evidence(record.evidence)
-        else:
-            self.examiner.set_analysis(None)
+        for query in (1, 2):
+            if record.streams[query]:
+                self.verdicts.set_streaming(query, record.streams[query])
+
+    def _checked(self, token: int, path: str, check: EvidenceCheck,
+                 preview: QImage | None) -> None:
+        if token != self._show_token:
+            return  # the examiner has moved on
+        record = self.records[path]
+        record.check = check
+        analysis = record.analysis
+        self.queue_model.set_evidence_state(path, check.state)
+        if check.state in ("missing", "unreadable"):
+            message = check.describe(analysis.evidence.sha256 if analysis else None)
+            self.view.clear(message)
+            self.state_bar.show_state(message, can_reanalyse=False)
+            if analysis is not None:
+                self.evidence.show_evidence(analysis.evidence, check)
+            else:
+                self.evidence.show_error(path, check.message)
+            return
+        self.view.set_image(preview, full_size=(check.width, check.height))
+        self.displayed_path = path
+        if analysis is None:
+            self.evidence.show_unanalysed(check)
             for query in (1, 2):
                 if record.streams[query]:
                     self.verdicts.set_streaming(query, record.streams[query])
+            return
+        self.evidence.show_evidence(analysis.evidence, check)
+        if check.state == "changed":  # new pixels: the old boxes and verdicts do not apply
+            self.view.set_alert("FILE CHANGED SINCE ANALYSIS — recorded results hidden")
+            self.state_bar.show_state(check.describe(analysis.evidence.sha256),
+                                      can_reanalyse=True)
+            return
+        for r in analysis.regions:
+            self.view.add_region(r.number, r.box, r.label,
+                                 examined=r.examined or r.number in record.closeups)
+        self.verdicts.show_analysis(analysis)
+        self.drafts.show(analysis)
+        if record.closeups:
+            self._show_closeups(record.closeups)
+        elif analysis.closeups:
+            case = self.cases.owner(analysis.id)
+            self.loader.submit(load_closeups, case, analysis,
+                               on_done=lambda found: self._closeups_loaded(token, path, found))
+
+    def _closeups_loaded(self, token: int, path: str, found: dict) -> None:
+        if token == self._show_token and found:
+            self.records[path].closeups = found
+            self._show_closeups(found)
+
+    def _show_closeups(self, closeups: dict) -> None:
+        self.strip.clear()
+        for number, (label, closeup) in sorted(closeups.items()):
+            self.strip.add_closeup(number, label, closeup)
+
+    def _resolve(self, path: str) -> str:
+        """A path recorded relative to where the CLI ran: try the case folder's neighbourhood."""
+        p = Path(path)
+        if p.is_absolute() or p.exists() or self.case is None:
+            return path
+        for base in (self.case.root.parent, self.case.root):
+            if (base / p).exists():
+                return str(base / p)
+        return path
+
+    def _detail_wanted(self, rect, zoom: float) -> None:
+        """Full-resolution pixels of the visible area of a previewed image (off the GUI thread)."""
+        path, token = self.displayed_path, self._show_token
+        if path is None:
+            return
+        record = self.records[path]
+        expected = record.check.sha256 if record.check else None
+        box = (rect.left(), rect.top(), rect.right(), rect.bottom())
+        dpr = self.view.viewport().devicePixelRatioF()
+        target = (max(1, round(self.view.viewport().width() * dpr)),
+                  max(1, round(self.view.viewport().height() * dpr)))
+        source = record.live_image
+        self.loader.submit(detail_tile, source, self._resolve(path), expected, box, target,
+                           on_done=lambda q: self._detail_ready(token, q, rect))
+
+    def _detail_ready(self, token: int, image: QImage | None, rect) -> None:
+        if token == self._show_token and image is not None:
+            self.view.set_detail(image, rect)
+
+    def _select_in_lists(self, path: str) -> None:
+        """Keep the queue row and the batch-table row on the shown image (no echo)."""
+        self._syncing = True
+        try:
+            row = self.queue_model.row_of(path)
+            if row >= 0:
+                index = self.queue_model.index(row, 0)
+                self.queue_view.selectionModel().setCurrentIndex(
+                    index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                self.queue_view.scrollTo(index)
+            else:
+                self.queue_view.selectionModel().clearSelection()
+            source_row = self.table_model.row_of_path(path)
+            if source_row >= 0:
+                proxy_index = self.table_proxy.mapFromSource(self.table_model.index(source_row, 0))
+                if proxy_index.isValid():
+                    self.table.selectionModel().setCurrentIndex(
+                        proxy_index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                        | QItemSelectionModel.SelectionFlag.Rows)
+                    self.table.scrollTo(proxy_index)
+            else:
+                self.table.selectionModel().clearSelection()
+        finally:
+            self._syncing = False
+
+    def _queue_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing or not current.isValid():
+            return
+        path = self.queue_model.path_at(current.row())
+        if path != self.shown_path:
+            self.show_path(path)
 
     def _queue_clicked(self, index: QModelIndex) -> None:
         path = self.queue_model.path_at(index.row())
-        self.follow_live = path == self.queue.current
-        self._show(path)
+        if path != self.shown_path:
+            self.show_path(path)
 
-    def _table_double_clicked(self, index: QModelIndex) -> None:
-        analysis = self.table_model.analysis_at(self.table_proxy.mapToSource(index).row())
-        path = analysis.evidence.path
-        record = self.records.setdefault(path, ImageRecord())
-        record.analysis = record.analysis or analysis
-        if not record.closeups and self.case is not None:
-            for c in analysis.closeups:
-                png = self.case.closeup_path(analysis.id, c.region)
-                if png.exists():
-                    from PIL import Image
+    def _table_path(self, index: QModelIndex) -> str:
+        return self.table_model.analysis_at(self.table_proxy.mapToSource(index).row()) \
+            .evidence.path
 
-                    label = next((r.label for r in analysis.regions if r.number == c.region), "")
-                    record.closeups[c.region] = (label, Image.open(png).convert("RGB"))
-        self.follow_live = False
+    def _table_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing or not current.isValid():
+            return
+        path = self._table_path(current)
+        if path != self.shown_path:
+            self._ensure_row(path)
+            self.show_path(path)
+
+    def _table_activated(self, index: QModelIndex) -> None:
+        path = self._table_path(index)
+        self._ensure_row(path)
         self.tabs.setCurrentIndex(0)
-        self._show(path)
+        if path != self.shown_path:
+            self.show_path(path)
+
+    def _ensure_row(self, path: str) -> None:
+        """A table row whose image is not in the queue list gets a (done) queue row."""
+        if self.queue_model.row_of(path) >= 0:
+            return
+        analysis = next(a for a in self.table_model.analyses() if a.evidence.path == path)
+        self.records.setdefault(path, ImageRecord(analysis=analysis))
+        self.queue_model.set_state(path, "done")
+        self.queue_model.set_analysis(path, analysis)
 
     def _region_selected(self, number: int) -> None:
         self.view.highlight_region(number)
         self.strip.highlight(number)
         self.verdicts.highlight_region(number)
 
-    def _examiner_saved(self, analysis) -> None:
-        if self.case is not None:
-            self.flush_case_writes()  # the analysis file must exist before it is updated
-            e = analysis.examiner
-            try:
-                self.case.update_examiner(analysis.id, e.examiner, e.notes, e.override_verdict)
-            except (OSError, CaseError) as exc:
-                self.notify(f"Could not save the examiner's input: {exc}")
-                return
-        self.table_model.add_analysis(analysis)
-        self.statusBar().showMessage("Examiner input saved", 4000)
+    def _touched(self) -> None:
+        """The examiner works on what is shown: stop moving the view to the running analysis."""
+        if self.shown_path is not None:
+            self.follow_live = False
+
+    def _set_follow(self, on: bool) -> None:
+        self.follow_live = on
+        if on and self.queue.current and self.queue.current != self.shown_path:
+            self.show_path(self.queue.current, follow=True)
+
+    def _zoom_changed(self, zoom: float) -> None:
+        self.zoom_label.setText(f"Zoom {zoom * 100:.0f} %" if self.view.has_image() else "")
+
+    def _cursor_moved(self, pixel: tuple[int, int] | None) -> None:
+        self.pixel_label.setText("" if pixel is None else f"x {pixel[0]}, y {pixel[1]}")
+
+    # -- examiner input -------------------------------------------------------------------------
+
+    def _examiner_saved(self, analysis: Analysis) -> None:
+        """Its input is in the case now: every place that shows the verdict of record follows."""
+        self.table_model.refresh(analysis)
+        self.queue_model.refresh(analysis.evidence.path)
+        if self.displayed_path == analysis.evidence.path:
+            self.verdicts.show_analysis(analysis)
+        self._remember_examiner(analysis.examiner.examiner)
+        self.statusBar().showMessage(
+            f"Examiner input for {Path(analysis.evidence.path).name} saved to the case", 4000)
+
+    def _remember_examiner(self, name: str) -> None:
+        if not name or name == self.settings.examiner:
+            return
+        from inspector.gui.settings import save_settings
+
+        self.settings.examiner = name
+        self.examiner.set_default_examiner(name)
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.notify(f"Could not remember the examiner's name in the settings: {exc}")
 
     # -- model, settings, status ----------------------------------------------------------------
 
@@ -571,15 +666,48 @@ class MainWindow(QMainWindow):
         return PipelineOptions(policy=to_closeup_policy(self.settings))
 
     def _model_loaded(self, provenance) -> None:
+        self.error_bar.clear()
         demo = " — DEMO, not a detector" if provenance.is_demo else ""
         self.model_label.setText(
             f"Model: {provenance.model_id} ({provenance.model_type}, {provenance.dtype}, "
             f"{provenance.quantization}) on {provenance.device}{demo}"
         )
+        waiting = [p for p in self.queue_model.paths()
+                   if self.queue_model.item(p).state == NOT_LOADED]
+        if waiting:
+            self.queue.add(waiting, self._pipeline_options())
 
     def _model_failed(self, message: str) -> None:
         self.model_label.setText("Model not loaded")
-        self.notify(f"The model could not be loaded: {message}. Open Settings to fix it.")
+        actions = [("Open Settings…", self.open_settings)]
+        if self._backend_factory is not None:
+            actions.append(("Retry", lambda: self.host.load(self._backend_factory)))
+        if self._demo_factory is not None:
+            actions.append(("Use the demo model", self.use_demo_model))
+        self.show_error(
+            f"The model could not be loaded: {message}\nNext steps: check the model in Settings "
+            "(Ctrl+,), or use the bundled demo model to see how the app works. Queued images "
+            "wait as \"not analysed\".", actions)
+        self._mark_not_loaded()
+
+    def _mark_not_loaded(self) -> None:
+        waiting = self.queue.pending
+        self.queue.clear_pending()
+        for path in waiting:
+            self.queue_model.set_state(path, NOT_LOADED)
+        self._update_buttons()
+
+    def use_demo_model(self) -> None:
+        if self._demo_factory is not None:
+            self.error_bar.clear()
+            self.set_banner("DEMO MODEL — this checkpoint shows how the app works; it is not a "
+                            "detector. Configure a real model in Settings.")
+            self.host.load(self._demo_factory)
+
+    def _update_buttons(self) -> None:
+        busy = self.queue.is_busy
+        self.cancel_button.setEnabled(busy)
+        self.stop_button.setEnabled(busy or bool(self.queue.pending) or self.queue.is_stopped)
 
     def _set_animation(self, on: bool) -> None:
         self.settings.animation = on
@@ -590,6 +718,7 @@ class MainWindow(QMainWindow):
             self.queue.stop_after_current()
         else:
             self.queue.resume()
+        self._update_buttons()
 
     def open_settings(self) -> None:
         from inspector.gui.settings import SettingsDialog, save_settings
@@ -635,9 +764,24 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(bool(text))
 
     def notify(self, message: str) -> None:
-        """A non-modal notice: the status bar, and the banner for lasting problems."""
+        """A passing notice in the status bar (lasting problems go to :meth:`show_error`)."""
         self.statusBar().showMessage(message, 15000)
         self.last_notice = message
+
+    def show_error(self, message: str, actions: list | None = None) -> None:
+        """A problem the examiner must not miss: a red bar over the window until dismissed."""
+        self.error_bar.show_message(message, actions or [])
+        self.notify(message.splitlines()[0])
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>"
+                       for keys, what in SHORTCUTS)
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText(f"<table cellspacing=6>{rows}</table>")
+        box.setModal(False)
+        box.show()
+        self._shortcuts_box = box
 
     def _update_status(self) -> None:
         try:
@@ -674,10 +818,24 @@ class MainWindow(QMainWindow):
     # -- closing --------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        """Cancel the running analysis and join the worker thread before closing."""
+        """Save what the examiner typed, cancel the analysis, stop the worker, finish writes."""
+        self.drafts.keep()
+        unnamed = self.drafts.unnamed()
+        if unnamed and self.isVisible() and not os.environ.get("LTE_NO_CLOSE_PROMPT"):
+            answer = QMessageBox.question(
+                self, "Unsaved notes",
+                f"{unnamed} image(s) have notes that cannot be saved without an examiner's "
+                "name. Close anyway and discard them?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Discard:
+                event.ignore()
+                return
+        self.drafts.save_all()
         self._memory_timer.stop()
         self.queue.stop_after_current()
         self.queue.cancel_current()
         self.host.shutdown()
-        self._case_writer.shutdown(wait=True)  # nothing finished is lost
+        self.loader.shutdown(wait=False, drop_pending=True)
+        self.cases.close()  # nothing finished or saved is lost
         event.accept()

@@ -17,37 +17,31 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QApplication, QStyle
 
-from inspector.core.pipeline import Done, FinalVerdict, ImageLoaded, InitialVerdict
+from inspector.core.pipeline import Done, FinalVerdict, InitialVerdict
 from inspector.core.results import Analysis
+from inspector.core.wording import (
+    P_AI_LABEL,
+    changed_text,
+    confidence_text,
+    override_text,
+    p_ai_reading,
+    verdict_text,
+)
 
 THUMBNAIL_SIZE = 64
-VERDICT_TEXT = {"real": "Real", "ai-generated": "AI-generated"}
 VERDICT_FILTERS = (None, "real", "ai-generated", "unparsed")
+NOT_LOADED = "not-loaded"  # queue state: the model failed to load, so the image was not analysed
+ALERT_COLOUR = QColor("#C00000")  # failed rows, changed or missing evidence
 
 _Index = QModelIndex | QPersistentModelIndex
 DisplayRole = Qt.ItemDataRole.DisplayRole
 DecorationRole = Qt.ItemDataRole.DecorationRole
 ToolTipRole = Qt.ItemDataRole.ToolTipRole
+ForegroundRole = Qt.ItemDataRole.ForegroundRole
 TextAlignmentRole = Qt.ItemDataRole.TextAlignmentRole
 UserRole = int(Qt.ItemDataRole.UserRole)
-
-
-def verdict_text(verdict: str | None) -> str:
-    """The verdict as shown: "Real", "AI-generated", or "unparsed" for anything else."""
-    return VERDICT_TEXT.get(verdict or "", "unparsed")
-
-
-def changed_text(analysis: Analysis) -> str:
-    if analysis.changed is None:
-        return "—"
-    if not analysis.changed:
-        return "unchanged"
-    return f"{verdict_text(analysis.initial_verdict)} → {verdict_text(analysis.final_verdict)}"
-
-
-def confidence_text(confidence: float | None) -> str:
-    return "n/a" if confidence is None else f"{confidence:.2f}"
 
 
 def thumbnail_image(image: Any, size: int = THUMBNAIL_SIZE) -> QImage:
@@ -65,6 +59,15 @@ def thumbnail_image(image: Any, size: int = THUMBNAIL_SIZE) -> QImage:
 
 
 _placeholder: QIcon | None = None
+_failed_icon: QIcon | None = None
+
+
+def failed_icon() -> QIcon:
+    global _failed_icon
+    if _failed_icon is None:
+        _failed_icon = QApplication.style().standardIcon(
+            QStyle.StandardPixmap.SP_MessageBoxCritical)
+    return _failed_icon
 
 
 def placeholder_icon() -> QIcon:
@@ -90,17 +93,32 @@ class QueueItem:
     initial_known: bool = False
     analysis: Analysis | None = None
     error: str | None = None
+    evidence: str = ""  # "changed" | "missing" when the file no longer matches its analysis
 
     @property
     def name(self) -> str:
         return Path(self.path).name
 
+    @property
+    def alarming(self) -> bool:
+        return self.state in ("failed", NOT_LOADED) or self.evidence in ("changed", "missing")
+
     def display_text(self) -> str:
         if self.state == "failed":
             return f"{self.name} — failed: {self.error or 'unknown error'}"
+        if self.state == NOT_LOADED:
+            return f"{self.name} — not analysed: model not loaded"
+        if self.evidence == "changed":
+            return f"{self.name} — FILE CHANGED since analysis"
+        if self.evidence == "missing":
+            return f"{self.name} — FILE MISSING"
         if self.analysis is not None and self.state == "done":
-            initial = verdict_text(self.analysis.initial_verdict)
-            return f"{self.name} — {initial} → {verdict_text(self.analysis.final_verdict)}"
+            a = self.analysis
+            text = (f"{self.name} — {verdict_text(a.initial_verdict)} → "
+                    f"{verdict_text(a.final_verdict)}")
+            if a.overridden:
+                text += f" · examiner: {verdict_text(a.verdict_of_record)}"
+            return text
         if self.state == "analysing":
             if self.initial_known:
                 return f"{self.name} — {verdict_text(self.initial)} → …"
@@ -113,12 +131,14 @@ class QueueItem:
         if a is not None:
             lines.append(
                 f"Initial: {verdict_text(a.initial_verdict)} "
-                f"(P(AI) {confidence_text(a.query1.confidence)})"
+                f"({P_AI_LABEL} {confidence_text(a.query1.confidence)})"
             )
             lines.append(
                 f"Final: {verdict_text(a.final_verdict)} "
-                f"(P(AI) {confidence_text(a.final_confidence)})"
+                f"({P_AI_LABEL} {confidence_text(a.final_confidence)})"
             )
+            if a.overridden:
+                lines.append(override_text(a.examiner))
             lines.append(f"Regions: {len(a.regions)}")
         elif self.initial_known:
             lines.append(f"Initial: {verdict_text(self.initial)}")
@@ -163,9 +183,13 @@ class QueueModel(QAbstractListModel):
         if role == DisplayRole:
             return item.display_text()
         if role == DecorationRole:
+            if item.state in ("failed", NOT_LOADED):
+                return failed_icon()
             return item.icon if item.icon is not None else placeholder_icon()
         if role == ToolTipRole:
             return item.tooltip()
+        if role == ForegroundRole:
+            return ALERT_COLOUR if item.alarming else None
         if role == self.PathRole:
             return item.path
         if role == self.StateRole:
@@ -200,6 +224,29 @@ class QueueModel(QAbstractListModel):
 
     def path_at(self, row: int) -> str:
         return self._items[row].path
+
+    def paths(self) -> list[str]:
+        return [item.path for item in self._items]
+
+    def set_icon(self, path: str, image: QImage) -> None:
+        """The row's thumbnail (a small QImage made off the GUI thread)."""
+        row = self.row_of(path)
+        if row >= 0:
+            self._items[row].icon = QIcon(QPixmap.fromImage(image))
+            self._changed(row)
+
+    def set_evidence_state(self, path: str, state: str) -> None:
+        """"changed" / "missing" mark the row red; anything else clears the mark."""
+        row = self.row_of(path)
+        if row >= 0:
+            self._items[row].evidence = state if state in ("changed", "missing") else ""
+            self._changed(row)
+
+    def refresh(self, path: str) -> None:
+        """Redraw a row whose analysis changed in place (e.g. the examiner's override)."""
+        row = self.row_of(path)
+        if row >= 0:
+            self._changed(row)
 
     def item(self, path: str | Path) -> QueueItem | None:
         row = self.row_of(path)
@@ -241,6 +288,7 @@ class QueueModel(QAbstractListModel):
         if state in ("queued", "analysing") and item.state not in ("queued", "analysing"):
             # analysed again: forget the previous outcome
             item.analysis, item.error, item.initial, item.initial_known = None, None, None, False
+            item.evidence = ""
         item.state = state
         self._changed(row)
 
@@ -269,9 +317,7 @@ class QueueModel(QAbstractListModel):
         if row < 0:
             return
         item = self._items[row]
-        if isinstance(event, ImageLoaded):
-            item.icon = QIcon(QPixmap.fromImage(thumbnail_image(event.image)))
-        elif isinstance(event, InitialVerdict):
+        if isinstance(event, InitialVerdict):
             item.initial, item.initial_known = event.query.verdict, True
         elif isinstance(event, FinalVerdict | Done):
             item.analysis = event.analysis
@@ -292,8 +338,15 @@ class QueueModel(QAbstractListModel):
 class BatchTableModel(QAbstractTableModel):
     """Every analysed image, one row each (a re-analysed file replaces its row)."""
 
-    COLUMNS = ("File", "Initial", "Final", "Changed", "Confidence", "Regions", "Seconds")
-    FILE, INITIAL, FINAL, CHANGED, CONFIDENCE, REGIONS, SECONDS = range(7)
+    COLUMNS = ("File", "Initial", "Final", "Changed", "Examiner override", P_AI_LABEL,
+               "Regions", "Seconds")
+    FILE, INITIAL, FINAL, CHANGED, OVERRIDE, CONFIDENCE, REGIONS, SECONDS = range(8)
+    HEADER_TIPS = {
+        OVERRIDE: "The examiner's verdict of record, where one was saved (who and when in the "
+                  "tooltip); it replaces the model's verdict in reports and exports.",
+        CONFIDENCE: "P(AI-generated) of the final verdict, from the model's token probabilities "
+                    "(uncalibrated); n/a when the backend does not expose them.",
+    }
     SortRole = UserRole + 1  # raw value: str/float/int, None when unknown (sorts last)
     AnalysisRole = UserRole + 2
 
@@ -308,12 +361,11 @@ class BatchTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DisplayRole):
-        if (
-            role == DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.COLUMNS)
-        ):
-            return self.COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS):
+            if role == DisplayRole:
+                return self.COLUMNS[section]
+            if role == ToolTipRole:
+                return self.HEADER_TIPS.get(section)
         return super().headerData(section, orientation, role)
 
     def analysis_at(self, row: int) -> Analysis:
@@ -347,6 +399,20 @@ class BatchTableModel(QAbstractTableModel):
     def clear(self) -> None:
         self.set_analyses([])
 
+    def row_of_path(self, path: str) -> int:
+        """The row showing the file at ``path``, or -1."""
+        for row, a in enumerate(self._analyses):
+            if a.evidence.path == path:
+                return row
+        return -1
+
+    def refresh(self, analysis: Analysis) -> None:
+        """Redraw the row of an analysis changed in place (the examiner's override)."""
+        for row, existing in enumerate(self._analyses):
+            if existing.id == analysis.id:
+                self._analyses[row] = analysis
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
     def data(self, index: _Index, role: int = DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._analyses):
             return None
@@ -360,6 +426,11 @@ class BatchTableModel(QAbstractTableModel):
             return a
         if role == ToolTipRole and column == self.FILE:
             return a.evidence.path
+        if role == ToolTipRole and column == self.CONFIDENCE:
+            return p_ai_reading(a.final_confidence)
+        if role == ToolTipRole and column == self.OVERRIDE and a.overridden:
+            return override_text(a.examiner) + (f"\nNotes: {a.examiner.notes}"
+                                                if a.examiner.notes else "")
         if role == TextAlignmentRole and column >= self.CONFIDENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -372,9 +443,12 @@ class BatchTableModel(QAbstractTableModel):
         if column == self.FINAL:
             return verdict_text(a.final_verdict)
         if column == self.CHANGED:
-            return changed_text(a)
+            return "—" if a.changed is None else changed_text(a)
+        if column == self.OVERRIDE:
+            return verdict_text(a.examiner.override_verdict) if a.overridden else "—"
         if column == self.CONFIDENCE:
-            return confidence_text(a.final_confidence)
+            p = a.final_confidence
+            return "n/a" if p is None else confidence_text(p)
         if column == self.REGIONS:
             return str(len(a.regions))
         seconds = _seconds(a)
@@ -389,6 +463,8 @@ class BatchTableModel(QAbstractTableModel):
             return a.final_verdict
         if column == self.CHANGED:
             return None if a.changed is None else int(a.changed)
+        if column == self.OVERRIDE:
+            return a.examiner.override_verdict
         if column == self.CONFIDENCE:
             return a.final_confidence
         if column == self.REGIONS:
@@ -444,7 +520,7 @@ class BatchFilterProxy(QSortFilterProxyModel):
         if self._changed_only and a.changed is not True:
             return False
         if self._verdict is not None:
-            final = a.final_verdict if a.final_verdict in VERDICT_TEXT else None
+            final = a.final_verdict if a.final_verdict in VERDICT_FILTERS else None
             wanted = None if self._verdict == "unparsed" else self._verdict
             if final != wanted:
                 return False

@@ -293,16 +293,22 @@ def to_closeup_policy(settings: AppSettings) -> CloseupPolicy:
 
 
 def to_local_spec(settings: AppSettings) -> LocalModelSpec | None:
-    """The local model to load; None when no model_source is configured."""
+    """The local model to load; None when no model_source is configured.
+
+    Built by core (the ``local-folder`` preset: a hub id or a folder, its own precision and image
+    bounds) from the settings' model, adapter, quantization and device; folders have ``~``
+    expanded. Raises BackendError for a value the spec refuses.
+    """
+    from inspector.core.backends.spec import to_local_spec as spec_for_preset
+
     source = settings.model_source.strip()
     if not source:
         return None
-    return LocalModelSpec(
+    adapter = settings.adapter.strip()
+    return spec_for_preset(
+        "local-folder",
         source=str(Path(source).expanduser()) if _looks_like_path(source) else source,
-        adapter=(
-            str(Path(settings.adapter).expanduser()) if _looks_like_path(settings.adapter)
-            else settings.adapter or None
-        ),  # fmt: skip
+        adapter=(str(Path(adapter).expanduser()) if _looks_like_path(adapter) else adapter) or None,
         quantization=settings.quantization,
         device=settings.device,
     )

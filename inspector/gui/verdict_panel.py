@@ -31,26 +31,37 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.palette import region_colour
+from inspector.core.protocol import streaming_view
 from inspector.core.results import Analysis, QueryRecord
-from inspector.gui.models import changed_text, confidence_text, verdict_text
+from inspector.core.wording import (
+    changed_text,
+    override_text,
+    p_ai_reading,
+    p_ai_text,
+    verdict_text,
+)
 
 __all__ = ["RawTextDialog", "VerdictCard", "VerdictPanel", "confidence_line", "finding_text"]
 
-VERDICT_COLOURS = {"real": "#009E73", "ai-generated": "#D55E00"}  # Okabe–Ito green / vermillion
+# Colours mean one thing each: orange is AI-generated, green real, purple an examiner override,
+# black-on-yellow a changed verdict, grey unparsed (Okabe–Ito, readable by colour-blind people).
+VERDICT_COLOURS = {"real": "#009E73", "ai-generated": "#D55E00", "inconclusive": "#555555"}
 UNPARSED_COLOUR = "#777777"
-CHANGED_STYLE = "background:#D55E00; color:#FFFFFF; font-weight:bold; padding:6px;"
+OVERRIDE_COLOUR = "#CC79A7"
+CHANGED_STYLE = ("background:#F0E442; color:#000000; font-weight:bold; padding:6px; "
+                 "border:2px solid #000000;")
 UNCHANGED_STYLE = "border:1px solid palette(mid); padding:6px;"
-NOT_COMPARABLE_STYLE = "background:#F0E442; color:#000000; padding:6px;"
+NOT_COMPARABLE_STYLE = "background:#DDDDDD; color:#000000; padding:6px;"
+OVERRIDE_STYLE = (f"background:{OVERRIDE_COLOUR}; color:#000000; font-weight:bold; "
+                  "padding:6px;")
 
 RegionRole = int(Qt.ItemDataRole.UserRole) + 1
 DOT = "●"
 
 
 def confidence_line(confidence: float | None) -> str:
-    """"P(AI-generated) 0.87", or "confidence not available" (never invented)."""
-    if confidence is None:
-        return "confidence not available"
-    return f"P(AI-generated) {confidence_text(confidence)}"
+    """"P(AI-generated) 0.87", or "P(AI-generated) not available" (never invented)."""
+    return p_ai_text(confidence)
 
 
 def finding_text(region: int, observation: str, points_to: str | None) -> str:
@@ -136,6 +147,7 @@ class VerdictCard(QFrame):
         self.title.setText(title or self._default_title)
         self._set_verdict_label(verdict_text(query.verdict), query.verdict)
         self.confidence.setText(confidence_line(query.confidence))
+        self.confidence.setToolTip(p_ai_reading(query.confidence))
         self.explanation.setPlainText(query.explanation or "(no explanation given)")
         if query.problems:
             self.problems.setText("Problems: " + "; ".join(query.problems))
@@ -144,10 +156,16 @@ class VerdictCard(QFrame):
             self.problems.clear()
             self.problems.hide()
 
-    def show_streaming(self, text: str) -> None:
-        """Show the live text of a running query (the whole text so far), scrolled to the end."""
-        if self.verdict.text() == "—":
+    def show_streaming(self, raw: str) -> None:
+        """Show a running query's explanation as it grows (parsed from the raw text so far:
+        never tags or JSON), and its verdict as soon as it closes; scrolled to the end."""
+        text, verdict = streaming_view(raw)
+        if verdict is not None:
+            self._set_verdict_label(verdict_text(verdict), verdict)
+        elif self.verdict.text() == "—":
             self._set_verdict_label("…", None)
+        if not text:
+            text = "(the model is writing…)" if raw.strip() else ""
         current = self.explanation.toPlainText()
         if text.startswith(current) and current:
             cursor = self.explanation.textCursor()
@@ -305,6 +323,10 @@ class VerdictPanel(QWidget):
             text, style = f"CHANGED: {changed_text(analysis)}", CHANGED_STYLE
         else:
             text, style = f"Unchanged: {verdict_text(analysis.final_verdict)}", UNCHANGED_STYLE
+        if analysis.overridden:  # the examiner's verdict is the verdict of record
+            model = "model: " + (changed_text(analysis) if changed else text)
+            text = f"{override_text(analysis.examiner)} ({model})"
+            style = OVERRIDE_STYLE
         self.banner.setText(text)
         self.banner.setStyleSheet(style)
         self.banner.setAccessibleName(text)

@@ -7,11 +7,22 @@ one image at a time and reports each image's state.
 
 No model logic lives here: the backend comes from a zero-argument factory and the pipeline does
 the work. Cancellation is a `threading.Event` the pipeline polls between generated tokens.
+
+Shutting down (docs/decisions/0005-clean-shutdown.md): `WorkerHost.shutdown` cancels the running
+analysis and waits a bounded time; a model load cannot be interrupted, so it does not wait for one
+and keeps the still-running thread referenced instead (Qt aborts the process when a running
+QThread is destroyed). The application's `main()` ends with `finish_process`, which leaves with
+`os._exit` after flushing when such a thread still runs; anyone else's interpreter waits for it at
+exit.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -37,9 +48,71 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 STATES = (QUEUED, ANALYSING, DONE, FAILED, CANCELLED)
 
-# Threads that did not stop within shutdown()'s timeout. Destroying a running QThread aborts the
-# process ("QThread: Destroyed while thread is still running"), so they are kept alive here.
+# Threads that had not stopped when shutdown() returned. Destroying a running QThread aborts the
+# process ("QThread: Destroyed while thread is still running") -- and PySide destroys every
+# Python-owned QObject when the interpreter exits -- so they are kept alive here until they end;
+# `finish_process` (the app) or `_wait_for_unstopped` (an atexit hook, anyone else) deals with them.
 _UNSTOPPED: list[tuple[QThread, QObject]] = []
+_EXIT_HOOK: list[bool] = []  # set once the atexit hook is registered
+
+
+def _keep_until_finished(thread: QThread, worker: QObject) -> None:
+    _UNSTOPPED[:] = [(t, w) for t, w in _UNSTOPPED if t.isRunning()]  # drop (destroy) ended ones
+    _UNSTOPPED.append((thread, worker))
+    if not _EXIT_HOOK:
+        # Registered now, after PySide registered its own exit hook (atexit runs hooks in reverse
+        # order), so the threads are waited for before PySide destroys the QThread objects.
+        atexit.register(_wait_for_unstopped)
+        _EXIT_HOOK.append(True)
+
+
+def running_unstopped() -> int:
+    """How many worker threads left running by `WorkerHost.shutdown` still run."""
+    return sum(1 for thread, _ in _UNSTOPPED if thread.isRunning())
+
+
+def _wait_for_unstopped() -> None:
+    """At interpreter exit: let every left-running worker thread end before anything is destroyed.
+
+    Only reached when `finish_process` was not used (tests, scripts that embed the window). The
+    thread is finishing a model load (or one long forward pass) after being told to stop; its
+    event loop has been told to quit, so it ends as soon as that returns.
+    """
+    if running_unstopped():
+        with contextlib.suppress(Exception):
+            print("LTE Inspector: waiting for the model load to finish before exiting…",
+                  file=sys.stderr, flush=True)
+        for thread, _ in _UNSTOPPED:
+            thread.wait()  # releases the GIL: the thread's Python code runs on
+    _UNSTOPPED.clear()
+
+
+def finish_process(code: int) -> int:
+    """End of the application's main(), after its event loop returned: `code`, or no return.
+
+    When every worker thread has stopped, returns `code` and the interpreter exits as usual. When
+    one still runs -- it is finishing a model load (or one long forward pass), which cannot be
+    interrupted and whose result nobody wants -- the interpreter must not finalize under it
+    (PySide would destroy the running QThread and Qt abort the process), and the user must not
+    wait minutes for a model they closed. So this does what a normal exit would do for what
+    matters -- joins the Python threads, whose pending work (case writes) thus reaches the disk,
+    shuts logging down, flushes the standard streams -- and ends the process at once with
+    `os._exit(code)`.
+    """
+    if not running_unstopped():
+        return code
+    log.info("the model is still loading; leaving without waiting for it")
+    try:
+        join_threads = getattr(threading, "_shutdown", None)  # what interpreter exit calls
+        if join_threads is not None:
+            join_threads()
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.flush()
+    finally:
+        os._exit(code)
 
 
 def failure_message(exc: BaseException) -> str:
@@ -82,6 +155,7 @@ class AnalysisWorker(QObject):
         self._running = False
         self._doomed: set[int] = set()  # jobs cancelled before they started
         self._closing = False
+        self._loading = False  # a factory runs (cannot be interrupted)
 
     # -- called from any thread -----------------------------------------------------------------
 
@@ -99,11 +173,16 @@ class AnalysisWorker(QObject):
             elif self._last_job > self._started:
                 self._doomed.add(self._started + 1)
 
-    def close(self) -> None:
-        """Refuse further work and cancel what runs (used by WorkerHost.shutdown)."""
+    def close(self) -> bool:
+        """Refuse further work and cancel what runs (used by WorkerHost.shutdown).
+
+        Returns True when a model load is under way: it cannot be interrupted, and the backend
+        it makes will be dropped, not kept.
+        """
         with self._lock:
             self._closing = True
             self._cancel.set()
+            return self._loading
 
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()
@@ -112,19 +191,28 @@ class AnalysisWorker(QObject):
 
     @Slot(object)
     def load_backend(self, factory: BackendFactory) -> None:
-        if self._closing:
-            return
-        self.loading.emit("Loading the model…")
-        self.backend = None  # free the previous model before loading the next one
+        with self._lock:
+            if self._closing:
+                return
+            self._loading = True
         try:
-            backend = factory()
-        except Exception as exc:
-            if not _is_expected(exc):
-                log.error("loading the model failed", exc_info=exc)
-            self.load_failed.emit(failure_message(exc))
-            return
-        self.backend = backend
-        self.loaded.emit(getattr(backend, "provenance", None))
+            self.loading.emit("Loading the model…")
+            self.backend = None  # free the previous model before loading the next one
+            try:
+                backend = factory()
+            except Exception as exc:
+                if not _is_expected(exc):
+                    log.error("loading the model failed", exc_info=exc)
+                self.load_failed.emit(failure_message(exc))
+                return
+            with self._lock:
+                if self._closing:  # shut down while loading: nobody will use this model
+                    return
+                self.backend = backend
+            self.loaded.emit(getattr(backend, "provenance", None))
+        finally:
+            with self._lock:
+                self._loading = False
 
     @Slot(str, object)
     def analyze(self, path: str, options: PipelineOptions) -> None:
@@ -244,22 +332,34 @@ class WorkerHost(QObject):
     def cancel_current(self) -> None:
         self.worker.cancel()
 
-    def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Cancel, stop the thread and wait for it; True when it stopped (call on window close)."""
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop the worker (call on window close); True when its thread has ended.
+
+        Refuses further work, cancels the running analysis (it stops within one generated
+        token) and waits at most `timeout_ms` for the thread. A model load cannot be
+        interrupted, so shutdown does not wait for one: its model is dropped when it arrives.
+        Never blocks longer than that and never lets Qt destroy a running thread: one still
+        running is kept referenced until it ends (see `finish_process`). Idempotent.
+        """
         if self._shut_down:
             return not self._thread.isRunning()
         self._shut_down = True
+        self.model_state = "none"
         if not self._started:
             return True
-        self.worker.close()
+        # Under the worker's lock: either a load has begun (and is reported here) or it will
+        # see the closing flag and not begin, so a load is never waited for.
+        loading = self.worker.close()
         self._thread.quit()
-        stopped = bool(self._thread.wait(timeout_ms))
+        stopped = bool(self._thread.wait(0 if loading else max(0, timeout_ms)))
         if stopped:
             self.worker.backend = None  # free the model now, not whenever the host is collected
         else:
-            log.warning("the analysis thread did not stop within %d ms", timeout_ms)
-            _UNSTOPPED.append((self._thread, self.worker))
-        self.model_state = "none"
+            if loading:
+                log.info("the model is still loading; its thread is left to finish on its own")
+            else:
+                log.warning("the analysis thread did not stop within %d ms", timeout_ms)
+            _keep_until_finished(self._thread, self.worker)
         return stopped
 
     # -- from the worker (queued to the GUI thread) ---------------------------------------------
@@ -270,11 +370,15 @@ class WorkerHost(QObject):
 
     @Slot(object)
     def _on_loaded(self, provenance: Any) -> None:
+        if self._shut_down:
+            return  # arrived after the shutdown: nothing will use it
         self.model, self.model_state = provenance, "loaded"
         self.loaded.emit(provenance)
 
     @Slot(str)
     def _on_load_failed(self, message: str) -> None:
+        if self._shut_down:
+            return
         self.model, self.model_state = None, "failed"
         self.load_failed.emit(message)
 

@@ -5,6 +5,10 @@ paint device (so wrapping matches what is drawn) and records, page by page, smal
 operations; :meth:`PageWriter.finish` then replays them onto a painter, adding the footer, which
 can therefore say "page i of N". Nothing here knows about analyses or cases.
 
+A heading (:meth:`PageWriter.heading`) is held back until the content after it arrives, and is
+placed on the page where the first part of that content fits (its first lines, the table header
+and first row, or the whole picture), so a heading never ends a page.
+
 All lengths are device pixels (the writer's resolution); :meth:`PageWriter.mm` and
 :meth:`PageWriter.pt` convert.
 """
@@ -34,6 +38,7 @@ __all__ = ["Cell", "Column", "PageWriter", "clean_text", "wrap_text"]
 DrawOp = Callable[[QPainter], None]
 BlockDrawer = Callable[[QPainter, QRectF], None]
 
+NON_BREAKING_HYPHEN = "\u2011"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -61,7 +66,9 @@ def _utf16_to_index(s: str) -> list[int]:
 
 def wrap_text(text: str, font: QFont, width: float, device: QPagedPaintDevice) -> list[str]:
     """Break `text` into lines no wider than `width` device pixels. Explicit newlines are kept;
-    words longer than a line (hashes, long file names) are broken anywhere."""
+    words longer than a line (hashes, long file names) are broken anywhere. A line never ends
+    inside a hyphenated word ("AI-generated", "P(AI-generated)"): text extracted from the PDF
+    reads as printed, not as "AIgenerated"."""
     lines: list[str] = []
     option = QTextOption()
     option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
@@ -69,7 +76,9 @@ def wrap_text(text: str, font: QFont, width: float, device: QPagedPaintDevice) -
         if not para.strip():
             lines.append("")
             continue
-        layout = QTextLayout(para, font, device)
+        # Laid out with non-breaking hyphens (one UTF-16 unit each, like "-", so the offsets
+        # hold); the lines keep the text's own hyphens.
+        layout = QTextLayout(para.replace("-", NON_BREAKING_HYPHEN), font, device)
         layout.setTextOption(option)
         index = _utf16_to_index(para)
         layout.beginLayout()
@@ -102,6 +111,37 @@ class Cell:
     fill: QColor | None = None
     draw: BlockDrawer | None = None  # drawn in the cell's content rectangle
     height: float = 0.0  # content height `draw` needs
+    # more paragraphs after `text`, each (text, font or None, colour or None): a verdict in a
+    # large font over a line of detail in a small one
+    parts: list[tuple[str, QFont | None, QColor | None]] = field(default_factory=list)
+
+
+@dataclass
+class _Line:
+    """One wrapped line of a table cell, with its own font."""
+
+    text: str
+    font: QFont
+    color: QColor
+    height: float
+    ascent: float
+    width: float
+
+
+@dataclass
+class _Heading:
+    lines: list[str]
+    font: QFont
+    color: QColor
+    line_height: float
+    ascent: float
+    before: float
+    after: float
+    anchor: str | None = None
+
+    @property
+    def height(self) -> float:
+        return len(self.lines) * self.line_height + self.after
 
 
 @dataclass
@@ -137,6 +177,7 @@ class PageWriter:
         self.pages: list[list[DrawOp]] = [[]]
         self.y = self.top
         self.anchors: dict[str, int] = {}
+        self._headings: list[_Heading] = []  # waiting for the content they introduce
 
     # -- units and geometry ------------------------------------------------------------------
     def mm(self, v: float) -> float:
@@ -188,6 +229,54 @@ class PageWriter:
     def mark(self, name: str) -> None:
         self.anchors[name] = self.page_index
 
+    def fits(self, layout: Callable[[], None]) -> bool:
+        """Whether what `layout()` lays out would end on the current page. A dry run: nothing
+        it records is kept."""
+        saved = (self.pages, self.y, list(self._headings), dict(self.anchors))
+        self.pages = [list(self.pages[-1])]
+        try:
+            layout()
+            return len(self.pages) == 1
+        finally:
+            self.pages, self.y, self._headings, self.anchors = saved
+
+    # -- headings ----------------------------------------------------------------------------
+    def heading(self, text: str, font: QFont, color: QColor | str = "#000000", *,
+                before: float = 0.0, after: float = 0.0, anchor: str | None = None) -> None:
+        """A heading kept on the same page as the start of what follows it (see the module
+        docstring); `before` is skipped at the top of a page. `anchor` names the page it lands
+        on (:attr:`anchors`)."""
+        fm = self.metrics(font)
+        self._headings.append(_Heading(self.wrap(text, font), font, QColor(color),
+                                       fm.lineSpacing(), fm.ascent(), before, after, anchor))
+
+    @property
+    def pending_height(self) -> float:
+        """Height of the headings still waiting for their content."""
+        if not self._headings:
+            return 0.0
+        return self._headings[0].before + sum(h.height for h in self._headings)
+
+    def _place_headings(self, first: float) -> None:
+        """Draw the waiting headings where `first` pixels of their content fit below them."""
+        if not self._headings:
+            return
+        headings, self._headings = self._headings, []
+        own = sum(h.height for h in headings)
+        before = headings[0].before if self.y > self.top else 0.0
+        if self.y + before + own + first > self.bottom and self.y > self.top:
+            self.new_page()
+            before = 0.0
+        self.y += before
+        for h in headings:
+            if h.anchor:
+                self.anchors[h.anchor] = self.page_index
+            for line in h.lines:
+                if line:
+                    self.record(_text_op(self.left, self.y + h.ascent, line, h.font, h.color))
+                self.y += h.line_height
+            self.y += h.after
+
     def record(self, op: DrawOp) -> None:
         self.pages[-1].append(op)
 
@@ -210,7 +299,9 @@ class PageWriter:
         fm = self.metrics(font)
         lh, ascent = fm.lineSpacing(), fm.ascent()
         lines = self.wrap(text, font, self.width - indent)
-        self.ensure(lh * min(len(lines), max(1, keep_lines)) + keep_after)
+        first = lh * min(len(lines), max(1, keep_lines)) + keep_after
+        self._place_headings(first)
+        self.ensure(first)
         x = self.left + indent
         for line in lines:
             self.ensure(lh)
@@ -223,7 +314,8 @@ class PageWriter:
               x: float | None = None, after: float = 0.0) -> QRectF:
         """Reserve a fixed-height rectangle (moved to the next page when it does not fit) and
         draw it with `draw(painter, rect)` at render time."""
-        height = min(height, self.content_height)
+        height = min(height, self.content_height - self.pending_height)
+        self._place_headings(height)
         self.ensure(height)
         rect = QRectF(self.left if x is None else x, self.y,
                       self.width if width is None else width, height)
@@ -233,6 +325,7 @@ class PageWriter:
 
     def rule(self, color: QColor | str = "#999999", thickness_mm: float = 0.25,
              after: float | None = None) -> None:
+        self._place_headings(self.mm(1.5))
         colour, w = QColor(color), self.mm(thickness_mm)
         y, x1, x2 = self.y, self.left, self.right
 
@@ -256,8 +349,8 @@ class PageWriter:
         zebra: QColor | str | None = None,
         after: float | None = None,
     ) -> None:
-        """A table whose rows wrap their text; rows move to the next page whole when they fit on
-        one, the header repeats on every page, and a row taller than a page is split."""
+        """A table whose rows wrap their text; a row up to a quarter page high moves to the next
+        page whole, a taller one is split at the page end; the header repeats on every page."""
         total = sum(c.width for c in columns) or 1.0
         widths = [self.width * c.width / total for c in columns]
         xs = [self.left + sum(widths[:i]) for i in range(len(widths))]
@@ -268,10 +361,16 @@ class PageWriter:
             out = []
             for cell, w in zip(cells, widths, strict=True):
                 c = dataclasses.replace(cell) if isinstance(cell, Cell) else Cell(str(cell))
-                f = c.font or default_font
-                fm = self.metrics(f)
-                lines = self.wrap(c.text, f, w - 2 * pad) if c.text else []
-                out.append((c, f, fm, lines))
+                paragraphs = [(c.text, c.font, c.color)] if c.text else []
+                paragraphs += [(t, f or c.font, col or c.color) for t, f, col in c.parts]
+                lines: list[_Line] = []
+                for text, f, col in paragraphs:
+                    f = f or default_font
+                    fm = self.metrics(f)
+                    lines += [_Line(line, f, col or QColor("#000000"), fm.lineSpacing(),
+                                    fm.ascent(), fm.horizontalAdvance(line))
+                              for line in self.wrap(text, f, w - 2 * pad)]
+                out.append((c, lines))
             return out
 
         header = None
@@ -283,17 +382,18 @@ class PageWriter:
             fit = self.bottom - self.y - 2 * pad
             row_h = 0.0
             slices = []
-            for (c, _f, fm, lines), s in zip(cells, start, strict=True):
-                lh = fm.lineSpacing()
-                n = max(0, min(len(lines) - s, int(fit // lh)))
+            for (c, lines), s in zip(cells, start, strict=True):
+                n, h = 0, 0.0
+                while s + n < len(lines) and h + lines[s + n].height <= fit:
+                    h += lines[s + n].height
+                    n += 1
                 custom = c.draw is not None and s == 0 and c.height <= fit
-                h = max(n * lh, c.height if custom else 0.0)
-                row_h = max(row_h, h)
+                row_h = max(row_h, h, c.height if custom else 0.0)
                 slices.append((n, custom))
             row_h += 2 * pad
             y0 = self.y
             ops: list[DrawOp] = []
-            for i, ((c, f, fm, lines), s, (n, custom)) in enumerate(
+            for i, ((c, lines), s, (n, custom)) in enumerate(
                 zip(cells, start, slices, strict=True)
             ):
                 cell_rect = QRectF(xs[i], y0, widths[i], row_h)
@@ -304,20 +404,18 @@ class PageWriter:
                 if custom:
                     draw = c.draw
                     ops.append(_block_op(QRectF(inner), draw))
-                colour = c.color or QColor("#000000")
-                lh, ascent = fm.lineSpacing(), fm.ascent()
-                for k in range(n):
-                    line = lines[s + k]
-                    if not line:
-                        continue
-                    lw = fm.horizontalAdvance(line)
-                    if columns[i].align & Qt.AlignmentFlag.AlignRight:
-                        x = inner.right() - lw
-                    elif columns[i].align & Qt.AlignmentFlag.AlignHCenter:
-                        x = inner.left() + (inner.width() - lw) / 2
-                    else:
-                        x = inner.left()
-                    ops.append(_text_op(x, inner.top() + k * lh + ascent, line, f, colour))
+                y = inner.top()
+                for line in lines[s:s + n]:
+                    if line.text:
+                        if columns[i].align & Qt.AlignmentFlag.AlignRight:
+                            x = inner.right() - line.width
+                        elif columns[i].align & Qt.AlignmentFlag.AlignHCenter:
+                            x = inner.left() + (inner.width() - line.width) / 2
+                        else:
+                            x = inner.left()
+                        ops.append(_text_op(x, y + line.ascent, line.text, line.font,
+                                            line.color))
+                    y += line.height
                 start[i] = s + n
                 if custom:
                     c.draw = None  # drawn once, on the first slice
@@ -329,8 +427,8 @@ class PageWriter:
 
         def need(cells: list[tuple], start: list[int]) -> float:
             h = 0.0
-            for (c, _f, fm, lines), s in zip(cells, start, strict=True):
-                h = max(h, (len(lines) - s) * fm.lineSpacing(),
+            for (c, lines), s in zip(cells, start, strict=True):
+                h = max(h, sum(line.height for line in lines[s:]),
                         c.height if c.draw is not None else 0.0)
             return h + 2 * pad
 
@@ -339,19 +437,31 @@ class PageWriter:
                 emit(header, [0] * len(columns), QColor(header_fill) if header_fill else None)
 
         header_h = need(header, [0] * len(columns)) if header is not None else 0.0
-        self.ensure(header_h + (need(prepared(rows[0], font), [0] * len(columns))
-                                if rows else 0.0))
+
+        def moves_whole(row_h: float) -> bool:
+            """A short row goes to the next page whole; a tall one is split at the page end
+            rather than leave a large gap."""
+            return row_h <= min(self.content_height / 4, self.content_height - header_h)
+
+        first = header_h
+        if rows:
+            row0 = need(prepared(rows[0], font), [0] * len(columns))
+            first += row0 if moves_whole(row0) else 3 * self.line_height(font) + 2 * pad
+        self._place_headings(first)
+        self.ensure(first)
         draw_header()
         for r, row in enumerate(rows):
             cells = prepared(row, font)
             start = [0] * len(columns)
             fill = QColor(zebra) if zebra and r % 2 else None
-            if self.y + need(cells, start) > self.bottom and self.y > self.top + header_h + 1:
+            row_h = need(cells, start)
+            if (self.y + row_h > self.bottom and self.y > self.top + header_h + 1
+                    and moves_whole(row_h)):  # else split it here
                 self.new_page()
                 draw_header()
             while True:
                 emit(cells, start, fill)
-                if all(s >= len(c[3]) for c, s in zip(cells, start, strict=True)):
+                if all(s >= len(c[1]) for c, s in zip(cells, start, strict=True)):
                     break
                 self.new_page()
                 draw_header()
@@ -364,6 +474,7 @@ class PageWriter:
 
     def finish(self, painter: QPainter | None = None) -> int:
         """Draw every recorded page (with its footer) onto the device; returns the page count."""
+        self._place_headings(0.0)  # a heading with nothing after it still gets drawn
         pages = self.pages if self.pages[-1] or len(self.pages) == 1 else self.pages[:-1]
         own = painter is None
         if painter is None:

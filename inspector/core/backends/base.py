@@ -36,6 +36,12 @@ class GenerationSettings:
     top_p: float = 0.9
     seed: int = 0
 
+    @classmethod
+    def with_token_limit(cls, max_new_tokens: int) -> GenerationSettings:
+        """Greedy decoding with the same token limit for both answers (what the CLI, the trainer
+        and the benchmarks ask for)."""
+        return cls(max_new_tokens_locate=max_new_tokens, max_new_tokens_examine=max_new_tokens)
+
     def to_dict(self) -> dict[str, Any]:
         data = {
             "max_new_tokens_locate": self.max_new_tokens_locate,

@@ -17,7 +17,6 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,43 +31,16 @@ from inspector.core.backends.base import (
     TurnResult,
 )
 from inspector.core.backends.confidence import VerdictRecorder, token_vocabulary
+from inspector.core.backends.spec import (  # noqa: F401  (re-exported: the spec's old home)
+    DEVICES,
+    DTYPES,
+    QUANTIZATIONS,
+    LocalModelSpec,
+)
+from inspector.core.demo_model import is_demo_folder
 from inspector.core.geometry import coordinate_space_for
 from inspector.core.protocol import PROMPTS_VERSION
 from inspector.core.results import ModelProvenance
-
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-QUANTIZATIONS = ("none", "4bit", "8bit")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-@dataclass
-class LocalModelSpec:
-    """What to load. `source` is a hub id or a folder; `adapter` a PEFT adapter over it."""
-
-    source: str
-    adapter: str | None = None
-    dtype: str = "auto"
-    quantization: str = "none"
-    device: str = "auto"
-    allow_download: bool = False
-    min_pixels: int | None = None  # None: keep the processor's saved bounds
-    max_pixels: int | None = None
-    reuse_cache: bool = True
-    hash_weights: bool = True
-
-    def validate(self) -> None:
-        for name, value, allowed in (
-            ("dtype", self.dtype, DTYPES),
-            ("quantization", self.quantization, QUANTIZATIONS),
-            ("device", self.device, DEVICES),
-        ):
-            if value not in allowed:
-                raise BackendError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-        if (self.min_pixels is None) != (self.max_pixels is None):
-            raise BackendError("set both min_pixels and max_pixels, or neither")
-        if self.min_pixels is not None and not 0 < self.min_pixels <= self.max_pixels:
-            raise BackendError("min_pixels must be positive and not above max_pixels")
-
 
 # --------------------------------------------------------------------------------------------
 # Loading
@@ -339,7 +311,7 @@ class LocalBackend:
                 "kv_cache_reuse": spec.reuse_cache,
             },
             software_version=__version__,
-            is_demo=(folder / "DEMO").exists(),
+            is_demo=is_demo_folder(folder),
         )
 
     def _check_memory(self, folder: Path, device: str):

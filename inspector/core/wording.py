@@ -1,0 +1,110 @@
+"""How verdicts, changes, confidences and overrides are said — once, for the CLI, window and report.
+
+Qt-free plain text. Every place that shows a verdict to a person calls these functions, so the
+command line, the desktop window and the PDF report say the same thing the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from inspector.core.results import INCONCLUSIVE, Analysis, ExaminerInput
+
+__all__ = [
+    "P_AI_LABEL",
+    "changed_text",
+    "confidence_text",
+    "format_time",
+    "format_time_seconds",
+    "override_text",
+    "p_ai_reading",
+    "p_ai_text",
+    "record_text",
+    "verdict_text",
+]
+
+_WORDS = {"real": "Real", "ai-generated": "AI-generated", INCONCLUSIVE: "Inconclusive"}
+P_AI_LABEL = "P(AI-generated)"  # the one name for the model's probability, everywhere
+
+
+def verdict_text(verdict: str | None) -> str:
+    """"Real", "AI-generated", "Inconclusive" (examiners only), or "unparsed" for anything else."""
+    return _WORDS.get(verdict or "", "unparsed")
+
+
+def confidence_text(p: float | None) -> str:
+    """The probability as two decimals, or "not available" (never invented)."""
+    if p is None or not isinstance(p, int | float) or p != p:
+        return "not available"
+    return f"{float(p):.2f}"
+
+
+def p_ai_text(p: float | None) -> str:
+    """"P(AI-generated) 0.87" or "P(AI-generated) not available"."""
+    return f"{P_AI_LABEL} {confidence_text(p)}"
+
+
+def p_ai_reading(p: float | None) -> str:
+    """A short plain-language reading of P(AI-generated), for tooltips and the report."""
+    if p is None or not isinstance(p, int | float) or p != p:
+        return "The model did not expose its token probabilities, so no probability is shown."
+    if p >= 0.9:
+        reading = "the model is sure it is AI-generated"
+    elif p >= 0.6:
+        reading = "the model leans towards AI-generated"
+    elif p > 0.4:
+        reading = "the model is undecided"
+    elif p > 0.1:
+        reading = "the model leans towards real"
+    else:
+        reading = "the model is sure it is real"
+    return (f"{P_AI_LABEL} {float(p):.2f}: {reading}. Read from the model's token probabilities "
+            "at the verdict; uncalibrated, so not a measured error rate.")
+
+
+def changed_text(analysis: Analysis) -> str:
+    """"Real → AI-generated" when Query 2 changed the verdict, "unchanged", or why it can't tell."""
+    initial = verdict_text(analysis.initial_verdict)
+    final = verdict_text(analysis.final_verdict)
+    if analysis.changed is None:
+        return f"not comparable ({initial} → {final}: a verdict is unparsed)"
+    if analysis.changed:
+        return f"{initial} → {final}"
+    return "unchanged"
+
+
+def format_time(stamp: str | None, *, seconds: bool = False) -> str:
+    """An ISO timestamp as "2026-11-22 10:00 UTC" ("… 10:00:05 UTC" with ``seconds``, for logs
+    and records); kept as given when it does not parse."""
+    if not stamp:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    if when.tzinfo is not None:
+        return when.astimezone(dt.UTC).strftime(shape + " UTC")
+    return when.strftime(shape)
+
+
+def format_time_seconds(stamp: str | None) -> str:
+    """``format_time(stamp, seconds=True)``."""
+    return format_time(stamp, seconds=True)
+
+
+def override_text(examiner: ExaminerInput) -> str:
+    """"Examiner override: AI-generated — by J. Doe, 2026-11-22 10:00 UTC", or "" without one."""
+    if examiner.override_verdict is None:
+        return ""
+    who = examiner.examiner or "an unnamed examiner"
+    when = format_time(examiner.updated)
+    return (f"Examiner override: {verdict_text(examiner.override_verdict)} — by {who}"
+            + (f", {when}" if when else ""))
+
+
+def record_text(analysis: Analysis) -> str:
+    """The verdict of record in one line: the override (marked as such) or the model's final."""
+    if analysis.overridden:
+        return f"{verdict_text(analysis.verdict_of_record)} (examiner override)"
+    return verdict_text(analysis.final_verdict)

@@ -1,0 +1,81 @@
+"""One generic way to run plain functions off the GUI thread and get their results back on it.
+
+``Background.submit(fn, *args, on_done=..., on_error=...)`` runs ``fn`` on a worker thread; the
+callbacks run later on the GUI thread (a queued signal carries them). Used for everything slow
+the window does besides the model: hashing and decoding evidence, previews, detail tiles,
+thumbnails and case writes. The model runs in its own long-lived thread (worker.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Any], None]
+
+
+class Background(QObject):
+    """A thread pool whose results come back to the GUI thread."""
+
+    _delivered = Signal(object, object, object)  # (on_done, on_error), result, exception
+
+    def __init__(self, workers: int, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._delivered.connect(self._deliver)
+        self._closed = False
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+    ) -> Future | None:
+        """Run ``fn(*args)`` on a worker thread; None when already shut down (window closing)."""
+        if self._closed:
+            return None
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(lambda f: self._finished(f, on_done, on_error))
+        return future
+
+    def _finished(self, future: Future, on_done: Callback | None, on_error: Callback | None):
+        if future.cancelled() or (on_done is None and on_error is None):
+            if not future.cancelled() and future.exception() is not None and on_error is None:
+                log.error("background task failed", exc_info=future.exception())
+            return
+        exc = future.exception()
+        with contextlib.suppress(RuntimeError):  # the window is gone; nobody waits for this
+            self._delivered.emit((on_done, on_error), None if exc else future.result(), exc)
+
+    @Slot(object, object, object)
+    def _deliver(self, callbacks: tuple, result: Any, exc: BaseException | None) -> None:
+        if self._closed:
+            return
+        on_done, on_error = callbacks
+        if exc is None:
+            if on_done is not None:
+                on_done(result)
+        elif on_error is not None:
+            on_error(exc)
+        else:
+            log.error("background task failed", exc_info=exc)
+
+    def wait_idle(self) -> None:
+        """Block until every task submitted so far has run (results are delivered later)."""
+        self._pool.submit(lambda: None).result()
+
+    def shutdown(self, wait: bool = True, drop_pending: bool = False) -> None:
+        """Stop delivering results; optionally drop tasks not yet started and wait for the rest.
+
+        Case writes keep ``drop_pending=False``: whatever was submitted reaches the disk.
+        """
+        self._closed = True
+        self._pool.shutdown(wait=wait, cancel_futures=drop_pending)
