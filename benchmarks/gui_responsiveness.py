@@ -76,9 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         stalls: list[tuple[int, str]] = []
         window.host.loaded.connect(lambda _p: phase.__setitem__(0, "analysing"))
 
+        worst: dict[str, int] = {}
+
         def beat() -> None:
             now = clock.elapsed()
             gaps.append(now - last[0])
+            if len(gaps) > 1:
+                kind = phase[0].split(" ")[0]  # loading / analysing / selecting / zooming
+                worst[kind] = max(worst.get(kind, 0), gaps[-1])
             if len(gaps) > 1 and gaps[-1] > 50:
                 stalls.append((gaps[-1], phase[0]))
             last[0] = now
@@ -135,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
     gaps = gaps[1:]
     after_load = [g for g, where in stalls if where != "loading the model"]
+    worst_by_phase = worst
     worst = max(gaps) if gaps else float("nan")
     print(f"{args.images} analyses in {seconds:.1f} s, {animations[0]} examine animations played")
     for what, took in shown[:3]:
@@ -143,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         rest = [took for _, took in shown[2:]]
         print(f"  {len(rest)} × 12-MP photos: on screen after {min(rest) * 1000:.0f}–"
               f"{max(rest) * 1000:.0f} ms (median {sorted(rest)[len(rest) // 2] * 1000:.0f})")
-    print(f"heartbeat ticks: {len(gaps)}, longest gap {worst} ms")
+    print(f"heartbeat ticks: {len(gaps)}, longest gap {worst} ms; by phase: "
+          + ", ".join(f"{k} {v} ms" for k, v in worst_by_phase.items()))
     print(f"gaps over 50 ms: {len(stalls)} "
           + (", ".join(f"{g} ms while {where}" for g, where in stalls) if stalls else ""))
     return 0 if not after_load else 1
