@@ -106,6 +106,23 @@ def test_create_and_reopen_restores_everything(tmp_path):
     assert first.id in custody[1]["detail"]
 
 
+def test_a_file_is_its_path_a_changed_file_shows_its_newest_analysis(tmp_path):
+    store = _case(tmp_path)
+    before = _analysis("ev/swap.jpg", sha="01" * 32, created="2026-11-22T10:00:00+00:00")
+    copy = _analysis("ev/coffee.jpg", sha="01" * 32, created="2026-11-22T10:01:00+00:00")
+    after = _analysis("ev/swap.jpg", sha="02" * 32, created="2026-11-22T11:00:00+00:00",
+                      final="real")
+    for a in (before, copy, after):
+        store.add_analysis(a, {})
+    for s in (store, CaseStore.open(store.root)):
+        # swap.jpg was overwritten and re-analysed: its first analysis is history; coffee.jpg
+        # holds the same bytes as swap.jpg once did, and is a file of its own
+        assert [(a.evidence.path, a.id) for a in s.latest()] == [
+            ("ev/coffee.jpg", copy.id), ("ev/swap.jpg", after.id)]
+        assert [a.id for a in s.history("01" * 32)] == [before.id, copy.id]
+        assert len(s.all_analyses()) == 3
+
+
 def test_reanalysis_keeps_history(tmp_path):
     store = _case(tmp_path)
     sha = "cd" * 32

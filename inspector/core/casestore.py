@@ -274,6 +274,7 @@ class CaseStore:
         self.stray_temp_files: list[Path] = []
         self._by_id: dict[str, _Stored] = {}
         self._by_sha: dict[str, list[str]] = {}  # sha256 -> analysis ids, oldest first
+        self._order: list[str] = []  # every analysis id, oldest first
 
     # ---- paths ------------------------------------------------------------------------------
 
@@ -375,6 +376,7 @@ class CaseStore:
         self.problems = []
         self._by_id = {}
         self._by_sha = {}
+        self._order = []
         self.stray_temp_files = sorted(
             p for p in self.root.rglob(f".*{TEMP_SUFFIX}") if p.is_file()
         )
@@ -411,6 +413,7 @@ class CaseStore:
         )
         for entry in stored:
             self._by_sha.setdefault(entry.analysis.evidence.sha256, []).append(entry.analysis.id)
+            self._order.append(entry.analysis.id)
         if self.closeups_dir.is_dir():
             for folder in sorted(self.closeups_dir.iterdir()):
                 if folder.is_dir() and folder.name not in self._by_id:
@@ -459,6 +462,7 @@ class CaseStore:
         analysis = Analysis.from_dict(analysis.to_dict())  # the cache holds what the disk holds
         self._by_id[analysis.id] = _Stored(analysis, path)
         self._by_sha.setdefault(sha, []).append(analysis.id)
+        self._order.append(analysis.id)
         initial, final = analysis.initial_verdict, analysis.final_verdict
         verdicts = f"{initial or 'unparsed'} → {final or 'unparsed'}"
         self.log(
@@ -475,12 +479,20 @@ class CaseStore:
             raise CaseError(f"no analysis {analysis_id!r} in case {self.root}") from None
 
     def latest(self) -> list[Analysis]:
-        """The latest analysis of each evidence file, sorted by evidence path."""
-        latest = [self._by_id[ids[-1]].analysis for ids in self._by_sha.values() if ids]
+        """The latest analysis of each evidence file, sorted by evidence path.
+
+        A file is its path: one re-analysed after its bytes changed shows only its newest
+        analysis (the older ones are its history), and two paths holding identical bytes are two
+        files, each with its own analysis.
+        """
+        newest: dict[str, str] = {}
+        for analysis_id in self._order:
+            newest[self._by_id[analysis_id].analysis.evidence.path] = analysis_id
+        latest = [self._by_id[i].analysis for i in newest.values()]
         return sorted(latest, key=lambda a: (a.evidence.path, a.evidence.sha256))
 
     def history(self, sha256: str) -> list[Analysis]:
-        """Every analysis of one evidence file, oldest first."""
+        """Every analysis of these bytes (whatever path they were found at), oldest first."""
         return [self._by_id[i].analysis for i in self._by_sha.get(sha256, [])]
 
     def analysis_ids_for(self, sha256: str) -> list[str]:
