@@ -38,6 +38,7 @@ from inspector.core.casestore import (
 )
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.demo_model import demo_model_dir
+from inspector.core.exports import analysis_record, export_case_tables
 from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
 from inspector.core.wording import override_text, p_ai_text, verdict_text
@@ -129,6 +130,17 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--page-size", choices=PAGE_SIZES, default="A4")
     r.add_argument("--examiner", default="", metavar="NAME",
                    help="who exports the report (recorded in the custody log)")
+    e = sub.add_parser(
+        "export",
+        help="write a case's table (CSV) and results (JSONL) with the examiners' verdicts",
+        description="Write the comparison table and/or the results of a case folder, one row or "
+        "line per evidence file (its latest analysis), with the examiner's verdict of record.",
+    )
+    e.add_argument("case", type=Path, metavar="DIR", help="the case folder")
+    e.add_argument("--csv", type=Path, metavar="OUT.csv")
+    e.add_argument("--jsonl", type=Path, metavar="OUT.jsonl")
+    e.add_argument("--examiner", default="", metavar="NAME",
+                   help="who exports (recorded in the custody log)")
     add_model_commands(sub)
     return parser
 
@@ -136,52 +148,6 @@ def _build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------
 # JSON lines
 # --------------------------------------------------------------------------------------------
-
-
-def _verdict_block(verdict, explanation, confidence) -> dict[str, Any]:
-    return {"verdict": verdict, "explanation": explanation, "confidence": confidence}
-
-
-def analysis_record(analysis: Analysis) -> dict[str, Any]:
-    """The JSONL line for an analysed image: a summary plus the full analysis."""
-    ev = analysis.evidence
-    q1 = analysis.query1
-    return {
-        "file": ev.path,
-        "sha256": ev.sha256,
-        "width": ev.width,
-        "height": ev.height,
-        "initial": _verdict_block(q1.verdict, q1.explanation, q1.confidence),
-        "final": _verdict_block(
-            analysis.final_verdict, analysis.final_explanation, analysis.final_confidence
-        ),
-        "regions": [
-            {"number": r.number, "box": r.box, "label": r.label, "examined": r.examined}
-            for r in analysis.regions
-        ],
-        "changed": analysis.changed,
-        "verdict_of_record": analysis.verdict_of_record,
-        "examiner": {
-            "name": analysis.examiner.examiner,
-            "override": analysis.examiner.override_verdict,
-            "notes": analysis.examiner.notes,
-            "updated": analysis.examiner.updated,
-        },
-        "examine_skipped": analysis.examine_skipped,
-        "problems": {
-            "query1": q1.problems,
-            "query2": analysis.query2.problems if analysis.query2 else [],
-        },
-        "model": {
-            "id": analysis.model.model_id,
-            "backend": analysis.model.backend,
-            "quantization": analysis.model.quantization,
-            "weights_sha256": analysis.model.weights_sha256,
-            "is_demo": analysis.model.is_demo,
-        },
-        "timings": analysis.timings,
-        "analysis": analysis.to_dict(),
-    }
 
 
 def error_record(path: Path, message: str) -> dict[str, Any]:
@@ -547,6 +513,22 @@ def cmd_report(args) -> int:
     return _render_report(store, args.output, args.page_size, args.examiner)
 
 
+def cmd_export(args) -> int:
+    if args.csv is None and args.jsonl is None:
+        print("error: say what to write: --csv OUT.csv and/or --jsonl OUT.jsonl", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = CaseStore.open(args.case)
+        written = export_case_tables(store, csv=args.csv, jsonl=args.jsonl,
+                                     examiner=args.examiner)
+    except (CaseError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"Wrote {path} ({len(store.latest())} evidence file(s))", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "analyze":
@@ -556,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_analyze(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "export":
+        return cmd_export(args)
     if args.command == "models":
         return cmd_models(args)
     if args.command == "download":

@@ -7,6 +7,7 @@ it was and must keep passing. The model is the tiny Qwen2.5-VL taught one answer
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ pytest.importorskip("PySide6")
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
 
+from inspector.cli import main as cli_main  # noqa: E402
 from inspector.core.backends.base import BackendError, GenerationSettings  # noqa: E402
 from inspector.core.backends.local import LocalBackend, LocalModelSpec  # noqa: E402
 from inspector.core.casestore import CaseStore  # noqa: E402
@@ -275,11 +277,22 @@ def test_the_override_is_the_verdict_of_record_everywhere(window, qtbot, taught_
     assert column == ["Real"]
     assert window.table_model.headerData(
         BatchTableModel.CONFIDENCE, Qt.Orientation.Horizontal) == "P(AI-generated)"
-    out = tmp_path / "table.csv"
-    CaseStore.open(tmp_path / "case").write_csv(out)
+    # File › Export: the table and the results carry the verdict of record, who and why
+    out, lines = tmp_path / "table.csv", tmp_path / "results.jsonl"
+    assert window.export_tables(csv=out, jsonl=lines)
     with out.open(encoding="utf-8-sig") as fh:
         row = next(csv.DictReader(fh))
     assert (row["verdict_of_record"], row["override_by"]) == ("real", "J. Doe")
+    assert row["examiner_notes"] == "The original camera file was found."
+    record = json.loads(lines.read_text(encoding="utf-8").splitlines()[0])
+    assert record["verdict_of_record"] == "real" and record["final"]["verdict"] == "ai-generated"
+    assert record["examiner"]["name"] == "J. Doe"
+    # the same from the command line, logged in the custody log
+    again = tmp_path / "again.jsonl"
+    assert cli_main(["export", str(tmp_path / "case"), "--jsonl", str(again)]) == 0
+    assert again.read_text(encoding="utf-8") == lines.read_text(encoding="utf-8")
+    actions = [e["action"] for e in CaseStore.open(tmp_path / "case").custody()]
+    assert actions.count("results-exported") == 3
 
 
 # 7 -------------------------------------------------------------------------------------------

@@ -259,6 +259,31 @@ class MainWindow(QMainWindow):
         self.notify(f"Report written: {out} ({exported.pages} pages)")
         return exported.pages
 
+    def export_tables_dialog(self, kind: str) -> None:
+        suffix = {"csv": "CSV (*.csv)", "jsonl": "JSON lines (*.jsonl)"}[kind]
+        name, _ = QFileDialog.getSaveFileName(self, "Export the case", f"case.{kind}", suffix)
+        if name:
+            self.export_tables(**{kind: Path(name)})
+
+    def export_tables(self, csv: Path | None = None, jsonl: Path | None = None) -> bool:
+        """The case's table and/or results with the examiners' verdicts of record (drafts are
+        saved first)."""
+        from inspector.core.exports import export_case_tables
+
+        if self.case is None:
+            self.show_error("No case is open: open or create a case before exporting.")
+            return False
+        self.drafts.save_all()
+        self.flush_case_writes()
+        try:
+            written = export_case_tables(self.case, csv=csv, jsonl=jsonl,
+                                         examiner=self.settings.examiner)
+        except (OSError, CaseError) as exc:
+            self.show_error(f"Could not export the case: {exc}")
+            return False
+        self.notify("Exported " + ", ".join(str(p) for p in written))
+        return True
+
     def flush_case_writes(self) -> None:
         """Wait until every finished analysis and examiner edit is on disk."""
         self.cases.flush()

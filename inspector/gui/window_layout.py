@@ -179,6 +179,9 @@ def build_menus(window: MainWindow) -> None:
     _action(window, file_menu, "&New case…", window.new_case, QKeySequence.StandardKey.New)
     _action(window, file_menu, "Open &case…", window.open_case, "Ctrl+Shift+C")
     _action(window, file_menu, "&Export report…", window.export_report_dialog, "Ctrl+E")
+    _action(window, file_menu, "Export &table (CSV)…", lambda: window.export_tables_dialog("csv"))
+    _action(window, file_menu, "Export &results (JSONL)…",
+            lambda: window.export_tables_dialog("jsonl"))
     file_menu.addSeparator()
     _action(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
     analysis = bar.addMenu("&Analysis")
