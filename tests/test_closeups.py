@@ -244,3 +244,13 @@ def test_plans_always_valid(scene: tuple[tuple[int, int], list[Box], float, Clos
         capped = wanted_w * wanted_h > policy.max_pixels
         if not capped:
             assert plan.scale >= target - 1e-9
+
+
+def test_a_box_edge_just_below_an_integer_stays_inside_the_crop():
+    """Found by hypothesis in CI: x1 = 4.999999999999999 was cut off by a rounding tolerance."""
+    policy = CloseupPolicy(context=0.0, min_side=1, magnification=1.0, max_pixels=784,
+                           max_regions=1, max_area_fraction=0.5, merge_iou=0.6)
+    box = Box(4.999999999999999, 0.0, 25.0, 4.0)
+    plans = plan_closeups([box], (25, 8), 1.0, policy)
+    assert len(plans) == 1
+    _assert_crop_sane(plans[0], (25, 8))

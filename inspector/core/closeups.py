@@ -155,8 +155,10 @@ def _span(lo: float, hi: float, centre: float, min_side: float, limit: int) -> t
         side = min(float(min_side), float(limit))
         lo = min(max(centre - side / 2.0, 0.0), limit - side)
         hi = lo + side
-    ilo = max(0, math.floor(lo + 1e-9))
-    ihi = min(limit, math.ceil(hi - 1e-9))
+    # exact floor/ceil: the crop must hold the whole region, even a box edge at 4.999999999999999
+    # (a tolerance here once cut that sliver off; one pixel more context costs nothing)
+    ilo = max(0, math.floor(lo))
+    ihi = min(limit, math.ceil(hi))
     if ihi <= ilo:  # only for sub-pixel input; the region box is >= 1 px so this is defensive
         ilo, ihi = (ilo, ilo + 1) if ilo < limit else (limit - 1, limit)
     return ilo, ihi

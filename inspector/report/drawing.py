@@ -18,6 +18,7 @@ from inspector.report.layout import clean_text
 
 __all__ = [
     "BOX_COLOURS",
+    "ALERT_COLOUR",
     "CHANGED_COLOUR",
     "DEMO_COLOUR",
     "IMAGE_DPI",
@@ -41,8 +42,12 @@ THUMB_DPI = 150
 # colour that reads on each.
 BOX_COLOURS: list[tuple[str, str]] = list(REGION_COLOURS)
 
-CHANGED_COLOUR = "#B34700"  # dark vermillion: readable in print and in greyscale
-DEMO_COLOUR = "#B34700"
+# Colours mean one thing each, as in the window: vermillion is kept for AI-generated; a changed
+# verdict is said in bold black ("CHANGED"), warnings about the evidence in dark red, the demo in
+# blue. All read in print and in greyscale.
+CHANGED_COLOUR = "#000000"
+ALERT_COLOUR = "#A00000"
+DEMO_COLOUR = "#0B5C99"
 MUTED = "#555555"
 
 _app: QGuiApplication | None = None

@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor, QImage
 from inspector.core.results import Analysis
 from inspector.core.wording import format_time_seconds
 from inspector.report.drawing import (
-    CHANGED_COLOUR,
+    ALERT_COLOUR,
     IMAGE_DPI,
     THUMB_DPI,
     Fonts,
@@ -110,7 +110,7 @@ def evidence_rows(a: Analysis, check: EvidenceCheck, f: Fonts,
             ("at analysis: " + clean_text(ev.path, single_line=True), f.small, None)])),
         ("SHA-256", Cell(ev.sha256, font=f.mono)),
         ("File check", Cell(check.status, font=f.small if check.ok else f.small_bold,
-                            color=None if check.ok else QColor(CHANGED_COLOUR))),
+                            color=None if check.ok else QColor(ALERT_COLOUR))),
         ("EXIF", clean_text(exif)),
         ("Provenance signals", clean_text("\n".join(provenance_lines(ev.provenance)))),
         ("Analysis", Cell(a.id, font=f.mono, parts=[(

@@ -22,7 +22,14 @@ from inspector.core.wording import (
     format_time_seconds,
     verdict_text,
 )
-from inspector.report.drawing import CHANGED_COLOUR, DEMO_COLOUR, MUTED, draw_placeholder, fit
+from inspector.report.drawing import (
+    ALERT_COLOUR,
+    CHANGED_COLOUR,
+    DEMO_COLOUR,
+    MUTED,
+    draw_placeholder,
+    fit,
+)
 from inspector.report.layout import Cell, Column, clean_text
 from inspector.report.texts import HOW_TO_READ, LIMITATIONS, demo_warning, recorded
 
@@ -150,7 +157,7 @@ def summary(doc: ReportDocument) -> None:
         file_parts = [((a.evidence.sha256 or "")[:12] or "—", f.mono, None)]
         if not check.ok:
             file_parts.append(("FILE CHANGED" if check.state == "changed" else "FILE NOT READ",
-                               f.small_bold, QColor(CHANGED_COLOUR)))
+                               f.small_bold, QColor(ALERT_COLOUR)))
         rows.append([
             Cell(draw=draw_thumb, height=thumb_h),
             str(k),

@@ -21,6 +21,7 @@ from inspector.core.wording import (
     verdict_text,
 )
 from inspector.report.drawing import (
+    ALERT_COLOUR,
     BOX_COLOURS,
     CHANGED_COLOUR,
     DEMO_COLOUR,
@@ -67,7 +68,7 @@ def image_page(doc: ReportDocument, k: int, a: Analysis) -> None:
         pw.text("WARNING: " + ("this evidence file has changed since the analysis (its SHA-256 "
                                "no longer matches)" if check.state == "changed" else
                                "this evidence file could not be read for this report")
-                + "; see the file check below.", f.bold, CHANGED_COLOUR)
+                + "; see the file check below.", f.bold, ALERT_COLOUR)
     page = doc.page_of(LIMITATIONS_ANCHOR)
     pw.text("These verdicts come from a model and an examiner's reading of it; the limitations "
             f"stated {f'on page {page}' if page else 'at the start'} apply.", f.small, MUTED)
@@ -185,7 +186,7 @@ def _picture(doc: ReportDocument, a: Analysis, check: EvidenceCheck,
             else:
                 band = QRectF(target.left(), target.bottom() - 9 * mm, target.width(), 9 * mm)
                 p.fillRect(band, QColor(255, 255, 255, 225))
-                p.setPen(QColor(CHANGED_COLOUR))
+                p.setPen(QColor(ALERT_COLOUR))
                 p.setFont(f.small_bold)
                 p.drawText(band, int(Qt.AlignmentFlag.AlignCenter)
                            | int(Qt.TextFlag.TextWordWrap),
@@ -234,7 +235,7 @@ def _regions(doc: ReportDocument, a: Analysis, check: EvidenceCheck) -> None:
                  rows, f.small, header_font=f.small_bold, after=pw.mm(1.5))
         if not check.ok and check.display_jpeg is not None:
             pw.text("The box coordinates are those of the analysed file; they are not drawn on "
-                    "the changed file above.", f.small, CHANGED_COLOUR)
+                    "the changed file above.", f.small, ALERT_COLOUR)
     if a.tags:
         pw.text("Image-level tags (Query 2): " + ", ".join(clean_text(t) for t in a.tags),
                 f.small)
@@ -336,7 +337,7 @@ def _answer_cell(doc: ReportDocument, q: QueryRecord) -> Cell:
     if q.problems:
         parts.append(("Problems reading the answer: "
                       + "; ".join(clean_text(p) for p in q.problems), f.small,
-                      QColor(CHANGED_COLOUR)))
+                      QColor(ALERT_COLOUR)))
     parts.append((f"{verdict_text(q.verdict)} · {p_ai_text(q.confidence)} · "
                   f"{q.generated_tokens} tokens in {q.seconds:.1f} s; stop: "
                   f"{q.stop_reason or 'not recorded'}", f.small, QColor(MUTED)))
