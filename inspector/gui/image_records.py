@@ -34,11 +34,15 @@ class ImageRecord:
 
 
 def check_for_display(path: str, recorded_sha256: str | None
-                      ) -> tuple[EvidenceCheck, QImage | None]:
-    """Re-read and re-hash the file, and its preview already converted for the screen (the
-    conversion is a copy of megabytes: it happens here, off the GUI thread)."""
+                      ) -> tuple[EvidenceCheck, QImage | None, QImage | None]:
+    """Re-read and re-hash the file; its preview and queue thumbnail already converted for the
+    screen (the conversion copies megabytes: it happens here, off the GUI thread)."""
+    from inspector.gui.models import thumbnail_image
+
     check = check_evidence(path, recorded_sha256)
-    return check, None if check.preview is None else to_qimage(check.preview)
+    if check.preview is None:
+        return check, None, None
+    return check, to_qimage(check.preview), thumbnail_image(check.preview)
 
 
 def live_preview(image: Any) -> QImage:

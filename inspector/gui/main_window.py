@@ -494,13 +494,15 @@ class MainWindow(QMainWindow):
                 self.verdicts.set_streaming(query, record.streams[query])
 
     def _checked(self, token: int, path: str, check: EvidenceCheck,
-                 preview: QImage | None) -> None:
+                 preview: QImage | None, thumbnail: QImage | None) -> None:
         if token != self._show_token:
             return  # the examiner has moved on
         record = self.records[path]
         record.check = check
         analysis = record.analysis
         self.queue_model.set_evidence_state(path, check.state)
+        if thumbnail is not None:  # the queue shows the file as it is now, too
+            self.queue_model.set_icon(path, thumbnail)
         if check.state in ("missing", "unreadable"):
             message = check.describe(analysis.evidence.sha256 if analysis else None)
             self.view.clear(message)
