@@ -163,6 +163,7 @@ def test_closeup_boxes_stay_inside_the_image(taught_case):
     analysis = Pipeline(backend, PipelineOptions(policy=CloseupPolicy())).analyze(
         taught_case.image_path
     )
+    assert [c.region for c in analysis.closeups] == [1, 2]  # something was checked
     for c in analysis.closeups:
         box = Box(*c.crop_box)
         assert 0 <= box.x1 < box.x2 <= 320 and 0 <= box.y1 < box.y2 <= 240

@@ -7,6 +7,7 @@ import pytest
 from inspector.core.backends.base import GenerationSettings
 from inspector.core.backends.local import LocalBackend, LocalModelSpec
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.imageio import ImageLoadError
 from inspector.core.pipeline import (
     AnalysisCancelled,
     Cancelled,
@@ -69,12 +70,15 @@ def test_full_analysis_from_real_model_output(taught_backend, taught_case):
 def test_regions_are_reported_while_query1_streams(taught_backend, taught_case):
     _, events = _run(taught_backend, taught_case.image_path)
     streamed = ""
+    located = []
     for event in events:
         if isinstance(event, TokenGenerated) and event.query == 1:
             streamed += event.text
         if isinstance(event, RegionLocated):
             assert "</verdict>" not in streamed  # before the answer finished
             assert streamed.count('"bbox_2d"') == event.region.number
+            located.append((event.region.number, event.region.label))
+    assert located == [(1, "face"), (2, "glove seams")]  # both, in order, while streaming
 
 
 def test_no_examine_skips_query2_and_flags_it(taught_backend, taught_case):
@@ -105,11 +109,12 @@ def test_bad_file_fails_with_a_clear_event(taught_backend, tmp_path):
     broken = tmp_path / "notes.jpg"
     broken.write_text("this is not a picture")
     events = []
-    with pytest.raises(Exception, match="notes.jpg"):
+    with pytest.raises(ImageLoadError, match="notes.jpg") as raised:
         Pipeline(taught_backend, PipelineOptions(policy=CloseupPolicy())).analyze(
             broken, events.append
         )
     assert isinstance(events[-1], Failed) and "notes.jpg" in events[-1].message
+    assert raised.value.kind == "not-an-image"
 
 
 def test_random_model_output_is_recorded_as_unparsed(tiny_model_dir, photo_path):
