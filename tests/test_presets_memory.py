@@ -273,3 +273,14 @@ def test_the_server_model_is_the_only_one_served(names):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_only_a_large_model_on_a_cpu_is_said_to_take_minutes_per_image():
+    from inspector.core.memory import AvailableMemory, MemoryEstimate, check_fits
+
+    cpu = AvailableMemory("cpu", (22.0,), (24.0,))
+    small, big = (MemoryEstimate(weights_gb=t * 0.8, vision_gb=0.0, kv_cache_gb=0.0,
+                                 activations_gb=t * 0.2, total_gb=t, breakdown="", tokens=0)
+                  for t in (1.1, 17.0))  # the demo checkpoint; a 7B model in bf16
+    assert "minutes" not in check_fits(small, cpu).message
+    assert "minutes per image" in check_fits(big, cpu).message

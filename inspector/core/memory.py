@@ -227,6 +227,9 @@ def available_memory(device: str = "auto") -> AvailableMemory:
     return AvailableMemory("cpu", (vm.available / GIB,), (vm.total / GIB,))
 
 
+CPU_SLOW_GB = 4.0  # above this estimate (about a 1B-parameter model) a CPU needs minutes per image
+
+
 def _usable(available: AvailableMemory) -> float:
     return available.free_total_gb * SAFETY
 
@@ -251,8 +254,9 @@ def check_fits(estimate: MemoryEstimate, available: AvailableMemory) -> MemoryVe
     what = estimate.preset_name or "this model"
     if need <= usable:
         note = " (tight: close other GPU programs)" if need > 0.85 * usable else ""
-        slow = " It runs on the CPU, so expect minutes per image." if available.kind == "cpu" \
-            else ""
+        # a billion-parameter model on a CPU takes minutes per image; a small one does not
+        slow = (" It runs on the CPU, so expect minutes per image."
+                if available.kind == "cpu" and need > CPU_SLOW_GB else "")
         return MemoryVerdict(
             True,
             f"{what} needs about {need:.1f} GiB; {_where(available)}: fits{note}.{slow}",

@@ -435,7 +435,7 @@ class LocalBackend:
             common, extra = plan
             self._cache.crop(common - self._cache.get_seq_length())
             kwargs.pop("pixel_values", None)
-            kwargs.update(extra, past_key_values=self._cache)
+            kwargs.update(extra, **{_cache_argument(): self._cache})
             prefill = prompt_len - common
         self.reset()
 
@@ -482,7 +482,7 @@ class LocalBackend:
         else:
             stop_reason = "length"
         if not cancelled and self.spec.reuse_cache:
-            self._cache = out.past_key_values
+            self._cache = out[_cache_argument()]
             self._cache_ids = sequence[: self._cache.get_seq_length()]
         text = self.tokenizer.decode(generated, skip_special_tokens=True)
         return TurnResult(
@@ -513,3 +513,12 @@ def _image_token_runs(mm_token_type_ids) -> list[tuple[int, int]]:
             runs.append((start, i))
             start = None
     return runs
+
+
+def _cache_argument() -> str:
+    """What generate() calls the KV cache: ``cache`` since transformers 5.24 (``past_key_values``
+    still works there but warns on every image and goes in 6.0), ``past_key_values`` before."""
+    import transformers
+
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    return "cache" if (major, minor) >= (5, 24) else "past_key_values"
