@@ -47,11 +47,13 @@ class Background(QObject):
         return future
 
     def _finished(self, future: Future, on_done: Callback | None, on_error: Callback | None):
-        if future.cancelled() or (on_done is None and on_error is None):
-            if not future.cancelled() and future.exception() is not None and on_error is None:
-                log.error("background task failed", exc_info=future.exception())
+        if future.cancelled():
             return
         exc = future.exception()
+        if on_done is None and on_error is None:  # nobody waits: only a failure is worth a line
+            if exc is not None:
+                log.error("background task failed", exc_info=exc)
+            return
         with contextlib.suppress(RuntimeError):  # the window is gone; nobody waits for this
             self._delivered.emit((on_done, on_error), None if exc else future.result(), exc)
 

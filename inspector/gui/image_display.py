@@ -32,9 +32,6 @@ __all__ = ["ImageDisplay"]
 class ImageDisplay:
     """Mixin of MainWindow: what is shown, and keeping the lists on it."""
 
-    def _show(self, path: str) -> None:
-        self.show_path(path)
-
     def show_path(self, path: str, *, follow: bool = False) -> None:
         """Show one image: its file is re-read and re-hashed first, off the GUI thread."""
         self.drafts.keep()
@@ -90,13 +87,10 @@ class ImageDisplay:
         self.displayed_path = path
         for r in record.regions:
             self.view.add_region(r.number, r.box, r.label, examined=r.number in record.closeups)
-        for number, (label, closeup) in sorted(record.closeups.items()):
-            self.strip.add_closeup(number, label, closeup)
+        self._show_closeups(record.closeups)
         if record.evidence is not None:
             self.evidence.show_evidence(record.evidence)
-        for query in (1, 2):
-            if record.streams[query]:
-                self.verdicts.set_streaming(query, record.streams[query])
+        self._show_streams(record)
 
     def _checked(self, token: int, path: str, check: EvidenceCheck,
                  preview: QImage | None, thumbnail: QImage | None) -> None:
@@ -121,9 +115,7 @@ class ImageDisplay:
         self.displayed_path = path
         if analysis is None:
             self.evidence.show_unanalysed(check)
-            for query in (1, 2):
-                if record.streams[query]:
-                    self.verdicts.set_streaming(query, record.streams[query])
+            self._show_streams(record)
             return
         self.evidence.show_evidence(analysis.evidence, check)
         if check.state == "changed":  # new pixels: the old boxes and verdicts do not apply
@@ -147,6 +139,12 @@ class ImageDisplay:
         if token == self._show_token and found:
             self.records[path].closeups = found
             self._show_closeups(found)
+
+    def _show_streams(self, record: ImageRecord) -> None:
+        """What a running (or interrupted) analysis has written so far."""
+        for query in (1, 2):
+            if record.streams[query]:
+                self.verdicts.set_streaming(query, record.streams[query])
 
     def _show_closeups(self, closeups: dict) -> None:
         self.strip.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,10 @@ def check_for_display(path: str, recorded_sha256: str | None
     from inspector.gui.models import thumbnail_image
 
     check = check_evidence(path, recorded_sha256)
-    if check.preview is None:
+    preview, check.preview = check.preview, None  # the window keeps the check, not its pixels
+    if preview is None:
         return check, None, None
-    return check, to_qimage(check.preview), thumbnail_image(check.preview)
+    return check, to_qimage(preview), thumbnail_image(preview)
 
 
 def live_preview(image: Any) -> QImage:
@@ -66,6 +68,17 @@ def load_closeups(case: CaseStore | None, analysis: Analysis) -> dict[int, tuple
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def _full_image(path: str, expected_sha: str | None) -> Any:
+    """The shown file decoded at full resolution, kept while the examiner pans and zooms it;
+    None when the file no longer holds the bytes that were shown."""
+    from inspector.core.imageio import load_image
+
+    loaded = load_image(path, max_pixels=400_000_000)
+    if expected_sha is not None and loaded.sha256 != expected_sha:
+        return None
+    return loaded.image
+
 
 def detail_tile(source: Any, path: str, expected_sha: str | None, box: tuple,
                 target: tuple) -> QImage | None:
@@ -73,13 +86,10 @@ def detail_tile(source: Any, path: str, expected_sha: str | None, box: tuple,
     pixels), as a QImage; None when the file no longer holds the bytes that were shown."""
     from PIL import Image
 
-    from inspector.core.imageio import load_image
-
     if source is None:
-        loaded = load_image(path, max_pixels=400_000_000)
-        if expected_sha is not None and loaded.sha256 != expected_sha:
+        source = _full_image(path, expected_sha)
+        if source is None:
             return None
-        source = loaded.image
     x1, y1, x2, y2 = (int(v) for v in box)
     crop = source.crop((max(0, x1), max(0, y1), min(source.width, x2 + 1),
                         min(source.height, y2 + 1)))
