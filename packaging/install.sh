@@ -11,5 +11,5 @@ fi
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip
 $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
-$PIP install -q -e ".[quant,remote,gui,report,train,test]"
+$PIP install -q -e ".[quant,remote,gui,report,forensics,train,test]"
 echo "installed into $VENV"

@@ -14,6 +14,7 @@ from typing import Any
 
 from inspector.core.backends.base import Backend
 from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
+from inspector.core.forensics import ForensicInput, ForensicResult, run_forensics
 from inspector.core.geometry import Box
 from inspector.core.imageio import LoadedImage, load_image
 from inspector.core.protocol import (
@@ -81,6 +82,12 @@ class InitialVerdict:
 
 
 @dataclass(frozen=True)
+class ForensicResultReady:
+    path: Path
+    result: ForensicResult  # its map (a numpy array) travels with it; the record keeps the rest
+
+
+@dataclass(frozen=True)
 class FinalVerdict:
     analysis: Analysis
 
@@ -109,6 +116,7 @@ Event = (
     | RegionLocated
     | CloseupReady
     | InitialVerdict
+    | ForensicResultReady
     | FinalVerdict
     | Done
     | Failed
@@ -126,6 +134,7 @@ class PipelineOptions:
     policy: CloseupPolicy
     examine: bool = True  # False: Query 1 only
     max_pixels_load: int = 100_000_000
+    forensics: tuple[str, ...] = ()  # forensic analyses to run after the model (names)
 
 
 def evidence_of(loaded: LoadedImage) -> Evidence:
@@ -279,6 +288,19 @@ class Pipeline:
             if closeups:
                 self._examine(analysis, messages1, turn1.text, closeups, emit, cancelled)
                 timings["query2"] = analysis.query2.seconds
+        if self.options.forensics:
+            t2 = time.perf_counter()
+            analysis.forensics = {}
+            for result in run_forensics(
+                ForensicInput.from_loaded(loaded),
+                only=self.options.forensics,
+                on_result=lambda result: emit(ForensicResultReady(path, result)),
+                is_cancelled=cancelled,
+            ):
+                analysis.forensics[result.name] = result.to_dict()  # map path: set when saved
+            if cancelled():
+                raise AnalysisCancelled(str(path))
+            timings["forensics"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
         analysis.timings = {k: round(v, 3) for k, v in timings.items()}
         emit(FinalVerdict(analysis))

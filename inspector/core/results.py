@@ -114,6 +114,9 @@ class Analysis:
     tags: list[str] = field(default_factory=list)
     examine_skipped: str | None = None  # why Query 2 did not run, when it did not
     examiner: ExaminerInput = field(default_factory=ExaminerInput)
+    # Independent forensic analyses (name -> ForensicResult.to_dict(map_path)); None: not run.
+    # Shown beside the verdict, never changing it; map paths are relative to the case folder.
+    forensics: dict[str, dict[str, Any]] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: str = field(default_factory=utc_now)
@@ -184,6 +187,7 @@ class Analysis:
             tags=list(data.get("tags", [])),
             examine_skipped=data.get("examine_skipped"),
             examiner=ExaminerInput(**data.get("examiner", {})),
+            forensics=data.get("forensics"),
             timings=dict(data.get("timings", {})),
             id=data["id"],
             created=data["created"],
