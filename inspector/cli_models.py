@@ -33,7 +33,12 @@ def add_model_commands(sub) -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from inspector.core.download import find_downloaded, models_dir
-    from inspector.core.memory import available_memory, check_fits, estimate_for_preset
+    from inspector.core.memory import (
+        available_memory,
+        check_fits,
+        cpu_caveat,
+        estimate_for_preset,
+    )
     from inspector.core.presets import DEFAULT_PRESET, PRESETS
 
     try:
@@ -54,8 +59,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         if preset.arch is not None:
             estimate = estimate_for_preset(preset, device=device)
             verdict = check_fits(estimate, available)
-            print(f"  needs about {estimate.total_gb:.1f} GiB ({estimate.breakdown}); "
-                  f"{'fits here' if verdict.fits else 'does NOT fit here'}")
+            caveat = cpu_caveat(estimate) if device == "cpu" and verdict.fits else ""
+            where = "fits in RAM here, but " + caveat[0].lower() + caveat[1:] if caveat else (
+                "fits here" if verdict.fits else "does NOT fit here")
+            print(f"  needs about {estimate.total_gb:.1f} GiB ({estimate.breakdown}); {where}")
         if preset.notes:
             print(f"  {preset.notes}")
         print()

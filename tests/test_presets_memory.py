@@ -284,3 +284,21 @@ def test_only_a_large_model_on_a_cpu_is_said_to_take_minutes_per_image():
                   for t in (1.1, 17.0))  # the demo checkpoint; a 7B model in bf16
     assert "minutes" not in check_fits(small, cpu).message
     assert "minutes per image" in check_fits(big, cpu).message
+
+
+def test_a_4bit_model_on_a_cpu_is_said_to_be_for_testing_only(capsys):
+    """bitsandbytes 4-bit fits a 7B model into RAM, but on a CPU it is a test path."""
+    from inspector.cli import main
+    from inspector.core.memory import AvailableMemory, check_fits, estimate_for_preset
+    from inspector.core.presets import PRESETS
+
+    preset = next(p for p in PRESETS.values() if p.quantization == "4bit" and p.arch is not None)
+    estimate = estimate_for_preset(preset, device="cpu")
+    cpu = AvailableMemory("cpu", (22.0,), (24.0,))
+    verdict = check_fits(estimate, cpu)
+    assert verdict.fits and "for testing only" in verdict.message
+
+    assert main(["models", "--device", "cpu"]) == 0
+    block = capsys.readouterr().out.split(f"\n{preset.name}")[1].split("\n\n")[0]
+    assert "fits here" not in block  # never plainly "fits" on a CPU
+    assert "for testing only" in block or "does NOT fit" in block  # (a machine with less RAM)

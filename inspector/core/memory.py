@@ -33,6 +33,7 @@ __all__ = [
     "Workload",
     "available_memory",
     "check_fits",
+    "cpu_caveat",
     "estimate_for_preset",
     "estimate_memory",
 ]
@@ -255,8 +256,8 @@ def check_fits(estimate: MemoryEstimate, available: AvailableMemory) -> MemoryVe
     if need <= usable:
         note = " (tight: close other GPU programs)" if need > 0.85 * usable else ""
         # a billion-parameter model on a CPU takes minutes per image; a small one does not
-        slow = (" It runs on the CPU, so expect minutes per image."
-                if available.kind == "cpu" and need > CPU_SLOW_GB else "")
+        slow = cpu_caveat(estimate) if available.kind == "cpu" else ""
+        slow = f" {slow}" if slow else ""
         return MemoryVerdict(
             True,
             f"{what} needs about {need:.1f} GiB; {_where(available)}: fits{note}.{slow}",
@@ -267,6 +268,18 @@ def check_fits(estimate: MemoryEstimate, available: AvailableMemory) -> MemoryVe
         f"({estimate.breakdown})."
     )
     return MemoryVerdict(False, message, _suggest(estimate, usable, available))
+
+
+def cpu_caveat(estimate: MemoryEstimate) -> str:
+    """Why a model that fits in RAM is still no good on a CPU ("" for a small one)."""
+    if estimate.quantization in ("4bit", "8bit"):
+        # bitsandbytes runs k-bit layers on a CPU, but as a test path: dequantising each layer
+        # per token makes a billion-parameter model far slower than in bfloat16.
+        return (f"bitsandbytes {estimate.quantization} on a CPU is for testing only: expect "
+                "many minutes per image (quantization saves memory on a GPU).")
+    if estimate.total_gb > CPU_SLOW_GB:
+        return "It runs on the CPU, so expect minutes per image."
+    return ""
 
 
 def _redo(e: MemoryEstimate, **changes) -> MemoryEstimate:
