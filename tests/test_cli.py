@@ -87,6 +87,8 @@ def test_no_examine_and_exit_code_zero_when_all_good(taught_case, tmp_path):
         "--device", "cpu", "--no-examine", "--json", str(out),
     )
     assert result.returncode == 0, result.stderr
+    # nothing but the app's own lines: no warnings, no transformers progress bar between them
+    assert "Loading weights" not in result.stderr and "Warning" not in result.stderr
     line = json.loads(out.read_text())
     assert line["initial"]["verdict"] == line["final"]["verdict"] == "real"
     assert line["changed"] is False and "turned off" in line["examine_skipped"]

@@ -11,12 +11,14 @@ the new turn's text and the close-ups' vision features (see notes/qwen-vl-on-tra
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,31 @@ def _resolve_folder(source: str, allow_download: bool) -> Path:
         ) from exc
     except Exception as exc:  # hub errors: bad id, no network, gated repo
         raise ModelNotFoundError(f"could not get model {source}: {exc}") from exc
+
+
+# Below this, weights load in about a second and transformers' "Loading weights" bar is noise.
+_PROGRESS_BAR_BYTES = 1 << 30
+
+
+@contextlib.contextmanager
+def _loading_bar_only_where_useful(folder: Path) -> Iterator[None]:
+    """transformers' "Loading weights" bar only for big weights on an interactive terminal.
+
+    Piped CLI output, the window's worker and the tests would otherwise get a bar per load
+    between their own lines.
+    """
+    from transformers.utils import logging as hf_logging
+
+    size = sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))
+    wanted = size >= _PROGRESS_BAR_BYTES and sys.stderr is not None and sys.stderr.isatty()
+    before = hf_logging.is_progress_bar_enabled()
+    if before and not wanted:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if before and not wanted:
+            hf_logging.enable_progress_bar()
 
 
 def _revision_of(folder: Path) -> str | None:
@@ -256,7 +283,8 @@ class LocalBackend:
             kwargs["device_map"] = "auto"
         try:
             self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
-            model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
+            with _loading_bar_only_where_useful(folder):
+                model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
         except torch.cuda.OutOfMemoryError as exc:
             raise OutOfMemoryError(
                 f"not enough GPU memory to load {spec.source}; try 4-bit quantization "
