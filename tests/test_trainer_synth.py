@@ -17,9 +17,9 @@ from trainer.synth import (
     generate,
     labels_for,
     make_sample,
-    register,
     sample_rng,
 )
+from trainer.synth_cli import register
 
 SOURCES = {"synth-photo"} | {f"synth-{k}" for k in KINDS}
 TAG_OF = {"checkerboard": "texture", "clone": "texture", "smeared_text": "other",

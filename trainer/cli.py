@@ -3,7 +3,7 @@
     lte-train init-tiny OUT_DIR [--seed N] [--family qwen2_5_vl|qwen3_vl] [--size tiny|demo]
     lte-train import {trace,fakexplained,synthscars} INPUT -o OUT.jsonl
     lte-train split IN.jsonl --out-dir DIR [--seed N]
-    lte-train synth OUT_DIR --count N --seed S              (trainer/synth.py)
+    lte-train synth OUT_DIR --count N --seed S              (trainer/synth_cli.py)
     lte-train warmup MODEL_DIR TRAIN.jsonl -o OUT_DIR        (trainer/warmup.py)
     lte-train sft|grpo [--config FILE.toml] [flags]          (trainer/cli_train.py)
     lte-train eval MODEL_DIR TEST.jsonl -o OUT.json          (trainer/evaluate.py)
@@ -101,9 +101,9 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="shares of train, val and test; must add up to 1 (default 0.8 0.1 0.1)")
     sp.set_defaults(func=_cmd_split)
 
-    from trainer import cli_train, demo, evaluate, synth, warmup
+    from trainer import cli_train, demo, evaluate, synth_cli, warmup
 
-    synth.register(sub)
+    synth_cli.register(sub)
     warmup.register(sub)
     cli_train.register(sub)
     evaluate.register(sub)
