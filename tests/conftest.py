@@ -124,3 +124,47 @@ def taught_case(tmp_path_factory, photo_path) -> TaughtCase:
 
     model_dir = build_tiny_model(tmp_path_factory.mktemp("taught") / "model", seed=1)
     return teach_lte_answers(model_dir, photo_path, "qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)
+
+
+def make_analysis(
+    path: str = "evidence/a é.jpg",
+    sha: str = "ab" * 32,
+    created: str | None = "2026-11-22T10:00:00+00:00",
+    final: str | None = "ai-generated",
+    examined: bool = True,
+    final_confidence: float = 0.9,
+):
+    """One hand-made Analysis for record, store and panel tests: Query 1 says real; when
+    ``examined``, two regions went to Query 2, which says ``final`` with two findings."""
+    from inspector.core.results import (
+        Analysis,
+        CloseupRecord,
+        Evidence,
+        FindingRecord,
+        ModelProvenance,
+        QueryRecord,
+        RegionRecord,
+    )
+
+    q1 = QueryRecord("raw 1", "looks real", "real", 0.2, ["p"], 100, 100, 40, 1.5, "eos")
+    q2 = QueryRecord("raw 2", "six fingers", final, final_confidence, [], 180, 80, 50, 1.0, "eos")
+    extra = {"created": created} if created is not None else {}
+    return Analysis(
+        evidence=Evidence(path, 10, sha, 640, 480, "JPEG", exif={"make": "X"}),
+        model=ModelProvenance("m", "transformers", generation={"seed": 0}),
+        query1=q1,
+        regions=[
+            RegionRecord(1, [1.0, 2.0, 30.5, 40.0], "hand", [1, 2, 30, 40], examined),
+            RegionRecord(2, [100.0, 20.0, 130.0, 60.0], "sign", [100, 20, 130, 60], examined),
+        ],
+        closeups=[CloseupRecord(1, [0, 0, 50, 60], [200, 240], 4.0),
+                  CloseupRecord(2, [90, 10, 140, 70], [200, 240], 4.0)] if examined else [],
+        query2=q2 if examined else None,
+        findings=[FindingRecord(1, "six fingers", "ai-generated"),
+                  FindingRecord(2, "the lettering melts into the wall", "ai-generated")]
+        if examined else [],
+        tags=["structure"] if examined else [],
+        examine_skipped=None if examined else "no regions located; the initial verdict stands",
+        timings={"total": 2.5},
+        **extra,
+    )

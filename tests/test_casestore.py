@@ -21,43 +21,12 @@ from inspector.core.casestore import (
     atomic_write_bytes,
     atomic_write_json,
 )
-from inspector.core.results import (
-    Analysis,
-    CloseupRecord,
-    Evidence,
-    FindingRecord,
-    ModelProvenance,
-    QueryRecord,
-    RegionRecord,
-)
+from tests.conftest import make_analysis
 
 
-def _analysis(
-    path: str = "evidence/a é.jpg",
-    sha: str = "ab" * 32,
-    created: str = "2026-11-22T10:00:00+00:00",
-    final: str | None = "ai-generated",
-    examined: bool = True,
-) -> Analysis:
-    q1 = QueryRecord("raw 1", "looks real", "real", 0.2, ["p"], 100, 100, 40, 1.5, "eos")
-    q2 = QueryRecord("raw 2", "six fingers", final, 0.9, [], 180, 80, 50, 1.0, "eos")
-    return Analysis(
-        evidence=Evidence(path, 10, sha, 640, 480, "JPEG", exif={"make": "X"}),
-        model=ModelProvenance("m", "transformers", generation={"seed": 0}),
-        query1=q1,
-        regions=[
-            RegionRecord(1, [1.0, 2.0, 30.5, 40.0], "hand", [1, 2, 30, 40], examined),
-            RegionRecord(2, [100.0, 20.0, 130.0, 60.0], "sign", [100, 20, 130, 60], examined),
-        ],
-        closeups=[CloseupRecord(1, [0, 0, 50, 60], [200, 240], 4.0),
-                  CloseupRecord(2, [90, 10, 140, 70], [200, 240], 4.0)] if examined else [],
-        query2=q2 if examined else None,
-        findings=[FindingRecord(1, "six fingers", "ai-generated")] if examined else [],
-        tags=["structure"] if examined else [],
-        examine_skipped=None if examined else "no regions located; the initial verdict stands",
-        timings={"total": 2.5},
-        created=created,
-    )
+def _analysis(path="evidence/a é.jpg", sha="ab" * 32, created="2026-11-22T10:00:00+00:00",
+              final="ai-generated", examined=True):
+    return make_analysis(path, sha, created, final, examined)
 
 
 def _closeups(seed: int) -> dict[int, Image.Image]:

@@ -12,15 +12,6 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from inspector.core.closeups import CloseupPolicy  # noqa: E402
-from inspector.core.results import (  # noqa: E402
-    Analysis,
-    CloseupRecord,
-    Evidence,
-    FindingRecord,
-    ModelProvenance,
-    QueryRecord,
-    RegionRecord,
-)
 from inspector.gui.examiner_panel import ExaminerPanel  # noqa: E402
 from inspector.gui.settings import (  # noqa: E402
     AppSettings,
@@ -33,28 +24,11 @@ from inspector.gui.settings import (  # noqa: E402
     validate,
 )
 from inspector.gui.verdict_panel import VerdictPanel  # noqa: E402
+from tests.conftest import make_analysis
 
 
-def _analysis(query2: bool = True) -> Analysis:
-    q1 = QueryRecord("raw 1 text", "looks real", "real", 0.2, ["p"], 100, 100, 40, 1.5, "eos")
-    q2 = QueryRecord("raw 2 text", "six fingers", "ai-generated", 0.87, [], 180, 80, 50, 1.0, "eos")
-    return Analysis(
-        evidence=Evidence("a é.jpg", 10, "ab" * 32, 640, 480, "JPEG"),
-        model=ModelProvenance("m", "transformers"),
-        query1=q1,
-        regions=[
-            RegionRecord(1, [1.0, 2.0, 30.5, 40.0], "hand", [1, 2, 30, 40], True),
-            RegionRecord(2, [100.0, 100.0, 200.0, 200.0], "glove", [100, 100, 200, 200], True),
-        ],
-        closeups=[CloseupRecord(1, [0, 0, 50, 60], [200, 240], 4.0)],
-        query2=q2 if query2 else None,
-        findings=[
-            FindingRecord(1, "six fingers", "ai-generated"),
-            FindingRecord(2, "seams melt into the fabric", "ai-generated"),
-        ] if query2 else [],
-        tags=["structure"] if query2 else [],
-        examine_skipped=None if query2 else "no regions located; the initial verdict stands",
-    )  # fmt: skip
+def _analysis(query2: bool = True):
+    return make_analysis(path="a é.jpg", examined=query2, final_confidence=0.87)
 
 
 # -- verdict panel ----------------------------------------------------------------------------
@@ -75,7 +49,7 @@ def test_changed_banner_and_both_confidences(qtbot):
     assert panel.initial_card.explanation.isReadOnly()
     assert "p" in panel.initial_card.problems.text()
     rows = [panel.findings_list.item(i).text() for i in range(panel.findings_list.count())]
-    assert rows[1] == "● 2  seams melt into the fabric → AI-generated"
+    assert rows[1] == "● 2  the lettering melts into the wall → AI-generated"
     assert "structure" in panel.tags_label.text()
 
 
@@ -166,8 +140,8 @@ def test_raw_dialog_holds_both_raw_texts(qtbot):
     dialog = panel.raw_dialog
     assert dialog.isVisible() and not dialog.isModal()
     assert dialog.parent() is panel
-    assert dialog.query1_text.toPlainText() == "raw 1 text"
-    assert dialog.query2_text.toPlainText() == "raw 2 text"
+    assert dialog.query1_text.toPlainText() == "raw 1"
+    assert dialog.query2_text.toPlainText() == "raw 2"
     assert dialog.query1_text.isReadOnly()
     panel.show_analysis(_analysis(query2=False))  # the open dialog follows, and is reused
     assert panel.raw_dialog is dialog
