@@ -5,6 +5,7 @@ Layout::
     DIR/case.json                                      case metadata (CaseMeta)
     DIR/analyses/<sha256>/<created>_<analysis id>.json  one file per analysis; several = history
     DIR/closeups/<analysis id>/region-<n>.png          the close-ups Query 2 saw
+    DIR/closeups/<analysis id>/forensics-<name>.png    forensic analyses' maps (8-bit greyscale)
     DIR/custody.jsonl                                  append-only chain-of-custody log
 
 Every file except the custody log is written atomically (temp file in the same folder, fsync,
@@ -19,7 +20,6 @@ never written; opening the case ignores them and reports them in :attr:`CaseStor
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
@@ -27,13 +27,22 @@ import json
 import logging
 import os
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from inspector import __version__
+from inspector.core.atomic import (  # noqa: F401  (atomic_write_json: re-exported)
+    TEMP_SUFFIX,
+    atomic_write_bytes,
+    atomic_write_json,
+    fsync_dir,
+    is_temp_name,
+)
+from inspector.core.forensics import map_png_bytes
 from inspector.core.results import OVERRIDE_VERDICTS, Analysis, ExaminerInput, utc_now
 
 __all__ = [
@@ -55,7 +64,6 @@ CASE_FILE = "case.json"
 CUSTODY_FILE = "custody.jsonl"
 ANALYSES_DIR = "analyses"
 CLOSEUPS_DIR = "closeups"
-TEMP_SUFFIX = ".tmp"
 COMPARISON_COLUMNS = (
     "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds",
     "verdict_of_record", "override", "override_by", "override_at", "examiner_notes",
@@ -63,56 +71,11 @@ COMPARISON_COLUMNS = (
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ANALYSIS_ID = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
+_FORENSIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class CaseError(Exception):
     """A case folder is missing, corrupt, or cannot be used as asked; the message says why."""
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic writes
-# --------------------------------------------------------------------------------------------
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
-
-    Temp file in the same folder → write → fsync → ``os.replace`` → fsync the folder. If anything
-    fails before the rename, the temp file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    temp = _temp_name(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _mkdir(folder: Path) -> None:
@@ -124,7 +87,7 @@ def _mkdir(folder: Path) -> None:
         p = p.parent
     folder.mkdir(parents=True, exist_ok=True)
     for created in reversed(missing):
-        _fsync_dir(created.parent)
+        fsync_dir(created.parent)
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,7 +218,7 @@ def _compact_time(iso: str) -> str:
 
 
 def _is_temp(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(TEMP_SUFFIX)
+    return is_temp_name(path)
 
 
 @dataclass
@@ -297,6 +260,13 @@ class CaseStore:
     def closeup_path(self, analysis_id: str, region_number: int) -> Path:
         _check_id(analysis_id)
         return self.closeups_dir / analysis_id / f"region-{int(region_number)}.png"
+
+    def forensic_map_relpath(self, analysis_id: str, name: str) -> str:
+        """Where an analysis's forensic map is kept, relative to the case folder (as recorded)."""
+        _check_id(analysis_id)
+        if not _FORENSIC_NAME.match(name):
+            raise CaseError(f"invalid forensic analysis name {name!r}")
+        return f"{CLOSEUPS_DIR}/{analysis_id}/forensics-{name}.png"
 
     def analysis_path(self, analysis_id: str) -> Path:
         try:
@@ -436,12 +406,20 @@ class CaseStore:
     # ---- analyses ---------------------------------------------------------------------------
 
     def add_analysis(
-        self, analysis: Analysis, closeups: dict[int, Any] | None = None, examiner: str = ""
+        self,
+        analysis: Analysis,
+        closeups: dict[int, Any] | None = None,
+        examiner: str = "",
+        *,
+        forensic_maps: dict[str, np.ndarray] | None = None,
     ) -> Path:
-        """Store an analysis and its close-ups (PIL images keyed by region number).
+        """Store an analysis, its close-ups (PIL images keyed by region number) and its forensic
+        maps (2-D [0, 1] arrays keyed by analysis name).
 
-        Close-ups are written first and the analysis JSON last, so an analysis file never exists
-        without its close-ups. Earlier analyses of the same evidence stay as history.
+        Close-ups and maps are written first and the analysis JSON last, so an analysis file never
+        exists without them. Each map's relative path is set as the "map" of its result in
+        ``analysis.forensics`` (the caller's object too). Earlier analyses of the same evidence
+        stay as history.
         """
         _check_id(analysis.id)
         sha = analysis.evidence.sha256
@@ -455,6 +433,14 @@ class CaseStore:
             buf = io.BytesIO()
             image.save(buf, format="PNG")
             atomic_write_bytes(self.closeup_path(analysis.id, number), buf.getvalue())
+        for name, values in sorted((forensic_maps or {}).items()):
+            result = (analysis.forensics or {}).get(name)
+            if result is None or values is None:  # a map without its result is not kept
+                continue
+            relpath = self.forensic_map_relpath(analysis.id, name)
+            _mkdir(self.closeups_dir / analysis.id)
+            atomic_write_bytes(self.root / relpath, map_png_bytes(values))
+            result["map"] = relpath
         folder = self.analyses_dir / sha
         _mkdir(folder)
         path = folder / f"{_compact_time(analysis.created)}_{analysis.id}.json"
@@ -573,7 +559,7 @@ class CaseStore:
         finally:
             os.close(fd)
         if new:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         return entry
 
     def custody(self) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 Structure: a cover (case, examiner, dates, software, model provenance, how to read the report, its
 limitations — stated once), a summary table (thumbnail, file, short hash, initial and corrected
 verdicts, the change, P(AI-generated), the verdict of record with the examiner's override), then
-one section per image (:mod:`~inspector.report.image_page`), and the chain of custody. Every page
+one section per image (:mod:`~inspector.report.image_page`; with the forensic analyses where
+they were run, :mod:`~inspector.report.forensics_section`), and the chain of custody. Every page
 has a footer "LTE Inspector <version> — Case <n> — page i of N". The machine-readable results
 are embedded as the file attachment ``case-results.json``.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QPageSize, QPdfWriter
 
 from inspector import __version__
+from inspector.core.atomic import replacing
 from inspector.core.results import Analysis
 from inspector.report.case_facts import case_facts, meta_dict
 from inspector.report.document import CloseupLoader, ReportDocument
@@ -95,31 +96,27 @@ def render_report(
     custody = list(custody or [])
     payload = results_json(analyses, meta, custody)
     facts = case_facts(meta, analyses, custody, base_dir, exported_by)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    writer = QPdfWriter(str(tmp))
-    try:
-        writer.setResolution(RESOLUTION)
-        writer.setPageSize(QPageSize(size_id))
-        writer.setTitle(clean_text(f"LTE Inspector report — {facts.heading}", single_line=True))
-        writer.setCreator(f"LTE Inspector {__version__}")
-        if facts.examiner and hasattr(writer, "setAuthor"):
-            writer.setAuthor(clean_text(facts.examiner, single_line=True))
-        writer.addFileAttachment(ATTACHMENT_NAME, QByteArray(payload), "application/json")
-        doc = ReportDocument(writer, analyses, facts, image_loader, closeup_loader, custody,
-                             hashlib.sha256(payload).hexdigest(),
-                             "Letter" if size_id == QPageSize.PageSizeId.Letter else "A4",
-                             base_dir)
-        doc.build()
-        pages = doc.pw.finish()  # QPainter.end() writes the trailer and closes the file
-        del doc
-    except BaseException:
-        del writer
-        tmp.unlink(missing_ok=True)
-        raise
-    del writer
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, out_path)
+    with replacing(out_path) as tmp:
+        writer = QPdfWriter(str(tmp))
+        try:
+            writer.setResolution(RESOLUTION)
+            writer.setPageSize(QPageSize(size_id))
+            writer.setTitle(
+                clean_text(f"LTE Inspector report — {facts.heading}", single_line=True)
+            )
+            writer.setCreator(f"LTE Inspector {__version__}")
+            if facts.examiner and hasattr(writer, "setAuthor"):
+                writer.setAuthor(clean_text(facts.examiner, single_line=True))
+            writer.addFileAttachment(ATTACHMENT_NAME, QByteArray(payload), "application/json")
+            doc = ReportDocument(writer, analyses, facts, image_loader, closeup_loader, custody,
+                                 hashlib.sha256(payload).hexdigest(),
+                                 "Letter" if size_id == QPageSize.PageSizeId.Letter else "A4",
+                                 base_dir)
+            doc.build()
+            pages = doc.pw.finish()  # QPainter.end() writes the trailer and closes the file
+            del doc
+        finally:
+            del writer  # the file is complete only once the writer is gone
     return pages
 
 

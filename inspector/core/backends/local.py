@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector import __version__
+from inspector.core.atomic import atomic_write_bytes
 from inspector.core.backends.base import (
     BackendError,
     CancelCheck,
@@ -146,9 +147,7 @@ def weights_sha256(folder: Path) -> str | None:
     if changed:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache, indent=1))
-            os.replace(tmp, cache_file)
+            atomic_write_bytes(cache_file, json.dumps(cache, indent=1).encode("utf-8"))
         except OSError:
             pass  # the hash is still correct, only not remembered
     return outer.hexdigest()
