@@ -29,7 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from inspector.core.backends.base import GenerationSettings  # noqa: E402
-from inspector.core.backends.remote import RemoteBackend, RemoteSpec  # noqa: E402
+from inspector.core.backends.remote import (  # noqa: E402
+    SERVER_MAX_PIXELS,
+    SERVER_MIN_PIXELS,
+    RemoteBackend,
+    RemoteSpec,
+)
 from inspector.core.batch import run_concurrently  # noqa: E402
 from inspector.core.closeups import CloseupPolicy  # noqa: E402
 from inspector.core.imageio import iter_image_files  # noqa: E402
@@ -104,7 +109,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     if args.server:
         url, model = args.server, args.model
-        lo, hi = args.min_pixels or 64 * 28 * 28, args.max_pixels or 1024 * 28 * 28
+        lo, hi = args.min_pixels or SERVER_MIN_PIXELS, args.max_pixels or SERVER_MAX_PIXELS
         what = f"server {url}, model {model}"
     else:
         from trainer.tiny import MAX_PIXELS, MIN_PIXELS, build_tiny_model

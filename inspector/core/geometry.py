@@ -14,6 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+# Pixels per vision token: Qwen2.5-VL 28 x 28 (patch 14 x merge 2), Qwen3-VL 32 x 32 (16 x 2).
+QWEN25_TOKEN_PIXELS = 28 * 28
+QWEN3_TOKEN_PIXELS = 32 * 32
+# The Qwen2.5-VL processor's own resize bounds in transformers, used when none are pinned.
+PROCESSOR_MIN_PIXELS = 56 * 56
+PROCESSOR_MAX_PIXELS = 1280 * QWEN25_TOKEN_PIXELS
+
 __all__ = [
     "Box",
     "CoordinateSpace",
@@ -143,8 +150,8 @@ def smart_resize(
     height: int,
     width: int,
     factor: int = 28,
-    min_pixels: int = 56 * 56,
-    max_pixels: int = 28 * 28 * 1280,
+    min_pixels: int = PROCESSOR_MIN_PIXELS,
+    max_pixels: int = PROCESSOR_MAX_PIXELS,
 ) -> tuple[int, int]:
     """Return ``(height, width)`` exactly as transformers' Qwen2-VL ``smart_resize`` does.
 
@@ -318,8 +325,8 @@ class Qwen3RelativeSpace(_ResizedView):
     def __init__(
         self,
         scale: int = 1000,
-        min_pixels: int = 56 * 56,
-        max_pixels: int = 28 * 28 * 1280,
+        min_pixels: int = PROCESSOR_MIN_PIXELS,
+        max_pixels: int = PROCESSOR_MAX_PIXELS,
         patch_size: int = 16,
         merge_size: int = 2,
     ) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from inspector.core.presets import PRESETS, Architecture, Preset
+from inspector.core.presets import PRESETS, QWEN25_MAX_PIXELS, Architecture, Preset
 
 __all__ = [
     "AvailableMemory",
@@ -50,7 +50,7 @@ SAFETY = 0.95  # use at most this share of the free memory
 class Workload:
     """What one analysis feeds the model (the defaults are the app's)."""
 
-    image_pixels: int = 1280 * 28 * 28  # the global view after resizing (max_pixels)
+    image_pixels: int = QWEN25_MAX_PIXELS  # the global view after resizing (max_pixels)
     closeups: int = 4  # CloseupPolicy.max_regions
     closeup_pixels: int = 512 * 512  # CloseupPolicy.max_pixels
     max_new_tokens: int = 1024  # per answer (GenerationSettings)

@@ -19,6 +19,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspector.core.geometry import QWEN3_TOKEN_PIXELS, QWEN25_TOKEN_PIXELS
+
 __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
@@ -35,10 +37,10 @@ MODEL_TYPES = ("qwen2_5_vl", "qwen3_vl")
 # Image-resize bounds the presets pin (processor min/max pixels). Qwen2.5-VL: 28 px per vision
 # token (patch 14 x merge 2), 256..1280 tokens, Qwen's recommended range. Qwen3-VL: 32 px per
 # token (patch 16 x merge 2), the same token range.
-QWEN25_MIN_PIXELS = 256 * 28 * 28
-QWEN25_MAX_PIXELS = 1280 * 28 * 28
-QWEN3_MIN_PIXELS = 256 * 32 * 32
-QWEN3_MAX_PIXELS = 1280 * 32 * 32
+QWEN25_MIN_PIXELS = 256 * QWEN25_TOKEN_PIXELS
+QWEN25_MAX_PIXELS = 1280 * QWEN25_TOKEN_PIXELS
+QWEN3_MIN_PIXELS = 256 * QWEN3_TOKEN_PIXELS
+QWEN3_MAX_PIXELS = 1280 * QWEN3_TOKEN_PIXELS
 
 
 class PresetError(ValueError):

@@ -41,7 +41,7 @@ from inspector.core.backends.spec import (  # noqa: F401  (re-exported: the spec
     LocalModelSpec,
 )
 from inspector.core.demo_model import is_demo_folder
-from inspector.core.geometry import coordinate_space_for
+from inspector.core.geometry import PROCESSOR_MAX_PIXELS, coordinate_space_for
 from inspector.core.protocol import PROMPTS_VERSION
 from inspector.core.results import ModelProvenance
 
@@ -352,7 +352,7 @@ class LocalBackend:
             return None  # not a layout we can read without loading: no estimate, no warning
         spec = self.spec
         # the processor is not loaded yet: assume its largest possible global view
-        pixels = spec.max_pixels or 1280 * 28 * 28
+        pixels = spec.max_pixels or PROCESSOR_MAX_PIXELS
         estimate = estimate_memory(
             arch, pixels, 4, 512 * 512,
             max(self.settings.max_new_tokens_locate, self.settings.max_new_tokens_examine),

@@ -38,12 +38,17 @@ from inspector.core.backends.base import (
     TurnResult,
 )
 from inspector.core.backends.confidence import confidence_from_top_logprobs
-from inspector.core.geometry import coordinate_space_for
+from inspector.core.geometry import QWEN25_TOKEN_PIXELS, coordinate_space_for
 from inspector.core.protocol import PROMPTS_VERSION
 from inspector.core.results import ModelProvenance
 
 IMAGE_FORMATS = ("png", "jpeg")
 TOP_LOGPROBS = 20  # the most vLLM and OpenAI return per position
+
+# Image resize bounds sent with each request (64..1024 vision tokens): a smaller default than
+# the local presets', so that one server can serve many desktops.
+SERVER_MIN_PIXELS = 64 * QWEN25_TOKEN_PIXELS
+SERVER_MAX_PIXELS = 1024 * QWEN25_TOKEN_PIXELS
 
 
 class RemoteConnectionError(BackendError):
@@ -77,8 +82,8 @@ class RemoteSpec:
     base_url: str  # e.g. http://gpu-box:8000 or http://gpu-box:8000/v1
     model: str  # the served model name
     model_type: str = "qwen2_5_vl"  # config.model_type of the served model: picks the coordinates
-    min_pixels: int = 64 * 28 * 28  # resize bounds; the server's own bounds must include them
-    max_pixels: int = 1024 * 28 * 28
+    min_pixels: int = SERVER_MIN_PIXELS  # the server's own resize bounds must include them
+    max_pixels: int = SERVER_MAX_PIXELS
     api_key_env: str = "LTE_API_KEY"
     keyring_service: str = "lte-inspector"  # keyring entry: (service, base_url)
     timeout: float = 120.0  # seconds to connect, and to wait for each streamed chunk
