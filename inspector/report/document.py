@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QFont, QPdfWriter
 
 from inspector import __version__
 from inspector.core.results import Analysis, ModelProvenance
-from inspector.report import custody, front_matter, image_page
+from inspector.report import custody, forensics_section, front_matter, image_page
 from inspector.report.case_facts import CaseFacts
 from inspector.report.drawing import Fonts, fit
 from inspector.report.evidence import EvidenceCheck, ImageLoader, check_evidence
@@ -47,6 +47,7 @@ class ReportDocument:
         self.custody = custody
         self.attachment_sha = attachment_sha
         self.page_size = page_size
+        self.base_dir = base_dir  # the case folder: relative evidence and map paths
         self.pw = PageWriter(
             writer,
             footer=lambda i, n: (
@@ -109,6 +110,7 @@ class ReportDocument:
     def build(self) -> None:
         pw = self.pw
         front_matter.cover(self)
+        forensics_section.forensic_limitations(self)  # with the limitations, once for the case
         pw.new_page()
         front_matter.summary(self)
         for k, a in enumerate(self.analyses, 1):

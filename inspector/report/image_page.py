@@ -34,6 +34,7 @@ from inspector.report.drawing import (
     pil_to_qimage,
 )
 from inspector.report.evidence import EvidenceCheck, evidence_rows
+from inspector.report.forensics_section import forensics_section
 from inspector.report.front_matter import LIMITATIONS_ANCHOR
 from inspector.report.layout import Cell, Column, clean_text
 from inspector.report.texts import demo_warning
@@ -94,6 +95,7 @@ def image_page(doc: ReportDocument, k: int, a: Analysis) -> None:
     picture_mm = next((mm for mm in sizes if pw.fits(lambda mm=mm: rest_of_page(mm))),
                       PICTURE_HEIGHTS_MM[0])
     rest_of_page(picture_mm)
+    forensics_section(doc, a)  # the classic analyses, beside the model's (never changing it)
 
 
 def _verdicts(doc: ReportDocument, a: Analysis) -> None:

@@ -14,6 +14,10 @@ from inspector.core.results import ModelProvenance
 from inspector.core.wording import P_AI_LABEL
 
 __all__ = [
+    "ELA_CAVEAT",
+    "FORENSICS_INTRO",
+    "FORENSICS_MARKS",
+    "FORENSICS_LIMITATIONS",
     "HOW_TO_READ",
     "LIMITATIONS",
     "action_label",
@@ -48,6 +52,34 @@ LIMITATIONS = (
     "re-saving or forged; their absence proves nothing and their presence only shows what the "
     "file claims. The SHA-256 identifies the exact bytes that were analysed; a file that no "
     "longer matches it is not the file the results describe."
+)
+
+# The classic forensic analyses (issue 15): what they are, stated once with the limitations.
+FORENSICS_LIMITATIONS = (
+    "The forensic analyses are classic signal-processing methods run on the file independently "
+    "of the model; they never change its verdicts and are not weighed into them. Each measures "
+    "one property of the file (its JPEG structure and compression history, periodic patterns, "
+    "repeated areas, noise, metadata). A result consistent with a camera original does not show "
+    "that an image is authentic, and none of them on its own shows that an image is "
+    "AI-generated or edited. Their scores are measures of each method, not probabilities. The "
+    "limits of each method used in this case:"
+)
+
+ELA_CAVEAT = (
+    "Error level analysis (ELA) is not a test of authenticity. It shows how much each area "
+    "changes when the image is saved again as JPEG: edges, fine texture and saturated colours "
+    "are bright in untouched photographs too, and an edited image saved again as a whole can "
+    "look even. Bright or uneven areas are not evidence of editing by themselves; read the map "
+    "only together with the other analyses."
+)
+
+FORENSICS_INTRO = (
+    "Classic analyses of the file, run independently of the model: they do not change its "
+    "verdicts."
+)
+FORENSICS_MARKS = (
+    "Black dash-dot boxes with letter tags mark their regions (the model's boxes are numbered "
+    "and coloured)."
 )
 
 _ACTIONS = {
