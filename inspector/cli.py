@@ -3,6 +3,7 @@
     lte-inspect analyze PATH... [--model ID_OR_DIR] [--json OUT.jsonl] [--case DIR]
                         [--csv OUT.csv] [--report OUT.pdf] ...
     lte-inspect report DIR -o OUT.pdf [--page-size A4|Letter]
+    lte-inspect forensics PATH... [--json OUT.jsonl] [--maps DIR] [--only NAME,...]
 
 Each image gets a one-line summary on stdout; with --json, one JSON object per line is appended
 (and flushed to disk) as soon as that image is done, so an interrupted batch keeps its results.
@@ -25,10 +26,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from inspector import __version__
+from inspector import __version__, cli_forensics
 from inspector.cli_models import add_model_commands, cmd_download, cmd_models
 from inspector.core.backends.base import BackendError, GenerationSettings
 from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
+from inspector.core.backends.remote import SERVER_MAX_PIXELS, SERVER_MIN_PIXELS
 from inspector.core.batch import run_concurrently
 from inspector.core.casestore import (
     CaseError,
@@ -95,12 +97,13 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="served model name (default: the only model the server lists)")
     server.add_argument("--server-model-type", choices=["qwen2_5_vl", "qwen3_vl"],
                         default="qwen2_5_vl", help="family of the served model (box coordinates)")
-    server.add_argument("--min-pixels", type=int, default=64 * 28 * 28, metavar="N",
+    server.add_argument("--min-pixels", type=int, default=SERVER_MIN_PIXELS, metavar="N",
                         help="image resize bounds sent to the server (default 64*28*28)")
-    server.add_argument("--max-pixels", type=int, default=1024 * 28 * 28, metavar="N",
+    server.add_argument("--max-pixels", type=int, default=SERVER_MAX_PIXELS, metavar="N",
                         help="(default 1024*28*28)")
     server.add_argument("--concurrency", type=int, default=1, metavar="N",
                         help="images in flight at once against the server (default 1)")
+    cli_forensics.add_forensics_option(a)
     c = a.add_argument_group("case file")
     c.add_argument("--case", type=Path, metavar="DIR",
                    help="store the analyses, close-ups and custody log in this case folder "
@@ -142,6 +145,7 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--examiner", default="", metavar="NAME",
                    help="who exports (recorded in the custody log)")
     add_model_commands(sub)
+    cli_forensics.add_forensics_command(sub)
     return parser
 
 
@@ -290,11 +294,17 @@ def _load_pipeline(args, model: str, policy: CloseupPolicy):
         )
     if p.is_demo:
         print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
-    return Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine))
+    return Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine,
+                                             forensics=args.forensics))
 
 
 def cmd_analyze(args) -> int:
-    from inspector.core.pipeline import AnalysisCancelled, CloseupReady, TokenGenerated
+    from inspector.core.pipeline import (
+        AnalysisCancelled,
+        CloseupReady,
+        ForensicResultReady,
+        TokenGenerated,
+    )
 
     if args.report and not args.case:
         print(
@@ -370,15 +380,18 @@ def cmd_analyze(args) -> int:
             started["count"] += 1
             print(f"[{started['count']}/{len(files)}] {path}", file=sys.stderr, flush=True)
         closeups: dict[int, Any] = {}
+        maps: dict[str, Any] = {}  # forensic maps, stored with the case
 
         def on_event(event):
             if isinstance(event, CloseupReady):
                 closeups[event.closeup.region] = event.image
+            elif isinstance(event, ForensicResultReady) and event.result.map is not None:
+                maps[event.result.name] = event.result.map
             elif args.stream and args.concurrency == 1 and isinstance(event, TokenGenerated):
                 sys.stderr.write(event.text)
                 sys.stderr.flush()
 
-        return pipeline.analyze(path, on_event, lambda: interrupted), closeups
+        return pipeline.analyze(path, on_event, lambda: interrupted), closeups, maps
 
     class _StopBatch(Exception):
         pass
@@ -403,20 +416,23 @@ def cmd_analyze(args) -> int:
             return
         if error is not None:
             raise error
-        analysis, closeups = result
+        analysis, closeups, maps = result
         processed += 1
         if store:
             try:
-                store.add_analysis(analysis, closeups, examiner=args.examiner)
+                store.add_analysis(analysis, closeups, examiner=args.examiner,
+                                   forensic_maps=maps)
             except (OSError, CaseError) as exc:
                 print(f"error: could not store the analysis of {path} in the case "
                       f"{args.case}: {exc}", file=sys.stderr)
                 case_failed = True
                 raise _StopBatch from exc
         run_analyses.append(analysis)
-        print(f"{path}: {summary_line(analysis)}", flush=True)
+        print("\n".join([f"{path}: {summary_line(analysis)}",
+                         *cli_forensics.analysis_forensic_lines(analysis)]), flush=True)
         if out:
-            _append_line(out, analysis_record(analysis))
+            _append_line(out, {**analysis_record(analysis),
+                               "forensics": cli_forensics.analysis_forensics(analysis)})
 
     to_analyze = []
     for path in files:
@@ -530,21 +546,16 @@ def cmd_export(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = cli_forensics.expand_bare_forensics(sys.argv[1:] if argv is None else argv)
     args = _build_parser().parse_args(argv)
     if args.command == "analyze":
         if args.max_regions < 0:
             print("error: --max-regions must be 0 or more", file=sys.stderr)
             return EXIT_USAGE
         return cmd_analyze(args)
-    if args.command == "report":
-        return cmd_report(args)
-    if args.command == "export":
-        return cmd_export(args)
-    if args.command == "models":
-        return cmd_models(args)
-    if args.command == "download":
-        return cmd_download(args)
-    return EXIT_USAGE
+    commands = {"report": cmd_report, "export": cmd_export, "models": cmd_models,
+                "download": cmd_download, "forensics": cli_forensics.cmd_forensics}
+    return commands[args.command](args) if args.command in commands else EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from inspector.core.backends.base import GenerationSettings
+from inspector.core import pipeline as pipeline_module
+from inspector.core.backends.base import GenerationSettings, TurnResult
 from inspector.core.backends.local import LocalBackend, LocalModelSpec
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.geometry import coordinate_space_for
 from inspector.core.imageio import ImageLoadError
 from inspector.core.pipeline import (
     AnalysisCancelled,
@@ -21,6 +25,8 @@ from inspector.core.pipeline import (
     RegionLocated,
     TokenGenerated,
 )
+from inspector.core.protocol import RegionStream
+from inspector.core.results import ModelProvenance
 
 SETTINGS = GenerationSettings(max_new_tokens_locate=400, max_new_tokens_examine=400)
 
@@ -126,3 +132,101 @@ def test_random_model_output_is_recorded_as_unparsed(tiny_model_dir, photo_path)
     assert analysis.initial_verdict is None and analysis.changed is None
     assert "no regions" in analysis.examine_skipped
     assert any("token limit" in p for p in analysis.query1.problems)
+
+
+# -- issue 14: no answer and no callback kills an analysis or the batch ---------------------------
+
+HUGE = "1" + "0" * 309
+LOCATE_WITH_HUGE = (
+    "<explanation>Odd hands.</explanation>\n"
+    f'<regions>[{{"bbox_2d": [{HUGE}, 0, 1, 1], "label": "huge"}}, '
+    '{"bbox_2d": [10, 10, 60, 60], "label": "hand"}]</regions>\n'
+    "<verdict>ai-generated</verdict>"
+)
+EXAMINE_ANSWER = (
+    '<findings>[{"region": 1, "observation": "six fingers", "points_to": "ai-generated"}]'
+    "</findings>\n<explanation>Fingers.</explanation>\n<verdict>ai-generated</verdict>"
+)
+
+
+class StreamingBackend:
+    """Streams scripted answers (Query 1, then Query 2) a few characters at a time."""
+
+    def __init__(self, answers=(LOCATE_WITH_HUGE, EXAMINE_ANSWER)):
+        from trainer.tiny import MAX_PIXELS, MIN_PIXELS
+
+        self.answers = list(answers)
+        self.turn = 0
+        self.coordinate_space = coordinate_space_for("qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)
+        self.settings = GenerationSettings()
+        self.provenance = ModelProvenance(model_id="streaming", backend="test")
+
+    def global_scale(self, size):
+        return self.coordinate_space.view_scale(size)
+
+    def generate_turn(self, messages, *, max_new_tokens, on_token=None, is_cancelled=None):
+        text = self.answers[self.turn % len(self.answers)]
+        self.turn += 1
+        for i in range(0, len(text), 3):
+            if on_token is not None:
+                on_token(text[i : i + 3])
+        return TurnResult(text, 100, 100, len(text) // 3, 0.01, "eos")
+
+    def reset(self):
+        pass
+
+
+def test_a_huge_coordinate_drops_its_region_and_the_batch_goes_on(photo_path):
+    pipeline = Pipeline(StreamingBackend(), PipelineOptions(policy=CloseupPolicy()))
+    for _ in range(2):  # two images in a row: the first does not stop the second
+        events = []
+        analysis = pipeline.analyze(photo_path, events.append)
+        assert [r.label for r in analysis.regions] == ["hand"]
+        assert any("region 1" in p and "too large" in p for p in analysis.query1.problems)
+        assert [e.region.label for e in events if isinstance(e, RegionLocated)] == ["hand"]
+        assert analysis.final_verdict == "ai-generated"
+        assert isinstance(events[-1], Done)
+
+
+def test_a_failing_event_callback_is_logged_and_the_analysis_finishes(photo_path, caplog):
+    seen = []
+
+    def on_event(event):
+        seen.append(type(event))
+        raise RuntimeError("the display broke")
+
+    pipeline = Pipeline(StreamingBackend(), PipelineOptions(policy=CloseupPolicy()))
+    with caplog.at_level(logging.ERROR, logger="inspector.core.pipeline"):
+        analysis = pipeline.analyze(photo_path, on_event)
+    assert analysis.final_verdict == "ai-generated" and analysis.query2 is not None
+    assert seen[-2:] == [FinalVerdict, Done]  # every event was still delivered
+    failures = [r for r in caplog.records if "event callback failed" in r.getMessage()]
+    assert len(failures) == len(seen) and all(r.exc_info for r in failures)
+
+
+def test_a_parser_exception_is_a_problem_on_the_image_not_a_crash(
+    photo_path, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(RegionStream, "feed", broken)
+    monkeypatch.setattr(pipeline_module, "parse_locate", broken)
+    pipeline = Pipeline(StreamingBackend(), PipelineOptions(policy=CloseupPolicy()))
+    with caplog.at_level(logging.ERROR, logger="inspector.core.pipeline"):
+        analysis = pipeline.analyze(photo_path)
+    q1 = analysis.query1
+    assert q1.verdict is None and q1.explanation is None and analysis.regions == []
+    assert any("Query-1 answer could not be parsed (OverflowError" in p for p in q1.problems)
+    assert any("streamed answer could not be parsed" in p for p in q1.problems)
+    assert "no regions" in analysis.examine_skipped
+    assert any(r.exc_info for r in caplog.records)
+
+    # Query 2's parser failing: its answer is unparsed, Query 1's verdict is kept
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline_module, "parse_examine", broken)
+    pipeline = Pipeline(StreamingBackend(), PipelineOptions(policy=CloseupPolicy()))
+    analysis = pipeline.analyze(photo_path)
+    assert analysis.initial_verdict == "ai-generated"
+    assert analysis.query2.verdict is None and analysis.findings == []
+    assert any("Query-2 answer could not be parsed" in p for p in analysis.query2.problems)

@@ -25,6 +25,14 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
+from inspector.core.exif import ORIENTATION, ORIENTATION_TRANSPOSE, exif_text
+from inspector.core.formats import (
+    DECODABLE_FORMATS,
+    format_label,
+    sniff_format,
+    sniff_other_format,
+)
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "ERROR_KINDS",
@@ -54,26 +62,14 @@ ERROR_KINDS: frozenset[str] = frozenset(ErrorKind.__args__)  # type: ignore[attr
 # mis-dropped disk image or video from exhausting memory. No real photograph comes close.
 DEFAULT_MAX_BYTES = 1 << 30
 
-# Pillow formats we decode. Deliberately a short list of formats photographs and generated images
-# actually come in: it keeps Pillow's rarely used (and historically fragile) plugins away from
-# untrusted evidence, and stops random bytes being "identified" as a lax format such as TGA.
-# HEIF/JXL are listed so that a registered plugin (pillow-heif, pillow-jxl) is picked up.
-_WANTED_FORMATS = (
-    "JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "DIB", "AVIF", "HEIF", "JXL",
-    "JPEG2000", "PPM",
-)  # fmt: skip
-Image.init()
-_DECODABLE_FORMATS: tuple[str, ...] = tuple(f for f in _WANTED_FORMATS if f in Image.OPEN)
-
 # MPO (camera multi-picture JPEG) has no opener of its own: the JPEG plugin returns it.
-_SUFFIX_FORMATS = set(_DECODABLE_FORMATS) | ({"MPO"} if "JPEG" in _DECODABLE_FORMATS else set())
+_SUFFIX_FORMATS = set(DECODABLE_FORMATS) | ({"MPO"} if "JPEG" in DECODABLE_FORMATS else set())
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     ext.lower()
     for ext, fmt in Image.registered_extensions().items()
     if fmt in _SUFFIX_FORMATS and ext.lower() != ".pfm"  # .pfm: HDR float maps, not pictures
 )
 
-_EXIF_ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 _EXIF_FIELDS = {  # summary key -> (IFD or None for IFD0, tag)
@@ -82,15 +78,6 @@ _EXIF_FIELDS = {  # summary key -> (IFD or None for IFD0, tag)
     "software": (None, 0x0131),
     "datetime_original": (_EXIF_IFD, 0x9003),
     "datetime": (None, 0x0132),
-}
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
 }
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _UINT16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -162,7 +149,7 @@ def load_image(
     digest = hashlib.sha256(data).hexdigest()
 
     try:
-        opened = Image.open(io.BytesIO(data), formats=_DECODABLE_FORMATS)
+        opened = Image.open(io.BytesIO(data), formats=DECODABLE_FORMATS)
     except Exception as exc:
         raise _classify(p, data, exc) from exc
 
@@ -351,7 +338,7 @@ def _classify(p: Path, data: bytes, exc: BaseException, fmt: str | None = None) 
     if isinstance(exc, EOFError) or _TRUNCATION_HINTS.search(text) or _looks_truncated(data):
         return ImageLoadError("truncated", p, _TRUNCATED_MESSAGE)
     if _UNSUPPORTED_HINTS.search(text):
-        name = fmt or _sniff_known(data) or "this"
+        name = _format_name(fmt, data) or "this"
         return ImageLoadError(
             "unsupported",
             p,
@@ -359,7 +346,7 @@ def _classify(p: Path, data: bytes, exc: BaseException, fmt: str | None = None) 
             f"({text.strip() or type(exc).__name__}); {_CONVERT_ADVICE}",
         )
     if isinstance(exc, UnidentifiedImageError):
-        unsupported = _sniff_unsupported(data)
+        unsupported = sniff_other_format(data)
         if unsupported:
             return ImageLoadError(
                 "unsupported",
@@ -370,7 +357,7 @@ def _classify(p: Path, data: bytes, exc: BaseException, fmt: str | None = None) 
         diagnosis = _why_unidentified(data)
         if diagnosis is not None:
             return _classify(p, data, diagnosis[1], diagnosis[0])
-        known = _sniff_known(data)
+        known = _format_name(None, data)
         if known:
             return ImageLoadError(
                 "unreadable",
@@ -380,12 +367,18 @@ def _classify(p: Path, data: bytes, exc: BaseException, fmt: str | None = None) 
             )
         what = "text" if _looks_like_text(data) else "data in no image format this program knows"
         return ImageLoadError("not-an-image", p, f"the file is not an image (it contains {what}).")
-    name = fmt or _sniff_known(data) or "image"
+    name = _format_name(fmt, data) or "image"
     return ImageLoadError(
         "unreadable",
         p,
         f"the {name} data is damaged and cannot be decoded ({text.strip() or type(exc).__name__}).",
     )
+
+
+def _format_name(fmt: str | None, data: bytes) -> str | None:
+    """How a message names the format: the decoder's, else the one the signature claims."""
+    name = fmt or sniff_format(data)
+    return format_label(name) if name else None
 
 
 _CONVERT_ADVICE = (
@@ -400,7 +393,7 @@ def _why_unidentified(data: bytes) -> tuple[str, Exception] | None:
     "cannot identify image file"; the reason decides between unsupported, truncated and damaged.
     """
     prefix = data[:16]
-    for fmt in _DECODABLE_FORMATS:
+    for fmt in DECODABLE_FORMATS:
         factory, accept = Image.OPEN[fmt]
         try:
             matches = accept is None or accept(prefix)
@@ -420,69 +413,6 @@ def _why_unidentified(data: bytes) -> tuple[str, Exception] | None:
 _TRUNCATED_MESSAGE = (
     "the file is truncated (the image data ends early); it may be an incomplete download or copy."
 )
-
-
-def _sniff_known(data: bytes) -> str | None:
-    """Name the decodable format the bytes claim to be, from their signature."""
-    head = data[:16]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "TIFF"
-    if head[:2] == b"BM":
-        return "BMP"
-    if head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51":
-        return "JPEG 2000"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
-        return "AVIF"
-    if re.match(rb"P[1-7]\s", head):
-        return "PNM"
-    return None
-
-
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
-                b"mif1", b"msf1"}  # fmt: skip
-
-
-def _sniff_unsupported(data: bytes) -> str | None:
-    """Name an image format we recognise but cannot decode here (so the user can convert it)."""
-    head = data[:64]
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIF_BRANDS:
-            return "HEIC/HEIF (iPhone and many recent phones)"
-        if brand in (b"avif", b"avis"):
-            return "AVIF"
-        if brand == b"crx ":
-            return "Canon CR3 raw"
-        if brand == b"jxl ":
-            return "JPEG XL"
-    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
-        return "JPEG XL"
-    if head.startswith(b"8BPS"):
-        return "Photoshop (PSD)"
-    if head.startswith(b"%PDF-"):
-        return "PDF document"
-    if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
-        return "PostScript/EPS"
-    if head.startswith(b"FUJIFILMCCD-RAW"):
-        return "Fujifilm RAF raw"
-    if head.startswith(b"qoif"):
-        return "QOI"
-    if head.startswith(b"\x00\x00\x01\x00"):
-        return "Windows icon (ICO)"
-    if data[-18:] == b"TRUEVISION-XFILE.\x00":
-        return "TGA"
-    start = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if start.startswith((b"<svg", b"<?xml", b"<!doctype svg")) and b"<svg" in start:
-        return "SVG (vector drawing)"
-    return None
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -597,7 +527,7 @@ def _exif_summary(im: Image.Image) -> tuple[dict[str, str], int | None]:
             value = ifds[ifd].get(tag)  # type: ignore[attr-defined]
         except Exception:
             continue
-        text = _exif_text(value)
+        text = exif_text(value, tag, limit=200, multiline=False)
         if text:
             summary[key] = text
     try:
@@ -605,7 +535,7 @@ def _exif_summary(im: Image.Image) -> tuple[dict[str, str], int | None]:
     except Exception:
         gps = _GPS_IFD in exif
     summary["gps_present"] = "yes" if gps else "no"
-    raw = exif.get(_EXIF_ORIENTATION)
+    raw = exif.get(ORIENTATION)
     orientation: int | None
     try:
         orientation = int(raw[0] if isinstance(raw, tuple | list) else raw)  # type: ignore[index]
@@ -614,25 +544,15 @@ def _exif_summary(im: Image.Image) -> tuple[dict[str, str], int | None]:
     return summary, orientation
 
 
-def _exif_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    text = str(value).replace("\x00", " ").strip()
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text[:200]
-
-
 def _apply_orientation(im: Image.Image, orientation: int | None) -> Image.Image:
     """Show the picture the way the camera meant it (EXIF orientation 2–8)."""
-    if orientation not in _TRANSPOSE:
+    if orientation not in ORIENTATION_TRANSPOSE:
         return im
     try:
         return ImageOps.exif_transpose(im)
     except Exception:  # odd EXIF that Pillow cannot rewrite: rotate the pixels ourselves
         log.debug("exif_transpose failed; transposing directly", exc_info=True)
-        return im.transpose(_TRANSPOSE[orientation])
+        return im.transpose(ORIENTATION_TRANSPOSE[orientation])
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -6,6 +6,7 @@ worker forwards them as Qt signals. Cancellation is a callable polled between ge
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from inspector.core.forensics import ForensicInput, ForensicResult, run_forensic
 from inspector.core.geometry import Box
 from inspector.core.imageio import LoadedImage, load_image
 from inspector.core.protocol import (
+    ExamineAnswer,
+    LocateAnswer,
     RawRegion,
     RegionStream,
     examine_messages,
@@ -34,6 +37,8 @@ from inspector.core.results import (
     QueryRecord,
     RegionRecord,
 )
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Events
@@ -153,6 +158,27 @@ def evidence_of(loaded: LoadedImage) -> Evidence:
     )
 
 
+def _safe_emitter(on_event: EventCallback | None) -> EventCallback:
+    """The caller's callback, made harmless: an exception in it is logged, never raised into the
+    analysis (a broken display must not kill the batch)."""
+    if on_event is None:
+        return lambda event: None
+
+    def emit(event: Event) -> None:
+        try:
+            on_event(event)
+        except Exception:
+            log.exception("the event callback failed on %s; the analysis goes on", type(event))
+
+    return emit
+
+
+def _parse_failed(what: str, exc: Exception) -> str:
+    """Log a parser bug and return the problem recorded on the query (its answer: unparsed)."""
+    log.exception("parsing the %s failed; the answer is treated as unparsed", what)
+    return f"the {what} could not be parsed ({type(exc).__name__}: {exc}); treated as unparsed"
+
+
 def _query_record(turn, explanation, verdict, problems) -> QueryRecord:
     return QueryRecord(
         raw_text=turn.text,
@@ -180,7 +206,7 @@ class Pipeline:
         is_cancelled: Callable[[], bool] | None = None,
     ) -> Analysis:
         """Analyse one image. Raises ImageLoadError, BackendError or AnalysisCancelled."""
-        emit = on_event or (lambda event: None)
+        emit = _safe_emitter(on_event)
         cancelled = is_cancelled or (lambda: False)
         path = Path(path)
         emit(Started(path))
@@ -207,8 +233,9 @@ class Pipeline:
         # Query 1: locate
         messages1 = locate_messages(loaded.image, space.name)
         regions: list[RegionRecord] = []
-        stream = RegionStream()
-        text_so_far: list[str] = []
+        stream: RegionStream | None = RegionStream()
+        text_so_far = ""
+        problems1: list[str] = []
 
         def to_record(raw: RawRegion) -> RegionRecord | None:
             box = space.from_model(raw.coords, size)
@@ -217,13 +244,20 @@ class Pipeline:
             return RegionRecord(len(regions) + 1, box.to_list(), raw.label, list(raw.coords))
 
         def on_token_1(piece: str) -> None:
-            text_so_far.append(piece)
+            nonlocal stream, text_so_far
+            text_so_far += piece
             emit(TokenGenerated(1, piece))
-            for raw in stream.feed("".join(text_so_far)):
-                record = to_record(raw)
-                if record is not None:
-                    regions.append(record)
-                    emit(RegionLocated(record))
+            if stream is None:
+                return
+            try:
+                for raw in stream.feed(text_so_far):
+                    record = to_record(raw)
+                    if record is not None:
+                        regions.append(record)
+                        emit(RegionLocated(record))
+            except Exception as exc:  # a parser bug: stop streaming; the final parse decides
+                problems1.append(_parse_failed("streamed answer", exc))
+                stream = None
 
         emit(QueryStarted(1))
         turn1 = self.backend.generate_turn(
@@ -234,13 +268,23 @@ class Pipeline:
         )
         if turn1.stop_reason == "cancelled":
             raise AnalysisCancelled(str(path))
-        answer1 = parse_locate(turn1.text)
-        problems1 = list(answer1.problems)
+        try:
+            answer1 = parse_locate(turn1.text)
+        except Exception as exc:
+            answer1 = LocateAnswer(problems=[_parse_failed("Query-1 answer", exc)])
+        problems1[:0] = answer1.problems
         # The streamed regions and the final parse see the same closed objects; rebuild from the
         # final parse so a region is never missed if the stream's last piece was held back.
         regions.clear()
         for raw in answer1.regions:
-            record = to_record(raw)
+            try:
+                record = to_record(raw)
+            except Exception as exc:
+                log.exception("converting region %r to image pixels failed", raw.label)
+                problems1.append(
+                    f"region {raw.label!r} could not be placed ({type(exc).__name__}); dropped"
+                )
+                continue
             if record is None:
                 problems1.append(f"region {raw.label!r} has no area inside the image; dropped")
             else:
@@ -318,7 +362,10 @@ class Pipeline:
         )
         if turn2.stop_reason == "cancelled":
             raise AnalysisCancelled(analysis.evidence.path)
-        answer2 = parse_examine(turn2.text, region_count=len(closeups))
+        try:
+            answer2 = parse_examine(turn2.text, region_count=len(closeups))
+        except Exception as exc:
+            answer2 = ExamineAnswer(problems=[_parse_failed("Query-2 answer", exc)])
         problems2 = list(answer2.problems)
         if turn2.stop_reason == "length":
             problems2.append("the answer reached the token limit and was cut off")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -293,6 +294,73 @@ def _parse_text(sections: dict[str, _Section], name: str, problems: list[str]) -
     return text
 
 
+_SCAN_OUTSIDE = re.compile(r'[\[\]{}"]')  # what matters between strings
+_SCAN_INSIDE = re.compile(r'["\\]')  # what matters inside a string
+
+
+class _ArrayScanner:
+    """The state of `scan_json_objects`, so a growing text is scanned once, slice by slice.
+
+    Only brackets, braces, quotes and backslashes matter; a regex jumps between them.
+    """
+
+    __slots__ = ("depth", "in_string", "escaped", "started", "finished", "object_start")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.in_string = self.escaped = self.started = self.finished = False
+        self.object_start = -1
+
+    def scan(self, text: str, pos: int, end: int) -> list[tuple[int, int]]:
+        """Scan text[pos:end] (which follows what was scanned before); return the (start, stop)
+        spans in `text` of the objects that closed in it."""
+        spans: list[tuple[int, int]] = []
+        if self.finished:
+            return spans
+        if self.escaped and pos < end:
+            self.escaped = False
+            pos += 1
+        while pos < end:
+            if self.in_string:
+                match = _SCAN_INSIDE.search(text, pos, end)
+                if match is None:
+                    break
+                i = match.start()
+                if text[i] == '"':
+                    self.in_string = False
+                    pos = i + 1
+                elif i + 1 < end:  # a backslash: the next character is escaped
+                    pos = i + 2
+                else:
+                    self.escaped = True
+                    break
+                continue
+            match = _SCAN_OUTSIDE.search(text, pos, end)
+            if match is None:
+                break
+            i = match.start()
+            ch = text[i]
+            pos = i + 1
+            if ch == '"':
+                self.in_string = True
+            elif ch == "[":
+                self.started = True
+            elif ch == "{":
+                if self.depth == 0:
+                    self.object_start = i
+                self.depth += 1
+            elif ch == "}":
+                if self.depth > 0:
+                    self.depth -= 1
+                    if self.depth == 0 and self.object_start >= 0:
+                        spans.append((self.object_start, i + 1))
+                        self.object_start = -1
+            elif self.depth == 0 and self.started:  # "]"
+                self.finished = True
+                break
+        return spans
+
+
 def scan_json_objects(text: str) -> tuple[list[str], bool]:
     """Split a (possibly unfinished) JSON array into the source of each *closed* top-level object.
 
@@ -300,36 +368,9 @@ def scan_json_objects(text: str) -> tuple[list[str], bool]:
     strings are ignored, so a label like "a [b]" does not confuse it. Used incrementally: while an
     answer streams in, every object whose `}` has arrived is returned.
     """
-    objects: list[str] = []
-    depth = 0
-    in_string = escaped = False
-    start = -1
-    started = False
-    for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch == "[" and not started:
-            started = True
-        elif ch == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-            if depth == 0 and start >= 0:
-                objects.append(text[start : i + 1])
-                start = -1
-        elif ch == "]" and depth == 0 and started:
-            return objects, True
-    return objects, False
+    scanner = _ArrayScanner()
+    spans = scanner.scan(text, 0, len(text))
+    return [text[a:b] for a, b in spans], scanner.finished
 
 
 def _load_object(source: str, what: str, problems: list[str]) -> dict[str, Any] | None:
@@ -351,10 +392,18 @@ def _region_from_object(obj: dict[str, Any], number: int, problems: list[str]) -
         return None
     values: list[float] = []
     for v in coords:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, int | float):
             problems.append(f"region {number}: bbox_2d must be a list of 4 numbers")
             return None
-        values.append(float(v))
+        try:
+            value = float(v)
+        except OverflowError:  # an integer beyond the largest float
+            problems.append(f"region {number}: a bbox_2d coordinate is too large to be a number")
+            return None
+        if not math.isfinite(value):
+            problems.append(f"region {number}: bbox_2d must be a list of 4 finite numbers")
+            return None
+        values.append(value)
     label = obj.get("label", "")
     if not isinstance(label, str):
         label = str(label)
@@ -460,54 +509,167 @@ def _parse_tags(body: str, problems: list[str]) -> list[str]:
     return tags
 
 
+def _resume(previous_length: int, tag: str, floor: int = 0) -> int:
+    """Where to resume looking for `tag` in a text that grew from `previous_length` characters:
+    a tag may straddle the old end, so back up by all but one of its characters."""
+    return max(floor, previous_length - len(tag) + 1)
+
+
 class RegionStream:
-    """Reports each Query-1 region as soon as its JSON object closes while the answer streams."""
+    """Reports each Query-1 region as soon as its JSON object closes while the answer streams.
+
+    Linear in the answer's length: state is kept between calls and only the new part of the text
+    is scanned. A text that does not extend the previous one is scanned again from the start.
+    """
 
     def __init__(self) -> None:
-        self._seen = 0
+        self._seen = 0  # regions reported so far
+        self._restart()
+
+    def _restart(self) -> None:
+        self._text = ""
+        self._body = -1  # index just after <regions>; -1 until it arrives
+        self._end = -1  # index of </regions>; -1 until it arrives
+        self._scanned = 0  # the body is scanned up to this index
+        self._scanner = _ArrayScanner()
+        self._regions: list[RawRegion] = []  # every valid region in the text so far
 
     def feed(self, text_so_far: str) -> list[RawRegion]:
         """Given the whole answer so far, return the regions that completed since the last call."""
-        start = text_so_far.find("<regions>")
-        if start < 0:
+        if not isinstance(text_so_far, str):
             return []
-        body = text_so_far[start + len("<regions>") :]
-        end = body.find("</regions>")
-        if end >= 0:
-            body = body[:end]
-        regions = parse_regions(body, [])
-        new = regions[self._seen :]
-        self._seen = len(regions)
+        if not text_so_far.startswith(self._text):
+            self._restart()
+        self._advance(text_so_far)
+        new = self._regions[self._seen :]
+        self._seen = len(self._regions)
         return new
+
+    def _advance(self, text: str) -> None:
+        previous = len(self._text)
+        self._text = text
+        if self._body < 0:
+            start = text.find("<regions>", _resume(previous, "<regions>"))
+            if start < 0:
+                return
+            self._body = self._scanned = start + len("<regions>")
+        if self._end < 0:
+            self._end = text.find("</regions>", _resume(previous, "</regions>", self._body))
+        limit = self._end if self._end >= 0 else len(text)
+        if self._scanned >= limit:
+            return
+        # Characters of a "</regions>" still arriving are scanned: none of them means anything
+        # to the scanner, and once the tag completes nothing after it is scanned.
+        for a, b in self._scanner.scan(text, self._scanned, limit):
+            ignored: list[str] = []
+            obj = _load_object(text[a:b], "region", ignored)
+            region = None if obj is None else _region_from_object(obj, 0, ignored)
+            if region is not None:
+                self._regions.append(region)
+        self._scanned = limit
+
+
+class StreamingView:
+    """`streaming_view` with memory: keep one per streaming answer to parse it in linear time.
+
+    Each call takes the whole text so far and scans only what is new since the previous call; a
+    text that does not extend the previous one starts it over.
+    """
+
+    def __init__(self) -> None:
+        self._restart()
+
+    def _restart(self) -> None:
+        self._text = ""
+        self._body = -1  # index just after <explanation>
+        self._close = -1  # index of </explanation>
+        self._closed_text = ""  # the explanation, once closed
+        self._scanned = 0  # the open explanation is scanned up to here
+        self._lead = -1  # first non-space character of the explanation
+        self._content_end = -1  # just after its last non-space character so far
+        self._last_lt = -1  # its last "<" (maybe a closing tag arriving)
+        self._gt_after_lt = False  # a ">" follows that "<": it is not a tag in progress
+        self._end_before_lt = -1  # _content_end just before _last_lt
+        self._v_body = -1
+        self._v_close = -1
+        self._verdict: str | None = None
+
+    def __call__(self, text_so_far: str) -> tuple[str, str | None]:
+        text = text_so_far if isinstance(text_so_far, str) else ""
+        if not text.startswith(self._text):
+            self._restart()
+        previous = len(self._text)
+        self._text = text
+        return self._explanation(text, previous), self._verdict_of(text, previous)
+
+    def _explanation(self, text: str, previous: int) -> str:
+        if self._body < 0:
+            start = text.find("<explanation>", _resume(previous, "<explanation>"))
+            if start < 0:
+                return ""
+            self._body = self._scanned = start + len("<explanation>")
+        if self._close >= 0:
+            return self._closed_text
+        close = text.find("</explanation>", _resume(previous, "</explanation>", self._body))
+        if close >= 0:
+            self._close = close
+            self._closed_text = text[self._body : close].strip()
+            return self._closed_text
+        if self._scanned < len(text):
+            self._scan_open(text[self._scanned :], self._scanned)
+            self._scanned = len(text)
+        if self._last_lt >= 0 and not self._gt_after_lt:
+            end = self._end_before_lt  # part of a closing tag arriving token by token
+        else:
+            end = self._content_end
+        return text[self._lead : end] if 0 <= self._lead < end else ""
+
+    def _scan_open(self, piece: str, offset: int) -> None:
+        if self._lead < 0:
+            rest = piece.lstrip()
+            if rest:
+                self._lead = offset + len(piece) - len(rest)
+        lt = piece.rfind("<")
+        if lt >= 0:
+            before = piece[:lt].rstrip()
+            self._end_before_lt = offset + len(before) if before else self._content_end
+            self._last_lt = offset + lt
+            self._gt_after_lt = ">" in piece[lt:]
+        elif self._last_lt >= 0 and not self._gt_after_lt:
+            self._gt_after_lt = ">" in piece
+        kept = piece.rstrip()
+        if kept:
+            self._content_end = offset + len(kept)
+
+    def _verdict_of(self, text: str, previous: int) -> str | None:
+        if self._v_close >= 0:
+            return self._verdict
+        if self._v_body < 0:
+            start = text.find("<verdict>", _resume(previous, "<verdict>"))
+            if start < 0:
+                return None
+            self._v_body = start + len("<verdict>")
+        close = text.find("</verdict>", _resume(previous, "</verdict>", self._v_body))
+        if close >= 0:
+            self._v_close = close
+            self._verdict = normalize_verdict(text[self._v_body : close])
+        return self._verdict
+
+
+_shared_view = StreamingView()
+_shared_view_lock = threading.Lock()
 
 
 def streaming_view(text_so_far: str) -> tuple[str, str | None]:
     """(explanation so far, verdict or None) of a half-streamed answer, for people to read.
 
     Only the explanation's words are returned, never tags or JSON; a tag still being written at
-    the end ("</expla") is held back until it completes.
+    the end ("</expla") is held back until it completes. Calls that pass one growing answer cost
+    only its new part (one shared :class:`StreamingView`); a caller following several answers at
+    once should keep a `StreamingView` for each.
     """
-    text = text_so_far if isinstance(text_so_far, str) else ""
-    explanation = ""
-    start = text.find("<explanation>")
-    if start >= 0:
-        body = text[start + len("<explanation>") :]
-        end = body.find("</explanation>")
-        if end >= 0:
-            body = body[:end]
-        else:
-            cut = body.rfind("<")
-            if cut >= 0 and ">" not in body[cut:]:
-                body = body[:cut]  # part of a closing tag arriving token by token
-        explanation = body.strip()
-    verdict = None
-    v_start = text.find("<verdict>")
-    if v_start >= 0:
-        v_body = text[v_start + len("<verdict>") :]
-        v_end = v_body.find("</verdict>")
-        if v_end >= 0:
-            verdict = normalize_verdict(v_body[:v_end])
-    return explanation, verdict
+    with _shared_view_lock:
+        return _shared_view(text_so_far)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The case the window writes to: opening and creating it, and every write, off the GUI thread.
 
-Writes (finished analyses with their close-up PNGs, examiner input) run one at a time, in order,
-on one background thread, so an examiner's edit always lands after the analysis it edits. Each
-analysis remembers the case it was written to, so an edit goes to the case that holds it even
-after another case was opened. Results come back as callbacks on the GUI thread: "saved" is
-said only once the write succeeded.
+Writes (finished analyses with their close-up and forensic-map PNGs, examiner input) run one at
+a time, in order, on one background thread, so an examiner's edit always lands after the
+analysis it edits. Each analysis remembers the case it was written to, so an edit goes to the
+case that holds it even after another case was opened. Results come back as callbacks on the
+GUI thread: "saved" is said only once the write succeeded.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ class CaseSession(QObject):
     # -- writes -----------------------------------------------------------------------------------
 
     def add_analysis(self, analysis: Analysis, closeups: dict[int, Any], examiner: str,
-                     name: str) -> None:
-        """Store a finished analysis in the open case (in the background)."""
+                     name: str, forensic_maps: dict[str, Any] | None = None) -> None:
+        """Store a finished analysis, its close-ups and its forensic maps (name -> [0, 1] array)
+        in the open case (in the background)."""
         store = self.store
         if store is None:
             self.write_failed.emit(f"{name} was analysed but no case is open: not saved")
@@ -68,7 +69,8 @@ class CaseSession(QObject):
         self._owners[analysis.id] = store
 
         def write() -> None:
-            store.add_analysis(analysis, closeups, examiner=examiner)
+            store.add_analysis(analysis, closeups, examiner=examiner,
+                               forensic_maps=forensic_maps or None)
 
         def failed(exc: BaseException) -> None:
             self.write_failed.emit(f"Could not save the analysis of {name}: {exc}")

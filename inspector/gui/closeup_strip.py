@@ -3,10 +3,14 @@
 Each thumbnail carries the region's number on a tag in the region's colour (the same colour as its
 box in the image view and in the PDF report) and the label under the picture. Clicking a
 thumbnail (or Enter/Space when it has focus) emits ``closeup_clicked(number)``.
+
+A forensic layer shown over the image is shown over each close-up too (``set_layer``): the part
+of the map under the close-up's crop, at the layer's opacity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
@@ -59,6 +63,8 @@ class CloseupThumb(QWidget):
         self._pixmap = QPixmap()
         self._scaled: QPixmap | None = None  # cached at the current device pixel ratio
         self._pressed = False
+        self._overlay: QPixmap | None = None  # a forensic layer's crop over the picture
+        self._overlay_opacity = 0.6
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -88,6 +94,21 @@ class CloseupThumb(QWidget):
         self.setAccessibleName(f"Close-up {text}")
         self.updateGeometry()
         self.update()
+
+    def set_overlay(self, image: Any | None, opacity: float = 0.6) -> None:
+        """Lay ``image`` (QImage/QPixmap, stretched to the picture) over it; None removes it."""
+        if image is None:
+            self._overlay = None
+        else:
+            self._overlay = image if isinstance(image, QPixmap) else QPixmap.fromImage(image)
+        self._overlay_opacity = float(opacity)
+        self.update()
+
+    def overlay(self) -> QPixmap | None:
+        return self._overlay
+
+    def overlay_opacity(self) -> float:
+        return self._overlay_opacity
 
     def set_highlighted(self, highlighted: bool) -> None:
         if bool(highlighted) != self._highlighted:
@@ -136,6 +157,11 @@ class CloseupThumb(QWidget):
             h = pm.height() / pm.devicePixelRatio()
             target = QRectF(frame.center().x() - w / 2, frame.center().y() - h / 2, w, h)
             p.drawPixmap(target, pm, QRectF(pm.rect()))
+            if self._overlay is not None and not self._overlay.isNull():
+                p.save()
+                p.setOpacity(self._overlay_opacity)
+                p.drawPixmap(target, self._overlay, QRectF(self._overlay.rect()))
+                p.restore()
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(QPen(colour, 4.0 if self._highlighted else 2.0))
         p.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5))
@@ -225,6 +251,8 @@ class CloseupStrip(QWidget):
         self._thumb_size = int(thumb_size)
         self._thumbs: dict[int, CloseupThumb] = {}
         self._highlighted: int | None = None
+        self._layer: Callable[[int], Any] | None = None  # region number -> layer crop image
+        self._layer_opacity = 0.6
 
         self._area = QScrollArea(self)
         self._area.setWidgetResizable(True)
@@ -261,6 +289,7 @@ class CloseupStrip(QWidget):
         else:
             thumb.set_content(label, image)
         thumb.set_highlighted(number == self._highlighted)
+        thumb.set_overlay(self._layer(number) if self._layer else None, self._layer_opacity)
         self._placeholder.hide()
         self._area.ensureWidgetVisible(thumb, 0, 0)
         return thumb
@@ -273,6 +302,18 @@ class CloseupStrip(QWidget):
         self._thumbs.clear()
         self._highlighted = None
         self._placeholder.show()
+
+    def set_layer(self, crop: Callable[[int], Any] | None, opacity: float = 0.6) -> None:
+        """Show a forensic layer over every close-up, present and to come: ``crop(number)`` is
+        the layer's picture for region ``number``'s close-up (None: nothing for it)."""
+        self._layer, self._layer_opacity = crop, float(opacity)
+        for number, thumb in self._thumbs.items():
+            thumb.set_overlay(crop(number) if crop else None, self._layer_opacity)
+
+    def set_layer_opacity(self, opacity: float) -> None:
+        self._layer_opacity = float(opacity)
+        for thumb in self._thumbs.values():
+            thumb.set_overlay(thumb.overlay(), self._layer_opacity)
 
     def highlight(self, number: int | None) -> None:
         """Highlight one thumbnail (None: none) and scroll it into view. Does not emit."""

@@ -62,6 +62,7 @@ class ImageDisplay:
         self.verdicts.clear()
         self.evidence.clear("Reading the file…")
         self.examiner.set_analysis(None)
+        self.forensics.clear()
 
     def _clear_shown(self) -> None:
         self.drafts.keep()
@@ -85,6 +86,8 @@ class ImageDisplay:
         size = record.live_image.size if record.live_image is not None else None
         self.view.set_image(preview, full_size=size)
         self.displayed_path = path
+        if record.evidence is not None and size is not None:
+            self.forensics.show(path, record.evidence.sha256, size)
         for r in record.regions:
             self.view.add_region(r.number, r.box, r.label, examined=r.number in record.closeups)
         self._show_closeups(record.closeups)
@@ -113,6 +116,9 @@ class ImageDisplay:
             return
         self.view.set_image(preview, full_size=(check.width, check.height))
         self.displayed_path = path
+        same_bytes = analysis is not None and analysis.evidence.sha256 == check.sha256
+        self.forensics.show(path, check.sha256, (check.width, check.height),
+                            analysis if same_bytes else None)
         if analysis is None:
             self.evidence.show_unanalysed(check)
             self._show_streams(record)
@@ -175,6 +181,20 @@ class ImageDisplay:
         source = record.live_image
         self.loader.submit(detail_tile, source, self._resolve(path), expected, box, target,
                            on_done=lambda q: self._detail_ready(token, q, rect))
+
+    def loupe_tile(self, box: tuple, on_done) -> None:
+        """Full-resolution pixels of ``box`` (inclusive original pixels) for the loupe, decoded
+        off the GUI thread; ``on_done(None)`` when the shown image changed meanwhile."""
+        path, token = self.displayed_path, self._show_token
+        if path is None:
+            on_done(None)
+            return
+        record = self.records[path]
+        expected = record.check.sha256 if record.check else None
+        size = (box[2] - box[0] + 1, box[3] - box[1] + 1)
+        self.loader.submit(detail_tile, record.live_image, self._resolve(path), expected, box,
+                           size, on_done=lambda q: on_done(q if token == self._show_token
+                                                           else None))
 
     def _detail_ready(self, token: int, image: QImage | None, rect) -> None:
         if token == self._show_token and image is not None:

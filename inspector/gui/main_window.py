@@ -3,7 +3,8 @@
 Thin by design: the worker thread runs the pipeline, the models hold the queue and the table,
 the widgets draw (laid out in ``window_layout``), :class:`CaseSession` writes the case,
 :class:`ExaminerDrafts` carries the examiner's input to it, :class:`Background` does slow work
-off the GUI thread, ``image_display`` shows one image and ``window_dialogs`` holds the dialogs.
+off the GUI thread, ``image_display`` shows one image, ``forensics_view`` runs and shows the
+forensic analyses (after the model, or alone without one) and ``window_dialogs`` holds the dialogs.
 This module wires them:
 
 - What is shown is what is on disk now. Selecting an image re-reads and re-hashes its file off
@@ -50,6 +51,7 @@ from inspector.core.results import Analysis
 from inspector.gui.background import Background
 from inspector.gui.case_session import CaseSession
 from inspector.gui.examiner_drafts import ExaminerDrafts
+from inspector.gui.forensics_view import ForensicsController, forensic_names
 from inspector.gui.image_display import ImageDisplay
 from inspector.gui.image_records import (
     ImageRecord,
@@ -115,6 +117,7 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
         build_widgets(self)
         self.drafts = ExaminerDrafts(self.examiner, self.cases, self)
         build_menus(self)
+        self.forensics = ForensicsController(self)
         self._wire()
         self._open_case(case_folder or default_case_folder())
 
@@ -293,8 +296,9 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
         added = self.queue.add(files, self._pipeline_options())  # the queue model follows
         for path in added:
             self.records.setdefault(path, ImageRecord())
-        if self.host.model_state == "failed":
-            self._mark_not_loaded()
+        if self.host.model_state == "failed" or (self.host.model_state == "none"
+                                                 and self._backend_factory is None):
+            self._mark_not_loaded()  # no model will come: say so (the forensics still run)
         if added and self.shown_path is None:
             self.show_path(added[0], follow=True)  # and keep following the queue
         return len(added)
@@ -410,7 +414,8 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
         record.analysis = analysis
         record.live_image = None  # shown again from the file, re-hashed
         closeups = {n: image for n, (_, image) in record.closeups.items()}
-        self.cases.add_analysis(analysis, closeups, self.settings.examiner, Path(path).name)
+        self.cases.add_analysis(analysis, closeups, self.settings.examiner, Path(path).name,
+                                forensic_maps=self.forensics.finish(path, analysis))
         self.table_model.add_analysis(analysis)
         if path == self.displayed_path:
             self.verdicts.show_analysis(analysis)
@@ -449,7 +454,8 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
     # -- model, settings, status ----------------------------------------------------------------
 
     def _pipeline_options(self) -> PipelineOptions:
-        return PipelineOptions(policy=to_closeup_policy(self.settings))
+        return PipelineOptions(policy=to_closeup_policy(self.settings),
+                               forensics=forensic_names(self.settings))
 
     def _model_loaded(self, provenance) -> None:
         self.error_bar.clear()
@@ -519,6 +525,7 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
             self.examiner.set_default_examiner(self.settings.examiner)
             self.view.animations_enabled = self.settings.animation
             self.queue.options = self._pipeline_options()
+            self.forensics.refresh()
             self.notify("Settings saved. A changed model is loaded when you restart the app.")
 
     def set_banner(self, text: str) -> None:
@@ -570,6 +577,7 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
         self.queue.stop_after_current()
         self.queue.cancel_current()
         self.host.shutdown()
+        self.forensics.shutdown()
         self.loader.shutdown(wait=False, drop_pending=True)
         self.cases.close()  # nothing finished or saved is lost
         event.accept()

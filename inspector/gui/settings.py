@@ -73,6 +73,7 @@ class AppSettings:
     examiner: str = ""
     server_url: str = ""  # OpenAI-compatible server; "" to use the local model
     server_model: str = ""
+    forensics: bool = True  # run the forensic analyses (after the model, or alone without one)
 
 
 _DEFAULTS = AppSettings()
@@ -89,6 +90,7 @@ _COMMENTS: dict[str, str] = {
     "examiner": "Examiner's name, prefilled in the examiner notes.",
     "server_url": "OpenAI-compatible server (http:// or https://). Empty: use the local model.",
     "server_model": "Model name to ask the server for.",
+    "forensics": "Run the forensic analyses (after the model, or alone without one) (true/false).",
 }
 
 
@@ -372,6 +374,12 @@ class SettingsDialog(QDialog):
         self.server_url_edit = QLineEdit(s.server_url)
         self.server_url_edit.setPlaceholderText("https://host:port/v1 (empty: local model)")
         self.server_model_edit = QLineEdit(s.server_model)
+        self.forensics_check = QCheckBox("Run forensic analyses")
+        self.forensics_check.setToolTip(
+            "Classic forensic analyses (JPEG structure, double compression, spectrum, copy-move, "
+            "noise, ELA, metadata) after the model, or alone when no model is loaded. They are "
+            "shown beside the verdict and never change it.")
+        self.forensics_check.setChecked(bool(s.forensics))
 
         form = QFormLayout()
         form.addRow("Model source", _row(self.model_source_edit, self.model_folder_button))
@@ -382,6 +390,7 @@ class SettingsDialog(QDialog):
         form.addRow("Close-up size (max pixels)", self.closeup_pixels_spin)
         form.addRow("Magnification", self.magnification_spin)
         form.addRow("", self.animation_check)
+        form.addRow("", self.forensics_check)
         form.addRow("Examiner name", self.examiner_edit)
         form.addRow("Server URL", self.server_url_edit)
         form.addRow("Server model", self.server_model_edit)
@@ -422,6 +431,7 @@ class SettingsDialog(QDialog):
             examiner=self.examiner_edit.text().strip(),
             server_url=self.server_url_edit.text().strip(),
             server_model=self.server_model_edit.text().strip(),
+            forensics=self.forensics_check.isChecked(),
         )
 
     def show_problems(self, problems: list[str]) -> None:

@@ -27,7 +27,11 @@ from PySide6.QtWidgets import (
 from inspector.gui.closeup_strip import CloseupStrip
 from inspector.gui.evidence_panel import EvidencePanel
 from inspector.gui.examiner_panel import ExaminerPanel
+from inspector.gui.forensics_panel import ForensicsPanel
 from inspector.gui.image_view import ImageView
+from inspector.gui.layer_bar import LayerBar
+from inspector.gui.loupe import Loupe
+from inspector.gui.metadata_tree import MetadataTree
 from inspector.gui.verdict_panel import VerdictPanel
 from inspector.gui.window_parts import ErrorBar, EvidenceStateBar
 
@@ -46,6 +50,7 @@ SHORTCUTS = (
     ("Ctrl+.", "Cancel the running analysis"),
     ("+ / − / wheel", "Zoom in / out (the view must have focus)"),
     ("0 / 1", "Fit to window / 100 %"),
+    ("L", "Loupe: the pixels under the cursor at 4×, full resolution"),
     ("Esc", "Skip the examine animation"),
     ("Ctrl+E", "Export the case report (PDF)"),
     ("Ctrl+,", "Settings"),
@@ -90,6 +95,13 @@ def build_widgets(window: MainWindow) -> None:
     image_layout.setSpacing(0)
     image_layout.addWidget(window.state_bar)
     image_layout.addWidget(window.view, 1)
+    window.loupe_action = QAction("&Loupe (4×)", window, checkable=True)
+    window.loupe_action.setShortcut(QKeySequence("L"))
+    window.loupe_action.setToolTip("Loupe: the pixels under the cursor at 4× (L)")
+    window.loupe = Loupe(window.view, window.loupe_tile)
+    window.loupe_action.toggled.connect(window.loupe.set_active)
+    window.layer_bar = LayerBar(window.loupe_action)
+    image_layout.addWidget(window.layer_bar)
     image_side = QSplitter(Qt.Orientation.Vertical)
     image_side.addWidget(image_box)
     image_side.addWidget(window.strip)
@@ -99,6 +111,10 @@ def build_widgets(window: MainWindow) -> None:
     window.side_tabs = QTabWidget()
     window.side_tabs.addTab(window.verdicts, "Verdicts")
     window.side_tabs.addTab(window.evidence, "Evidence and provenance")
+    window.forensics_panel = ForensicsPanel()
+    window.side_tabs.addTab(window.forensics_panel, "Forensics")
+    window.metadata_tree = MetadataTree()
+    window.side_tabs.addTab(window.metadata_tree, "Metadata")
     right_side = QSplitter(Qt.Orientation.Vertical)
     right_side.addWidget(window.side_tabs)
     right_side.addWidget(window.examiner)
@@ -192,6 +208,7 @@ def build_menus(window: MainWindow) -> None:
     _action(window, analysis, "Resume &queue", lambda: window.stop_button.setChecked(False))
     view = bar.addMenu("&View")
     _action(window, view, "&Fit to window", window.view.fit_to_window, "Ctrl+0")
+    view.addAction(window.loupe_action)
     window.animation_action = QAction("&Animate the examine step", window, checkable=True)
     window.animation_action.setChecked(window.settings.animation)
     window.animation_action.toggled.connect(window._set_animation)

@@ -75,8 +75,16 @@ def run_forensics(
     for name in names:
         if is_cancelled is not None and is_cancelled():
             break
-        module = analysis_module(name)
         t0 = time.perf_counter()
+        try:
+            module = analysis_module(name)  # an analysis whose library is missing fails alone
+        except ImportError as exc:
+            result = ForensicResult(name=name, title=name, statement=f"Not available: {exc}",
+                                    limits="", error=f"not installed: {exc}")
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+            continue
         try:
             result = module.analyze(evidence)
         except MemoryError:

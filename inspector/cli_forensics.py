@@ -1,0 +1,263 @@
+"""`lte-inspect forensics`: the classic forensic analyses alone, without a model.
+
+    lte-inspect forensics PATH... [--json OUT.jsonl] [--maps DIR] [--only NAME,...]
+
+Each file is read and hashed once (``load_image``) and the analyses run on those bytes and pixels.
+Every analysis's statement is printed as it finishes; with --json, one JSON object per file is
+appended (and flushed to disk) when the file is done::
+
+    {"file", "sha256", "width", "height", "<analysis>": {<its indicators>, "statement", "limits",
+     "seconds", "map", "regions", ["error"]}, ...}
+
+The JPEG-structure analyses (jpeg, double_jpeg) are ``null`` for a file that is not a JPEG. With
+--maps, each analysis's map is written as ``DIR/<stem>-<sha8>-<analysis>.png`` and its path given
+in the JSON. A bad file gets ``{"file", "error"}`` and the batch goes on; the exit code is 1 if
+any file or analysis failed, as for `analyze`.
+
+Also here: the pieces `analyze --forensics[=NAMES]` uses (the option, its lines and JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+JPEG_ONLY = ("jpeg", "double_jpeg")  # read the JPEG file structure: null for other formats
+JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's names for JPEG files (MPO: a camera's multi-picture)
+ALL = "all"
+
+
+# --------------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------------
+
+
+def _analysis_names(text: str) -> tuple[str, ...]:
+    """argparse ``type=``: "ela,noise" -> ("noise", "ela"); "all" -> every analysis."""
+    from inspector.core.forensics import ANALYSIS_NAMES, parse_only
+
+    if text.strip().lower() == ALL:
+        return ANALYSIS_NAMES
+    try:
+        names = parse_only(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not names or not text.strip(", "):
+        raise argparse.ArgumentTypeError(f"name at least one analysis (or {ALL})")
+    return names
+
+
+def add_forensics_option(analyze: argparse.ArgumentParser) -> None:
+    """`analyze --forensics[=NAMES]`: run the forensic analyses after the model."""
+    analyze.add_argument(
+        "--forensics", type=_analysis_names, default=(), metavar="NAMES",
+        help="also run the classic forensic analyses on the same decoded image: all of them "
+        "(--forensics alone) or --forensics=NAMES (comma-separated: jpeg, double_jpeg, spectrum, "
+        "copy_move, noise, ela, metadata); shown beside the verdict, never changing it; with "
+        "--case their maps are stored in the case",
+    )  # fmt: skip
+
+
+def expand_bare_forensics(argv: Sequence[str]) -> list[str]:
+    """A bare ``--forensics`` means all analyses: spelled ``--forensics=all`` before parsing, so
+    that `analyze --forensics photo.jpg` does not take the photo for a list of names."""
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":  # everything after it is a path
+            return out + list(argv[index:])
+        out.append(f"--forensics={ALL}" if arg == "--forensics" else arg)
+    return out
+
+
+def add_forensics_command(sub) -> None:
+    f = sub.add_parser(
+        "forensics",
+        help="run the classic forensic analyses alone (no model)",
+        description="Run the classic forensic analyses (JPEG structure, double compression, "
+        "spectrum, copy-move, noise, error level, metadata) on images; folders are walked. They "
+        "are independent of the model and need no GPU.",
+    )
+    f.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    f.add_argument("--json", type=Path, metavar="OUT.jsonl",
+                   help="append one JSON object per image to this file")
+    f.add_argument("--maps", type=Path, metavar="DIR",
+                   help="write each analysis's map as DIR/<stem>-<sha8>-<analysis>.png")
+    f.add_argument("--only", type=_analysis_names, default=None, metavar="NAME,...",
+                   help="run only these analyses, comma-separated: jpeg, double_jpeg, "
+                   "spectrum, copy_move, noise, ela, metadata (default: all)")
+
+
+# --------------------------------------------------------------------------------------------
+# Results as JSON and as lines (shared with `analyze --forensics`)
+# --------------------------------------------------------------------------------------------
+
+
+def contract_entry(data: dict[str, Any], image_format: str) -> dict[str, Any] | None:
+    """One analysis's JSON value from its ``ForensicResult.to_dict`` form: its indicators plus
+    statement, limits, seconds, map and regions (and error when it failed); None for a
+    JPEG-structure analysis of a file that is not a JPEG."""
+    if data["name"] in JPEG_ONLY and image_format.upper() not in JPEG_FORMATS:
+        return None
+    entry = dict(data.get("indicators") or {})
+    entry["statement"] = data["statement"]
+    entry["limits"] = data["limits"]
+    entry["seconds"] = data["seconds"]
+    entry["map"] = data.get("map")
+    entry["regions"] = data.get("regions", [])
+    if not data.get("applicable", True):
+        entry["applicable"] = False
+    if data.get("error"):
+        entry["error"] = data["error"]
+    return entry
+
+
+def result_line(data: dict[str, Any]) -> str:
+    """``  noise: <statement> (0.12 s)`` — one analysis, readable."""
+    text = f"FAILED: {data['error']}" if data.get("error") else data["statement"]
+    line = f"  {data['name']}: {text} ({data['seconds']:.2f} s)"
+    return line + (f" → {data['map']}" if data.get("map") else "")
+
+
+def analysis_forensics(analysis) -> dict[str, Any] | None:
+    """`analyze`'s JSON ``forensics`` value: analysis name -> contract entry (None: not run)."""
+    if analysis.forensics is None:
+        return None
+    fmt = analysis.evidence.format
+    return {name: contract_entry(data, fmt) for name, data in analysis.forensics.items()}
+
+
+def analysis_forensic_lines(analysis) -> list[str]:
+    return [result_line(data) for data in (analysis.forensics or {}).values()]
+
+
+# --------------------------------------------------------------------------------------------
+# forensics
+# --------------------------------------------------------------------------------------------
+
+
+def _append_line(out: TextIO, record: dict[str, Any]) -> None:
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+    os.fsync(out.fileno())
+
+
+def map_file_name(path: Path, sha256: str, name: str) -> str:
+    """``<stem>-<sha8>-<analysis>.png``: two files with the same stem do not collide."""
+    return f"{path.stem}-{sha256[:8]}-{name}.png"
+
+
+class _MapWriteError(Exception):
+    pass
+
+
+def cmd_forensics(args: argparse.Namespace) -> int:
+    from inspector.core.atomic import atomic_write_bytes
+    from inspector.core.forensics import (
+        ANALYSIS_NAMES,
+        ForensicInput,
+        ForensicResult,
+        map_png_bytes,
+        run_forensics,
+    )
+    from inspector.core.imageio import ImageLoadError, iter_image_files, load_image
+
+    names = args.only or ANALYSIS_NAMES
+    files = list(iter_image_files(args.paths))
+    if not files:
+        print("error: no image files found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    if args.maps:
+        try:
+            args.maps.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: cannot create the maps folder {args.maps}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+
+    interrupted = False
+
+    def on_sigint(signum, frame):  # first Ctrl-C stops after the running analysis
+        nonlocal interrupted
+        interrupted = True
+
+    def analyse(path: Path, loaded) -> dict[str, Any]:
+        evidence = ForensicInput.from_loaded(loaded)
+        is_jpeg = loaded.format.upper() in JPEG_FORMATS
+        record: dict[str, Any] = {"file": str(path), "sha256": loaded.sha256,
+                                  "width": loaded.width, "height": loaded.height}
+        for name in names:  # the keys in display order, JPEG-only ones null for other formats
+            record[name] = None
+            if name in JPEG_ONLY and not is_jpeg:
+                print(f"  {name}: not applicable: the file is a {loaded.format}, not a JPEG",
+                      flush=True)
+
+        def on_result(result: ForensicResult) -> None:
+            map_path = None
+            if args.maps and result.map is not None:
+                target = args.maps / map_file_name(path, loaded.sha256, result.name)
+                try:
+                    atomic_write_bytes(target, map_png_bytes(result.map))
+                except OSError as exc:
+                    raise _MapWriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
+                map_path = str(target)
+            data = result.to_dict(map_path)
+            record[result.name] = contract_entry(data, loaded.format)
+            print(result_line(data), flush=True)
+
+        run_forensics(evidence, only=[n for n in names if is_jpeg or n not in JPEG_ONLY],
+                      on_result=on_result, is_cancelled=lambda: interrupted)
+        return record
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    out = open(args.json, "a", encoding="utf-8") if args.json else None  # noqa: SIM115
+    failures = processed = analysis_errors = 0
+    try:
+        for number, path in enumerate(files, start=1):
+            if interrupted:
+                break
+            print(f"[{number}/{len(files)}] {path}", file=sys.stderr, flush=True)
+            try:
+                loaded = load_image(path)
+            except ImageLoadError as exc:
+                failures += 1
+                processed += 1
+                print(f"{path}: FAILED: {exc.message}", flush=True)
+                if out:
+                    _append_line(out, {"file": str(path), "error": exc.message})
+                continue
+            print(f"{path}: {loaded.width}×{loaded.height} {loaded.format}, sha256 "
+                  f"{loaded.sha256}", flush=True)
+            try:
+                record = analyse(path, loaded)
+            except _MapWriteError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            finally:
+                del loaded  # a 40-megapixel image is not kept while the next one loads
+            if interrupted:
+                print(f"{path}: cancelled", flush=True)
+                break
+            processed += 1
+            analysis_errors += sum(1 for n in names if (record[n] or {}).get("error"))
+            if out:
+                _append_line(out, record)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if out:
+            out.close()
+    print(
+        f"{processed} of {len(files)} files processed, {failures} failed"
+        + (f", {analysis_errors} analyses failed" if analysis_errors else "")
+        + (" — interrupted" if interrupted else ""),
+        file=sys.stderr,
+    )
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if failures or analysis_errors else EXIT_OK
