@@ -76,22 +76,7 @@ def run_forensics(
         if is_cancelled is not None and is_cancelled():
             break
         t0 = time.perf_counter()
-        try:
-            module = analysis_module(name)  # an analysis whose library is missing fails alone
-        except ImportError as exc:
-            result = ForensicResult(name=name, title=name, statement=f"Not available: {exc}",
-                                    limits="", error=f"not installed: {exc}")
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-            continue
-        try:
-            result = module.analyze(evidence)
-        except MemoryError:
-            result = _failed(module, "not enough memory for this analysis on an image this large")
-        except Exception as exc:  # one analysis never takes the others down
-            log.exception("forensic analysis %s failed on %s", name, evidence.path)
-            result = _failed(module, f"{type(exc).__name__}: {exc}")
+        result = _run_one(name, evidence)
         result.seconds = time.perf_counter() - t0
         results.append(result)
         if on_result is not None:
@@ -99,12 +84,28 @@ def run_forensics(
     return results
 
 
-def _failed(module: ModuleType, message: str) -> ForensicResult:
+def _run_one(name: str, evidence: ForensicInput) -> ForensicResult:
+    """One analysis; whatever goes wrong (its library missing included) is its result's error."""
+    try:
+        module = analysis_module(name)
+    except ImportError as exc:
+        return _failed(name, name, "", f"not installed: {exc}")
+    try:
+        return module.analyze(evidence)
+    except MemoryError:
+        message = "not enough memory for this analysis on an image this large"
+    except Exception as exc:  # one analysis never takes the others down
+        log.exception("forensic analysis %s failed on %s", name, evidence.path)
+        message = f"{type(exc).__name__}: {exc}"
+    return _failed(module.NAME, module.TITLE, module.LIMITS, message)
+
+
+def _failed(name: str, title: str, limits: str, message: str) -> ForensicResult:
     return ForensicResult(
-        name=module.NAME,
-        title=module.TITLE,
+        name=name,
+        title=title,
         statement=f"The analysis could not be completed: {message}",
-        limits=module.LIMITS,
+        limits=limits,
         error=message,
     )
 
