@@ -431,8 +431,7 @@ def cmd_analyze(args) -> int:
         print("\n".join([f"{path}: {summary_line(analysis)}",
                          *cli_forensics.analysis_forensic_lines(analysis)]), flush=True)
         if out:
-            _append_line(out, {**analysis_record(analysis),
-                               "forensics": cli_forensics.analysis_forensics(analysis)})
+            _append_line(out, analysis_record(analysis))
 
     to_analyze = []
     for path in files:

@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-JPEG_ONLY = ("jpeg", "double_jpeg")  # read the JPEG file structure: null for other formats
-JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's names for JPEG files (MPO: a camera's multi-picture)
 ALL = "all"
 
 
@@ -59,21 +57,44 @@ def add_forensics_option(analyze: argparse.ArgumentParser) -> None:
     analyze.add_argument(
         "--forensics", type=_analysis_names, default=(), metavar="NAMES",
         help="also run the classic forensic analyses on the same decoded image: all of them "
-        "(--forensics alone) or --forensics=NAMES (comma-separated: jpeg, double_jpeg, spectrum, "
+        "(--forensics alone) or --forensics=NAMES, --forensics NAMES (comma-separated: jpeg, "
+        "double_jpeg, spectrum, "
         "copy_move, noise, ela, metadata); shown beside the verdict, never changing it; with "
         "--case their maps are stored in the case",
     )  # fmt: skip
 
 
 def expand_bare_forensics(argv: Sequence[str]) -> list[str]:
-    """A bare ``--forensics`` means all analyses: spelled ``--forensics=all`` before parsing, so
-    that `analyze --forensics photo.jpg` does not take the photo for a list of names."""
+    """Spell ``--forensics`` as ``--forensics=NAMES`` before parsing.
+
+    Alone it means all analyses, so that `analyze --forensics photo.jpg` does not take the photo
+    for a list of names; followed by a word made only of analysis names (``--forensics ela,noise``)
+    and naming no existing file, it takes that word, as the ``=`` spelling does.
+    """
     out: list[str] = []
-    for index, arg in enumerate(argv):
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
         if arg == "--":  # everything after it is a path
             return out + list(argv[index:])
-        out.append(f"--forensics={ALL}" if arg == "--forensics" else arg)
+        if arg != "--forensics":
+            out.append(arg)
+        elif index + 1 < len(argv) and _is_name_list(argv[index + 1]):
+            out.append(f"--forensics={argv[index + 1]}")
+            index += 1
+        else:
+            out.append(f"--forensics={ALL}")
+        index += 1
     return out
+
+
+def _is_name_list(word: str) -> bool:
+    """True for "ela", "noise,ela" or "all" when no file of that name is here."""
+    from inspector.core.forensics import ANALYSIS_NAMES
+
+    parts = [part.strip().lower() for part in word.split(",") if part.strip()]
+    known = set(ANALYSIS_NAMES) | {ALL}
+    return bool(parts) and all(part in known for part in parts) and not Path(word).exists()
 
 
 def add_forensics_command(sub) -> None:
@@ -99,38 +120,11 @@ def add_forensics_command(sub) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def contract_entry(data: dict[str, Any], image_format: str) -> dict[str, Any] | None:
-    """One analysis's JSON value from its ``ForensicResult.to_dict`` form: its indicators plus
-    statement, limits, seconds, map and regions (and error when it failed); None for a
-    JPEG-structure analysis of a file that is not a JPEG."""
-    if data["name"] in JPEG_ONLY and image_format.upper() not in JPEG_FORMATS:
-        return None
-    entry = dict(data.get("indicators") or {})
-    entry["statement"] = data["statement"]
-    entry["limits"] = data["limits"]
-    entry["seconds"] = data["seconds"]
-    entry["map"] = data.get("map")
-    entry["regions"] = data.get("regions", [])
-    if not data.get("applicable", True):
-        entry["applicable"] = False
-    if data.get("error"):
-        entry["error"] = data["error"]
-    return entry
-
-
 def result_line(data: dict[str, Any]) -> str:
     """``  noise: <statement> (0.12 s)`` — one analysis, readable."""
     text = f"FAILED: {data['error']}" if data.get("error") else data["statement"]
     line = f"  {data['name']}: {text} ({data['seconds']:.2f} s)"
     return line + (f" → {data['map']}" if data.get("map") else "")
-
-
-def analysis_forensics(analysis) -> dict[str, Any] | None:
-    """`analyze`'s JSON ``forensics`` value: analysis name -> contract entry (None: not run)."""
-    if analysis.forensics is None:
-        return None
-    fmt = analysis.evidence.format
-    return {name: contract_entry(data, fmt) for name, data in analysis.forensics.items()}
 
 
 def analysis_forensic_lines(analysis) -> list[str]:
@@ -166,6 +160,7 @@ def cmd_forensics(args: argparse.Namespace) -> int:
         map_png_bytes,
         run_forensics,
     )
+    from inspector.core.forensics.record import JPEG_FORMATS, JPEG_ONLY, contract_entry
     from inspector.core.imageio import ImageLoadError, iter_image_files, load_image
 
     names = args.only or ANALYSIS_NAMES

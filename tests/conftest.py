@@ -20,6 +20,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _widgets_application():
+    """One QApplication for the session, made first: the report makes a bare QGuiApplication
+    when none exists (the CLI has no widgets), and widgets over that one abort the process, so
+    the order the test files run in must not decide which kind exists."""
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError:  # a client without the gui extra
+        yield None
+        return
+    yield QApplication.instance() or QApplication([])
+
+
 def shared_fixtures() -> Path:
     """The test files kept in the repository (tests/fixtures; C2PA files with their licence), so
     a fresh clone tests itself with nothing beside it."""

@@ -161,6 +161,17 @@ def test_a_bare_forensics_flag_means_all_and_leaves_the_path_alone():
     assert _build_parser().parse_args(["analyze", "photo.jpg"]).forensics == ()
 
 
+def test_forensics_names_may_follow_the_flag_after_a_space(tmp_path, monkeypatch):
+    argv = expand_bare_forensics(["analyze", "--forensics", "ela,noise", "photo.jpg"])
+    args = _build_parser().parse_args(argv)
+    assert args.forensics == ("noise", "ela") and args.paths == ["photo.jpg"]
+    # a file that happens to be called like an analysis is a path, not a name
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ela").write_bytes(b"")
+    args = _build_parser().parse_args(expand_bare_forensics(["analyze", "--forensics", "ela"]))
+    assert args.forensics == ANALYSIS_NAMES and args.paths == ["ela"]
+
+
 def test_analyze_with_forensics_stores_them_and_their_maps_in_the_case(photos, tmp_path, capsys):
     from inspector.core.casestore import CaseStore
 
@@ -181,6 +192,13 @@ def test_analyze_with_forensics_stores_them_and_their_maps_in_the_case(photos, t
     (line,) = _lines(out)  # the JSON line carries them, with the stored map's path
     assert line["forensics"]["ela"]["map"] == stored["map"]
     assert line["analysis"]["forensics"]["ela"]["map"] == stored["map"]
+    # a case export (`lte-inspect export`, File › Export) carries them the same way
+    from inspector.core.exports import export_case_tables
+
+    export_case_tables(CaseStore.open(case), jsonl=tmp_path / "export.jsonl")
+    (exported,) = _lines(tmp_path / "export.jsonl")
+    assert exported["forensics"] == line["forensics"]
+    assert exported["forensics"]["ela"]["statement"] == stored["statement"]
 
 
 def test_the_case_store_keeps_forensic_maps_only_for_results_it_holds(tmp_path):

@@ -108,8 +108,11 @@ def photo_results(image: Image.Image) -> tuple[list[ForensicResult], dict[str, n
         _result("ela", "Error levels are even across the image (mean 2.1 at quality 90).",
                 {"quality": 90, "mean": 2.1}, map_legend="bright = large change on re-saving"),
         _result("metadata", "EXIF from a Canon EOS 5D; no XMP, IPTC or ICC profile.",
-                {"exif": {"Make": "Canon", "Model": "Canon EOS 5D", "Software": "GIMP 2.10",
-                          "DateTimeOriginal": "2024:05:01 10:00:00", "ExposureTime": "1/125"},
+                # the shape metadata.analyze gives: the tags of each IFD under its name
+                {"exif": {"IFD0": {"Make": "Canon", "Model": "Canon EOS 5D",
+                                   "Software": "GIMP 2.10"},
+                          "Exif": {"DateTimeOriginal": "2024:05:01 10:00:00",
+                                   "ExposureTime": "1/125"}},
                  "xmp": None, "iptc": None, "icc": None, "thumbnail": False}),
     ]
     maps = {"double_jpeg": np.zeros((32, 32), np.float32), "noise": _noise_map(image),
@@ -213,8 +216,9 @@ def test_each_analysis_is_in_the_image_section(case):
                   "Double compression: not detected", "Score: 0.12", "Copied areas: detected",
                   "Source → target pairs: 1", "C1: source 40, 300, 120, 380 → target 380, 380, "
                   "460, 460 (152 matches)", "Inconsistency score: 0.31", "N1: noise level",
-                  "Re-save quality: 90", "Mean error level: 2.1", "EXIF: 5 fields",
+                  "Re-save quality: 90", "Mean error level: 2.1", "EXIF: 5 tags",
                   "Camera model: Canon EOS 5D", "Software: GIMP 2.10",
+                  "Taken: 2024:05:01 10:00:00",
                   "All metadata: in the JSON attachment", "Bright areas are not proof"):
         assert shown in section, shown
     assert "ExposureTime" not in section and "1/125" not in section  # not the whole dump
@@ -277,7 +281,7 @@ def test_the_attachment_carries_the_forensic_results(case, tmp_path):
     by_id = {a["id"]: a for a in data["analyses"]}
     photo = by_id[case.photo.id]["forensics"]
     assert set(photo) == set(ANALYSIS_NAMES)
-    assert photo["metadata"]["indicators"]["exif"]["ExposureTime"] == "1/125"  # the whole dump
+    assert photo["metadata"]["indicators"]["exif"]["Exif"]["ExposureTime"] == "1/125"  # all of it
     assert photo["copy_move"]["indicators"]["pairs"][0]["target"] == COPY_TARGET
     assert photo["ela"]["map"] == f"closeups/{case.photo.id}/forensics-ela.png"
 

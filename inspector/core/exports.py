@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.casestore import CaseStore, atomic_write_bytes
+from inspector.core.forensics.record import forensics_record
 from inspector.core.results import Analysis
 
 __all__ = ["analysis_record", "export_case_tables"]
@@ -60,6 +61,8 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
             "is_demo": analysis.model.is_demo,
         },
         "timings": analysis.timings,
+        # the forensic analyses' indicators and statements (null: not run), as `forensics` gives
+        "forensics": forensics_record(analysis.forensics, ev.format),
         "analysis": analysis.to_dict(),
     }
 

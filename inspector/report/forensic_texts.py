@@ -137,18 +137,30 @@ def _presence(value: Any) -> str:
     return text if len(text) <= 48 else "present"
 
 
-def _metadata_lines(ind: dict[str, Any]) -> list[str]:
-    lines = [f"{label}: {_presence(ind.get(key))}" for key, label in (
-        ("exif", "EXIF"), ("xmp", "XMP"), ("iptc", "IPTC"), ("icc", "ICC profile"),
-        ("thumbnail", "Embedded thumbnail"))]
-    exif = ind.get("exif")
+def _exif_tags(exif: Any) -> dict[str, Any]:
+    """The EXIF tags of every IFD in one mapping (``{"IFD0": {"Make": ...}, "Exif": {...}}``);
+    the first IFD that holds a tag wins (IFD0 before the thumbnail's IFD1)."""
+    tags: dict[str, Any] = {}
     if isinstance(exif, dict):
-        lower = {str(k).lower().replace(" ", "").replace("_", ""): v for k, v in exif.items()}
-        for key, label in _EXIF_HIGHLIGHTS:
-            value = lower.get(key)
-            if isinstance(value, str | int | float) and str(value).strip():
-                text = clean_text(value, single_line=True).strip()
-                lines.append(f"{label}: {text[:60] + ' …' if len(text) > 60 else text}")
+        for ifd in exif.values():
+            for tag, value in (ifd.items() if isinstance(ifd, dict) else ()):
+                tags.setdefault(str(tag), value)
+    return tags
+
+
+def _metadata_lines(ind: dict[str, Any]) -> list[str]:
+    tags = _exif_tags(ind.get("exif"))
+    exif_line = (f"EXIF: {len(tags)} tag{'s' * (len(tags) != 1)}" if tags
+                 else f"EXIF: {_presence(ind.get('exif'))}")  # fmt: skip
+    lines = [exif_line] + [f"{label}: {_presence(ind.get(key))}" for key, label in (
+        ("xmp", "XMP"), ("iptc", "IPTC"), ("icc", "ICC profile"),
+        ("thumbnail", "Embedded thumbnail"))]
+    lower = {tag.lower().replace(" ", "").replace("_", ""): v for tag, v in tags.items()}
+    for key, label in _EXIF_HIGHLIGHTS:
+        value = lower.get(key)
+        if isinstance(value, str | int | float) and str(value).strip():
+            text = clean_text(value, single_line=True).strip()
+            lines.append(f"{label}: {text[:60] + ' …' if len(text) > 60 else text}")
     lines.append("All metadata: in the JSON attachment")
     return lines
 

@@ -95,7 +95,8 @@ def _run_one(name: str, evidence: ForensicInput) -> ForensicResult:
     except MemoryError:
         message = "not enough memory for this analysis on an image this large"
     except Exception as exc:  # one analysis never takes the others down
-        log.exception("forensic analysis %s failed on %s", name, evidence.path)
+        # the message is the result's error, shown by every caller; the traceback is for debugging
+        log.debug("forensic analysis %s failed on %s", name, evidence.path, exc_info=True)
         message = f"{type(exc).__name__}: {exc}"
     return _failed(module.NAME, module.TITLE, module.LIMITS, message)
 

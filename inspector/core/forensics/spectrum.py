@@ -31,6 +31,7 @@ from scipy import fft as sfft
 from scipy import ndimage, special
 
 from inspector.core.forensics.base import ForensicInput, ForensicResult
+from inspector.core.forensics.record import JPEG_FORMATS
 
 NAME = "spectrum"
 TITLE = "Resampling and periodic patterns"
@@ -39,10 +40,11 @@ LIMITS = (
     "Scaling or rotating an image, a generator's upsampling grid, a halftone or screen pattern "
     "and regular content (fences, fabric, brick, windows) all produce them. A peak at 0.5 "
     "cycles/pixel (period 2 px) is also left by the colour filter array of a camera image that "
-    "was neither compressed nor resized. The 8x8 block grid of JPEG compression is listed but "
-    "not scored: in a JPEG file every multiple of 1/8 cycle/pixel (0.5 included, from chroma "
-    "subsampling), so a grid of period 2, 4 or 8 px in a JPEG is not scored either; in other "
-    "files 1/8, 2/8 and 3/8 on the axes (an earlier compression). JPEG compression after the "
+    "was neither compressed nor resized. Peaks of the 8x8 block grid of JPEG compression are "
+    "listed but not scored: in a JPEG file, every multiple of 1/8 cycle/pixel (0.5 included, "
+    "from chroma subsampling), so a true pattern of period 2, 4 or 8 px in a JPEG goes "
+    "unscored too; in other files, 1/8, 2/8 and 3/8 on the axes (the trace of an earlier "
+    "compression). JPEG compression after the "
     "resampling (quality 90 or lower on small images), downscaling and heavy noise weaken or "
     "erase the peaks; a pattern confined to a small area is diluted by the rest of the image. "
     "Large images are examined in 8 tiles of 512x512 pixels chosen for texture, not whole. No "
@@ -61,7 +63,6 @@ STANDS_OUT = 2.0  # strength (x noise bound) from which the statement reports a 
 JPEG_GRID_TOLERANCE = 1.5  # bins from a multiple of 1/8 cycle/pixel
 JPEG_GRID_AXIS = 0.02  # cycles/pixel from an axis (block lines are modulated by the content)
 
-JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 
 MIN_SIDE = 64  # pixels: smaller images have too few frequencies to tell a peak from chance
 
