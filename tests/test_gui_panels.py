@@ -100,6 +100,28 @@ def test_initial_then_streaming_then_clear(qtbot):
     assert not panel.raw_button.isEnabled()
 
 
+def test_both_cards_stream_their_own_answers_token_by_token(qtbot):
+    """Query 1's and Query 2's answers interleaved, each shown whole and exact; a card cleared
+    or filled by other code mid-stream shows the stream again, not a mix."""
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    body1 = "Line one.\nLine two with ünïcödé and more words. " * 3
+    body2 = "The close-ups show a seam. " * 3
+    first, second = "<explanation>" + body1, "<explanation>" + body2
+    for end in [*range(1, max(len(first), len(second)), 3), max(len(first), len(second))]:
+        panel.set_streaming(1, first[:end])
+        panel.set_streaming(2, second[:end])
+    assert panel.initial_card.explanation.toPlainText() == body1.strip()
+    assert panel.final_card.explanation.toPlainText() == body2.strip()
+    panel.final_card.explanation.setPlainText("something else")
+    panel.set_streaming(2, second + "More")
+    assert panel.final_card.explanation.toPlainText().endswith("seam. More")
+    assert "something else" not in panel.final_card.explanation.toPlainText()
+    panel.clear()
+    panel.set_streaming(1, "<explanation>New image")
+    assert panel.initial_card.explanation.toPlainText() == "New image"
+
+
 def test_finding_selection_and_highlight(qtbot):
     panel = VerdictPanel()
     qtbot.addWidget(panel)

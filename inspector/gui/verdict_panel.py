@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.palette import region_colour
-from inspector.core.protocol import streaming_view
+from inspector.core.protocol import StreamingView
 from inspector.core.results import Analysis, QueryRecord
 from inspector.core.wording import (
     changed_text,
@@ -134,6 +134,11 @@ class VerdictCard(QFrame):
             layout.addWidget(widget)
         layout.addWidget(self.explanation, 1)
         layout.addWidget(self.problems)
+        # The running query's answer, parsed as it grows (one view per card: each card follows
+        # its own answer), and the text show_streaming last put in the widget, so that each new
+        # token costs its own length, not the whole explanation's.
+        self._stream = StreamingView()
+        self._streamed = ""
 
     def clear(self, title: str | None = None) -> None:
         self.title.setText(title or self._default_title)
@@ -159,20 +164,25 @@ class VerdictCard(QFrame):
     def show_streaming(self, raw: str) -> None:
         """Show a running query's explanation as it grows (parsed from the raw text so far:
         never tags or JSON), and its verdict as soon as it closes; scrolled to the end."""
-        text, verdict = streaming_view(raw)
+        text, verdict = self._stream(raw)
         if verdict is not None:
             self._set_verdict_label(verdict_text(verdict), verdict)
         elif self.verdict.text() == "—":
             self._set_verdict_label("…", None)
         if not text:
             text = "(the model is writing…)" if raw.strip() else ""
-        current = self.explanation.toPlainText()
-        if text.startswith(current) and current:
-            cursor = self.explanation.textCursor()
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.insertText(text[len(current):])
+        shown = self._streamed
+        # characterCount() counts the final paragraph separator; it tells in O(1) whether the
+        # widget still holds what was streamed into it (clear() or setPlainText() elsewhere)
+        unchanged = self.explanation.document().characterCount() - 1 == len(shown)
+        if shown and unchanged and text.startswith(shown):
+            if len(text) > len(shown):
+                cursor = self.explanation.textCursor()
+                cursor.movePosition(QTextCursor.MoveOperation.End)
+                cursor.insertText(text[len(shown):])
         else:
             self.explanation.setPlainText(text)
+        self._streamed = text
         self.explanation.moveCursor(QTextCursor.MoveOperation.End)
         self.explanation.ensureCursorVisible()
 
