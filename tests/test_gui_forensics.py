@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QPointF, QRectF, Qt  # noqa: E402
-from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QColor, QImage, QTextDocument  # noqa: E402
 
 from inspector.core.casestore import CaseStore  # noqa: E402
 from inspector.core.forensics import ANALYSIS_NAMES, analysis_module  # noqa: E402
@@ -144,6 +144,24 @@ def test_a_layer_lies_over_the_image_with_its_geometry_opacity_and_legend(bare, 
     bar.button(name).click()  # the same toggle hides it again
     assert bar.shown() is None and overlay.map_item() is None and item.scene() is None
     assert not bar.legend_visible()
+
+
+def test_a_spectrum_is_drawn_beside_its_finding_never_over_the_image(bare, qtbot, tmp_path):
+    """A spectrum's pixels are frequencies, not places: laid over the photo (or cut under a
+    close-up) it would point at areas it says nothing about."""
+    photo = _jpeg(tmp_path / "evidence" / "a.jpg")
+    bare.add_paths([photo])
+    entry = _shown_complete(bare, qtbot, photo)
+    spectrum = entry.results["spectrum"]
+    assert spectrum.map is not None and not spectrum.map_spatial
+    assert "spectrum" not in bare.layer_bar.layers() and "ela" in bare.layer_bar.layers()
+    bare.forensics_panel.select("spectrum")
+    assert bare.layer_bar.shown() is None and bare.forensics.overlay.map_item() is None
+    details = bare.forensics_panel.details
+    shown = details.loadResource(QTextDocument.ResourceType.ImageResource.value,
+                                 QUrl("forensic-map:spectrum"))
+    assert isinstance(shown, QImage) and shown.size().toTuple() == spectrum.map.shape[::-1]
+    assert "forensic-map:spectrum" in details.toHtml()
 
 
 def test_cloned_regions_are_outlined_in_their_own_style_and_joined(bare, qtbot, tmp_path):

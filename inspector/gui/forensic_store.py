@@ -25,10 +25,10 @@ import numpy as np
 from inspector.core.forensics import (
     ANALYSIS_NAMES,
     ForensicInput,
-    ForensicRegion,
     ForensicResult,
     run_forensics,
 )
+from inspector.core.forensics.base import result_from_dict
 from inspector.gui.forensic_layers import map_u8
 
 __all__ = [
@@ -149,24 +149,6 @@ class ChangedWhileReading(Exception):
     """The file changed between being shown and being read for the analyses."""
 
 
-def _result_from_record(record: dict[str, Any]) -> ForensicResult:
-    regions = [ForensicRegion(list(r.get("box") or []), str(r.get("label") or ""), r.get("score"))
-               for r in record.get("regions") or [] if len(r.get("box") or []) == 4]
-    return ForensicResult(
-        name=str(record.get("name", "")),
-        title=str(record.get("title", record.get("name", ""))),
-        statement=str(record.get("statement", "")),
-        limits=str(record.get("limits", "")),
-        indicators=dict(record.get("indicators") or {}),
-        regions=regions,
-        map_legend=record.get("map_legend"),
-        parameters=dict(record.get("parameters") or {}),
-        seconds=float(record.get("seconds") or 0.0),
-        applicable=bool(record.get("applicable", True)),
-        error=record.get("error"),
-    )
-
-
 def load_saved(case_root: Path | None, path: str, sha256: str, analysis_id: str,
                forensics: dict[str, dict[str, Any]]) -> ForensicEntry:
     """The forensic results recorded with an analysis, their maps read from the case folder.
@@ -178,7 +160,7 @@ def load_saved(case_root: Path | None, path: str, sha256: str, analysis_id: str,
     entry = ForensicEntry(path, sha256, SAVED, tuple(forensics), complete=True,
                           analysis_id=analysis_id)
     for name, record in forensics.items():
-        result = _result_from_record({"name": name, **record})
+        result = result_from_dict({"name": name, **record})
         relpath = record.get("map")
         if relpath and case_root is not None:
             try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QTextDocument
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
@@ -26,11 +26,27 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.forensics import ForensicResult
+from inspector.gui.forensic_layers import map_qimage
 
 __all__ = ["ForensicsPanel", "finding_text", "indicator_text"]
 
 ERROR_COLOUR = "#C00000"
 MUTED_COLOUR = "#6B6B6B"
+MAP_SCHEME = "forensic-map"  # forensic-map:NAME — a map shown in the text, not over the image
+MAP_WIDTH = 240  # pixels: a map that is not spatial (a spectrum), drawn beside its finding
+
+
+class _MapBrowser(QTextBrowser):
+    """The findings' text, with the maps that are not pictures of the image drawn in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maps: dict[str, QImage] = {}
+
+    def loadResource(self, kind: int, url: QUrl):  # noqa: N802 (Qt's name)
+        if url.scheme() == MAP_SCHEME and kind == QTextDocument.ResourceType.ImageResource:
+            return self.maps.get(url.path())
+        return super().loadResource(kind, url)
 
 
 def _scalar(value: Any) -> str:
@@ -90,7 +106,7 @@ class ForensicsPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.list.currentItemChanged.connect(self._current_changed)
-        self.details = QTextBrowser()
+        self.details = _MapBrowser()
         self.details.setOpenLinks(False)
         self.details.setAccessibleName("Forensic findings and limits")
         split = QSplitter(Qt.Orientation.Vertical)
@@ -136,6 +152,8 @@ class ForensicsPanel(QWidget):
                 self.list.setCurrentItem(self.list.topLevelItem(self._names.index(current)))
         finally:
             self.list.blockSignals(False)
+        self.details.maps = {r.name: map_qimage(r.map) for r in results
+                             if r.map is not None and not r.map_spatial}
         self.details.setHtml(self._details_html(results, pending or []))
         if current in self._names:
             self.details.scrollToAnchor(current)
@@ -168,8 +186,12 @@ class ForensicsPanel(QWidget):
                 f"<td>{html.escape(v)}</td></tr>" for k, v in indicator_text(r.indicators))
             timing = f" <span style='color:{MUTED_COLOUR}'>({r.seconds:.2f} s)</span>" \
                 if r.seconds else ""
-            legend = (f"<p><b>Layer:</b> {html.escape(r.map_legend)}</p>"
-                      if r.map is not None and r.map_legend else "")
+            legend = ""
+            if r.map is not None and not r.map_spatial:  # not a place in the image: shown here
+                legend = (f"<p><img src='{MAP_SCHEME}:{html.escape(r.name)}' width={MAP_WIDTH}>"
+                          f"</p><p><b>Map:</b> {html.escape(r.map_legend or '')}</p>")
+            elif r.map is not None and r.map_legend:
+                legend = f"<p><b>Layer:</b> {html.escape(r.map_legend)}</p>"
             parts.append(
                 f"<a name='{html.escape(r.name)}'></a><h3>{html.escape(r.title)}{timing}</h3>"
                 f"{state}<p>{html.escape(r.statement)}</p>"

@@ -50,6 +50,12 @@ NOT_SAVED = "Not saved in the case: no model analysis."
 NEVER_CHANGES = "Shown beside the model's verdict; they never change it."
 
 
+def _layer_map(result: ForensicResult):
+    """The map to lay over the image: None for a map of something else than places (a
+    spectrum), which the Forensics tab shows beside its finding instead."""
+    return result.map if result.map is not None and result.map_spatial else None
+
+
 def forensic_names(settings: Any) -> tuple[str, ...]:
     """The analyses to run under these settings (none when switched off)."""
     return available_analyses() if getattr(settings, "forensics", True) else ()
@@ -289,7 +295,7 @@ class ForensicsController(QObject):
         results = entry.ordered()
         panel.show_results(results, self._status(entry), pending)
         bar.set_layers([(r.name, f"{r.title}: {r.map_legend or 'regions outlined'}")
-                        for r in results if r.map is not None or r.regions])
+                        for r in results if _layer_map(r) is not None or r.regions])
         self._apply_layer()
         meta = entry.results.get("metadata")
         if meta is not None and id(meta) != self._metadata_of:
@@ -313,7 +319,8 @@ class ForensicsController(QObject):
         if drawn == self._drawn:
             return
         self._drawn = drawn
-        coloured = map_qimage(result.map) if result.map is not None else None
+        spatial = _layer_map(result)
+        coloured = map_qimage(spatial) if spatial is not None else None
         pairs = result.indicators.get("pairs") if isinstance(result.indicators, dict) else None
         links = [(p["source"], p["target"]) for p in pairs or []
                  if isinstance(p, dict) and len(p.get("source") or []) == 4

@@ -72,6 +72,9 @@ class ForensicResult:
     regions: list[ForensicRegion] = field(default_factory=list)
     map: np.ndarray | None = field(default=None, repr=False)  # 2-D float32 in [0, 1]
     map_legend: str | None = None  # e.g. "bright = high local noise level"
+    # False for a map that is not a picture of the image's area (a spectrum): it is shown beside
+    # the image, never laid over it or cut under a close-up
+    map_spatial: bool = True
     parameters: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     applicable: bool = True
@@ -90,9 +93,33 @@ class ForensicResult:
             "regions": [r.to_dict() for r in self.regions],
             "map": map_path,
             "map_legend": self.map_legend,
+            "map_spatial": self.map_spatial,
             "parameters": self.parameters,
             "seconds": round(self.seconds, 4),
         }
+
+
+def result_from_dict(record: dict[str, Any]) -> ForensicResult:
+    """A result back from its :meth:`ForensicResult.to_dict` form (its map is not in it: the
+    caller reads the PNG the record names). Records written before ``map_spatial`` existed held
+    one map that is not spatial, the spectrum's."""
+    regions = [ForensicRegion(list(r.get("box") or []), str(r.get("label") or ""), r.get("score"))
+               for r in record.get("regions") or [] if len(r.get("box") or []) == 4]
+    name = str(record.get("name", ""))
+    return ForensicResult(
+        name=name,
+        title=str(record.get("title", name)),
+        statement=str(record.get("statement", "")),
+        limits=str(record.get("limits", "")),
+        indicators=dict(record.get("indicators") or {}),
+        regions=regions,
+        map_legend=record.get("map_legend"),
+        map_spatial=bool(record.get("map_spatial", name != "spectrum")),
+        parameters=dict(record.get("parameters") or {}),
+        seconds=float(record.get("seconds") or 0.0),
+        applicable=bool(record.get("applicable", True)),
+        error=record.get("error"),
+    )
 
 
 Analyze = Callable[[ForensicInput], ForensicResult]

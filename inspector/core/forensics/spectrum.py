@@ -123,6 +123,7 @@ def analyze(evidence: ForensicInput) -> ForensicResult:
         limits=LIMITS,
         indicators={"score": round(score, 3), "peaks": peaks},
         map=_display_map(strength, image.width, image.height),
+        map_spatial=False,  # a spectrum: frequencies, not places
         map_legend=(
             "Spectrum of the fine detail, centred (middle = zero frequency, edges = 0.5 "
             "cycles/pixel, left-right = horizontal frequency, up-down = vertical). Black = "
