@@ -29,16 +29,13 @@ from PIL import Image  # noqa: E402
 
 from inspector.core.casestore import CaseStore  # noqa: E402
 from inspector.core.imageio import load_image  # noqa: E402
-from inspector.core.results import (  # noqa: E402
-    Analysis,
-    CloseupRecord,
-    Evidence,
-    FindingRecord,
-    ModelProvenance,
-    QueryRecord,
-    RegionRecord,
-)
+from inspector.core.results import Evidence, ModelProvenance  # noqa: E402
 from inspector.report import render_case_report  # noqa: E402
+
+# The tests' hand-made Analysis (two examined regions with close-ups, two findings), given real
+# evidence and long explanations here; `tests` is a package and its conftest imports nothing
+# but pytest and Pillow at import time.
+from tests.conftest import make_analysis  # noqa: E402
 
 TEXT = ("The lighting is consistent with a single source and the sensor noise looks natural, "
         "but the edges of the hair and the text on the badge deserve a closer look. ") * 6
@@ -66,21 +63,14 @@ def build_case(root: Path, n: int) -> CaseStore:
         loaded = load_image(path)
         ev = Evidence(str(path), loaded.size_bytes, loaded.sha256, loaded.width, loaded.height,
                       loaded.format, loaded.original_mode)
-        boxes = [[60.0, 50.0, 220.0, 210.0], [350.0, 240.0, 560.0, 430.0]]
         changed = i % 3 == 0
-        a = Analysis(
-            evidence=ev, model=model,
-            query1=QueryRecord("", TEXT, "real", 0.3, generated_tokens=200, seconds=3.0),
-            regions=[RegionRecord(k + 1, b, f"region {k + 1}", examined=True)
-                     for k, b in enumerate(boxes)],
-            closeups=[CloseupRecord(k + 1, b, [320, 320], 2.0) for k, b in enumerate(boxes)],
-            query2=QueryRecord("", TEXT, "ai-generated" if changed else "real", 0.8,
-                               generated_tokens=200, seconds=3.0),
-            findings=[FindingRecord(k + 1, "edges look smooth", "ai-generated")
-                      for k in range(2)],
-        )
-        crops = {k + 1: img.crop(tuple(int(v) for v in b)).resize((320, 320))
-                 for k, b in enumerate(boxes)}
+        a = make_analysis(str(path), loaded.sha256, final="ai-generated" if changed else "real",
+                          final_confidence=0.8)
+        a.evidence, a.model = ev, model
+        for query in (a.query1, a.query2):
+            query.explanation = TEXT
+        crops = {c.region: img.crop(tuple(int(v) for v in c.crop_box)).resize((320, 320))
+                 for c in a.closeups}
         store.add_analysis(a, crops)
     return store
 

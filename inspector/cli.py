@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from inspector import __version__, cli_forensics
 from inspector.cli_models import add_model_commands, cmd_download, cmd_models
@@ -32,12 +30,14 @@ from inspector.core.backends.base import BackendError, GenerationSettings
 from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
 from inspector.core.backends.remote import SERVER_MAX_PIXELS, SERVER_MIN_PIXELS
 from inspector.core.batch import run_concurrently
+from inspector.core.batch_output import append_json_line, batch_summary
 from inspector.core.casestore import (
     CaseError,
     CaseStore,
     comparison_rows_for,
     write_comparison_csv,
 )
+from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.demo_model import demo_model_dir
 from inspector.core.exports import analysis_record, export_case_tables
@@ -79,8 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="weights precision (default auto: bf16 on GPU, fp32 on CPU)")
     a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     a.add_argument("--download", action="store_true", help="allow downloading a hub model")
-    a.add_argument("--max-regions", type=int, default=4, metavar="N",
-                   help="examine at most N regions (default 4; 0 = Query 1 only)")
+    add_closeup_arguments(a)  # --max-regions, --closeups, --region-order, --closeup-budget
     a.add_argument("--no-examine", action="store_true", help="run Query 1 only")
     a.add_argument("--no-cache-reuse", action="store_true",
                    help="recompute Query 2 from scratch instead of reusing Query 1's KV cache")
@@ -89,6 +88,9 @@ def _build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", type=Path, metavar="OUT.jsonl",
                    help="append one JSON object per image to this file")
     a.add_argument("--stream", action="store_true", help="print the model's text as it comes")
+    a.add_argument("--batch-size", type=int, metavar="B",
+                   help="analyse B images together with a local model (default: 1 on a CPU; "
+                   "on a GPU as many as its free memory holds, at most 8)")
     server = a.add_argument_group("remote server (OpenAI-compatible: vLLM, transformers serve)")
     server.add_argument("--server", metavar="URL",
                         help="analyse with the model served at URL instead of loading one here; "
@@ -156,12 +158,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def error_record(path: Path, message: str) -> dict[str, Any]:
     return {"file": str(path), "error": message}
-
-
-def _append_line(out: TextIO, record: dict[str, Any]) -> None:
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    out.flush()
-    os.fsync(out.fileno())
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,6 +317,11 @@ def cmd_analyze(args) -> int:
         print("note: --concurrency applies to --server; a local model analyses one image at a "
               "time", file=sys.stderr)
         args.concurrency = 1
+    if args.batch_size is not None and (args.batch_size < 1 or args.server):
+        print("error: --batch-size must be at least 1" if args.batch_size < 1 else
+              "error: --batch-size applies to a local model; use --concurrency with --server",
+              file=sys.stderr)
+        return EXIT_USAGE
     if model is None:
         print(
             "error: no model given and no demo checkpoint is bundled. Pass --model with a hub id "
@@ -332,14 +333,23 @@ def cmd_analyze(args) -> int:
     if args.max_regions == 0:  # nothing to examine: Query 1 only
         args.no_examine = True
     try:
-        policy = CloseupPolicy(max_regions=max(args.max_regions, 1))
+        policy = closeup_policy_from_args(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if policy.mode == "random":
+        print(f"note: --closeups random is a research ablation: Query 2 sees boxes at random "
+              f"places (seed {policy.seed}), not the regions the model located", file=sys.stderr)
     files = list(iter_image_files(args.paths))
     if not files:
         print("error: no image files found in the given paths", file=sys.stderr)
         return EXIT_USAGE
+
+    pipeline = None
+    if args.server:  # connecting costs nothing: a server that is down is said before a case is made
+        pipeline = _load_pipeline(args, model, policy)
+        if pipeline is None:
+            return EXIT_USAGE
 
     store: CaseStore | None = None
     hashes: dict[Path, str | None] = {}
@@ -355,11 +365,15 @@ def cmd_analyze(args) -> int:
         sha = hashes.get(path)
         return bool(store and not args.reanalyse and sha and store.has_analysis(sha))
 
-    pipeline = None
-    if any(not already_in_case(path) for path in files):
+    if pipeline is None and any(not already_in_case(path) for path in files):
         pipeline = _load_pipeline(args, model, policy)
         if pipeline is None:
             return EXIT_USAGE
+        from inspector.core.batch_pipeline import batched_for
+
+        pipeline, batch = batched_for(pipeline, args.batch_size)  # B threads, turns batched
+        print(f"batch: {batch.reason}", file=sys.stderr)
+        args.concurrency = batch.size
 
     interrupted = False
 
@@ -409,7 +423,7 @@ def cmd_analyze(args) -> int:
             message = error.message if isinstance(error, ImageLoadError) else str(error)
             print(f"{path}: FAILED: {message}", flush=True)
             if out:
-                _append_line(out, error_record(path, message))
+                append_json_line(out, error_record(path, message))
             if store:
                 store.log("analysis-failed", args.examiner, hashes.get(path) or "",
                           str(path), message)
@@ -431,7 +445,7 @@ def cmd_analyze(args) -> int:
         print("\n".join([f"{path}: {summary_line(analysis)}",
                          *cli_forensics.analysis_forensic_lines(analysis)]), flush=True)
         if out:
-            _append_line(out, analysis_record(analysis))
+            append_json_line(out, analysis_record(analysis))
 
     to_analyze = []
     for path in files:
@@ -454,12 +468,9 @@ def cmd_analyze(args) -> int:
         signal.signal(signal.SIGINT, previous)
         if out:
             out.close()
-    print(
-        f"{processed} of {len(files)} files processed, {failures} failed"
-        + (f", {skipped} skipped (already in the case)" if skipped else "")
-        + (" — interrupted" if interrupted else ""),
-        file=sys.stderr,
-    )
+    print(batch_summary(processed, len(files), failures,
+                        [f"{skipped} skipped (already in the case)" if skipped else ""],
+                        interrupted=interrupted), file=sys.stderr)
     if case_failed:
         return EXIT_USAGE
 

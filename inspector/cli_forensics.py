@@ -20,13 +20,11 @@ Also here: the pieces `analyze --forensics[=NAMES]` uses (the option, its lines 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ALL = "all"
@@ -136,12 +134,6 @@ def analysis_forensic_lines(analysis) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _append_line(out: TextIO, record: dict[str, Any]) -> None:
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    out.flush()
-    os.fsync(out.fileno())
-
-
 def map_file_name(path: Path, sha256: str, name: str) -> str:
     """``<stem>-<sha8>-<analysis>.png``: two files with the same stem do not collide."""
     return f"{path.stem}-{sha256[:8]}-{name}.png"
@@ -153,6 +145,7 @@ class _MapWriteError(Exception):
 
 def cmd_forensics(args: argparse.Namespace) -> int:
     from inspector.core.atomic import atomic_write_bytes
+    from inspector.core.batch_output import append_json_line, batch_summary
     from inspector.core.forensics import (
         ANALYSIS_NAMES,
         ForensicInput,
@@ -225,7 +218,7 @@ def cmd_forensics(args: argparse.Namespace) -> int:
                 processed += 1
                 print(f"{path}: FAILED: {exc.message}", flush=True)
                 if out:
-                    _append_line(out, {"file": str(path), "error": exc.message})
+                    append_json_line(out, {"file": str(path), "error": exc.message})
                 continue
             print(f"{path}: {loaded.width}×{loaded.height} {loaded.format}, sha256 "
                   f"{loaded.sha256}", flush=True)
@@ -242,17 +235,14 @@ def cmd_forensics(args: argparse.Namespace) -> int:
             processed += 1
             analysis_errors += sum(1 for n in names if (record[n] or {}).get("error"))
             if out:
-                _append_line(out, record)
+                append_json_line(out, record)
     finally:
         signal.signal(signal.SIGINT, previous)
         if out:
             out.close()
-    print(
-        f"{processed} of {len(files)} files processed, {failures} failed"
-        + (f", {analysis_errors} analyses failed" if analysis_errors else "")
-        + (" — interrupted" if interrupted else ""),
-        file=sys.stderr,
-    )
+    print(batch_summary(processed, len(files), failures,
+                        [f"{analysis_errors} analyses failed" if analysis_errors else ""],
+                        interrupted=interrupted), file=sys.stderr)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failures or analysis_errors else EXIT_OK

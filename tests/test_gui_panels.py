@@ -77,6 +77,22 @@ def test_unparsed_is_not_comparable(qtbot):
     assert panel.final_card.verdict.text() == "unparsed"
 
 
+def test_random_closeups_are_said_to_be_an_ablation_and_located_ones_are_not(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    located = _analysis()
+    located.closeup_policy = {"mode": "located", "seed": 0}
+    panel.show_analysis(located)
+    assert panel.ablation_label.isHidden()
+    shuffled = _analysis()
+    shuffled.closeup_policy = {"mode": "random", "seed": 7}
+    panel.show_analysis(shuffled)
+    assert not panel.ablation_label.isHidden()
+    assert "random boxes" in panel.ablation_label.text() and "seed 7" in panel.ablation_label.text()
+    panel.clear()
+    assert panel.ablation_label.isHidden()
+
+
 def test_initial_then_streaming_then_clear(qtbot):
     panel = VerdictPanel()
     qtbot.addWidget(panel)

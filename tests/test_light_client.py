@@ -158,24 +158,66 @@ def test_window_opens_on_a_server_without_torch(hider, tmp_path, served, taught_
     assert "window opened: LTE Inspector" in result.stdout, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open_backend imports the local backend without checking that torch is installed: "
-    "ModuleNotFoundError escapes as a traceback instead of a BackendError naming the extra"))
-def test_a_local_model_without_torch_names_the_extra(hider, tmp_path, photo_path):
+def _model_folder(tmp_path: Path) -> Path:
+    """A folder that names a Qwen2.5-VL model: enough to be taken for a local model."""
     model = tmp_path / "model"
-    model.mkdir()
+    model.mkdir(exist_ok=True)
     (model / "config.json").write_text('{"model_type": "qwen2_5_vl"}')
-    result = lte_inspect(hider, tmp_path, "analyze", str(photo_path), "--model", str(model),
+    return model
+
+
+EXTRA_HINT = "pip install 'lte-inspector[local]'"
+
+
+def test_a_local_model_without_torch_names_the_extra(hider, tmp_path, photo_path):
+    result = lte_inspect(hider, tmp_path, "analyze", str(photo_path), "--model",
+                         str(_model_folder(tmp_path)), "--case", str(tmp_path / "case"),
                          allow_attempts=True)
-    assert result.returncode != 0
+    assert result.returncode == 2, result.stderr  # as for any model that cannot be loaded
     assert "Traceback" not in result.stderr, result.stderr
-    assert "pip install 'lte-inspector[local]'" in result.stderr, result.stderr
+    assert "error: running a model on this computer needs the 'local' extra" in result.stderr
+    assert "torch, transformers are not installed" in result.stderr, result.stderr
+    assert EXTRA_HINT in result.stderr, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "memory.available_memory imports torch for any device but cpu: without torch "
-    "`lte-inspect models` should fall back to the RAM"))
+def test_the_window_names_the_extra_for_a_local_model_without_torch(hider, tmp_path):
+    """The window's worker loads the configured local model and says what to install (the line
+    the window shows in its load-failure dialog), not an internal error."""
+    code = textwrap.dedent("""
+        import sys
+        from inspector.core.app_settings.schema import AppSettings
+        from inspector.gui.app import backend_factory_for
+        from inspector.gui.worker import AnalysisWorker
+
+        factory, is_demo, notice = backend_factory_for(
+            AppSettings(model_source=sys.argv[1], device="cpu"))
+        assert notice is None, notice
+        worker, said = AnalysisWorker(), []
+        worker.load_failed.connect(said.append)
+        worker.loaded.connect(lambda provenance: said.append("loaded"))
+        worker.load_backend(factory)
+        print("window says:", *said)
+    """)
+    result = run_hidden(hider, tmp_path, code, str(_model_folder(tmp_path)), allow_attempts=True)
+    assert result.returncode == 0, result.stderr
+    assert "window says: running a model on this computer needs the 'local' extra" in (
+        result.stdout), result.stdout + result.stderr
+    assert EXTRA_HINT in result.stdout
+    assert "internal error" not in result.stdout and "Traceback" not in result.stderr
+
+
+def test_download_without_the_hub_library_names_the_extra(hider, tmp_path):
+    result = lte_inspect(hider, tmp_path, "download", "Qwen/Qwen2.5-VL-3B-Instruct", "--dest",
+                         str(tmp_path / "models"), allow_attempts=True)
+    assert result.returncode == 1, result.stderr  # as for any failed download
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "downloading models needs the 'local' extra" in result.stderr, result.stderr
+    assert EXTRA_HINT in result.stderr
+    assert not (tmp_path / "models").exists()
+
+
 def test_models_lists_presets_without_torch(hider, tmp_path):
     result = lte_inspect(hider, tmp_path, "models", allow_attempts=True)
     assert result.returncode == 0, result.stderr
     assert "(RAM)" in result.stdout
+    assert "qwen2.5-vl-7b-4bit" in result.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -126,13 +125,16 @@ def test_open_backend_loads_with_the_settings_given(tiny_model_dir):
 
 
 def test_open_backend_without_a_model_name_asks_the_server(tmp_path):
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    choice = BackendChoice.of_remote(RemoteSpec(f"http://127.0.0.1:{port}", model=""))
-    with pytest.raises(ServedModelUnknown, match="could not read") as info:
-        open_backend(choice)
+    server = _models_server(["qwen-lte"])  # it answers, but not at this path (HTTP 404)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/not-the-api"
+        with pytest.raises(ServedModelUnknown, match="could not read") as info:
+            open_backend(BackendChoice.of_remote(RemoteSpec(url, model="")))
+    finally:
+        server.shutdown()
+        server.server_close()
     assert info.value.served is None
+    # (a server that does not answer at all: tests/test_server_down.py)
     with pytest.raises(BackendError, match="http://host:port"):
         open_backend(BackendChoice.of_remote(RemoteSpec("gpu-box", model="m")))
 

@@ -180,3 +180,24 @@ def test_lines_do_not_end_inside_a_hyphenated_word(tmp_path):
     long_word = "ab-cd" * 40  # longer than a line: still broken, nothing lost
     lines = wrap_text(long_word, font, 300, writer)
     assert len(lines) > 1 and "".join(lines) == long_word
+
+
+@needs_pdftotext
+def test_a_report_says_when_the_closeups_were_random_boxes(tmp_path):
+    """An ablation run's close-ups carry the located regions' labels; the report must not let
+    them pass for the model's own regions."""
+    from inspector.report.export import export_case_report
+
+    image = tmp_path / "chelsea.jpg"
+    shutil.copyfile(ROOT / "resources" / "samples" / "chelsea.jpg", image)
+    store = CaseStore.create(tmp_path / "case", "2026-0418")
+    located, shuffled = _analysis(image), _analysis(image)
+    located.closeup_policy = {"mode": "located", "seed": 0}
+    shuffled.closeup_policy = {"mode": "random", "seed": 3}
+    store.add_analysis(located, {})
+    export_case_report(store, tmp_path / "located.pdf")
+    assert "ABLATION" not in _text(tmp_path / "located.pdf")
+    store.add_analysis(shuffled, {})  # the latest analysis of the file is reported
+    export_case_report(store, tmp_path / "random.pdf")
+    text = re.sub(r"\s+", " ", _text(tmp_path / "random.pdf"))
+    assert "ABLATION: Query 2 examined random boxes" in text and "(seed 3)" in text

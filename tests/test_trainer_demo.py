@@ -27,7 +27,8 @@ def toy_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
-        "--warmup-epochs", "1", "--sft-epochs", "1", "--grpo-steps", "1", "1",
+        "--warmup-epochs", "1", "--read-steps", "2", "--sft-epochs", "1",
+        "--grpo-steps", "1", "1",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
     assert main(argv) == 0
@@ -44,6 +45,9 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     for stage in ("before training", "after SFT", "after GRPO"):
         assert f"| {stage} |" in card
     assert "Vision warm-up" in card
+    # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
+    info = json.loads((out / "warmup" / "training_info.json").read_text(encoding="utf-8"))
+    assert info["settings"]["read_steps"] == 2 and len(info["read_losses"]) <= 2
     # SFT started from the warmed-up vision tower and kept it frozen.
     from safetensors.torch import load_file
 
@@ -54,6 +58,13 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     for name in ("eval-init.json", "eval-sft.json", "eval-grpo.json"):
         report = json.loads((out / name).read_text(encoding="utf-8"))
         assert report["degradations"]["clean"]["overall"]["n"] == 3
+    # the final model's close-up ablations: every mode on the same test images, in the card
+    ablations = json.loads((out / "eval-grpo-ablations.json").read_text(encoding="utf-8"))
+    assert list(ablations["runs"]) == ["located", "random", "none"]
+    assert all(r["degradations"]["clean"]["overall"]["n"] == 3 for r in ablations["runs"].values())
+    for mode in ("located", "random", "none"):
+        assert f"| {mode} | clean |" in card
+    assert "random cropping Acc 0.842" in card
     # The test set is held out: made with another seed, no image shared with training.
     train = [json.loads(x) for x in (out / "data/train/records.jsonl").read_text().splitlines()]
     test = [json.loads(x) for x in (out / "data/test/records.jsonl").read_text().splitlines()]

@@ -10,6 +10,7 @@ from trainer.rewards import (
     format_reward_examine,
     format_reward_locate,
     iou_reward,
+    locate_verdict_reward,
     make_relaxed_iou_reward,
     make_verdict_reward,
     make_weighted,
@@ -89,6 +90,20 @@ def test_verdict_reward_asymmetric():
     labels = ["ai-generated"] * 3
     assert verdict_reward(comps, label=labels) == [1.0, 0.0, 0.0]
     assert make_verdict_reward(2.0, -1.0)(comps, label=labels) == [2.0, -1.0, -1.0]
+
+
+def test_dual_verdict_reward_reads_the_query1_verdict():
+    """The "dual verdict reward" ablation: Query 1's verdict, read with the Query-1 parser."""
+    comps = [locate((1, 1, 5, 5), verdict="ai-generated"), locate((1, 1, 5, 5)), "garbage"]
+    labels = ["ai-generated"] * 3
+    assert locate_verdict_reward(comps, label=labels) == [1.0, 0.0, 0.0]
+    assert locate_verdict_reward.__name__ == "locate_verdict_reward"
+    # the Query-2 reward does not read a Query-1 answer's verdict position the same way: the
+    # two rewards are different functions of the same completion
+    assert verdict_reward([examine("real")], label=["real"]) == [1.0]
+    assert make_verdict_reward(2.0, -1.0, query="locate")(comps, label=labels) == [2.0, -1.0, -1.0]
+    with pytest.raises(ValueError, match="locate' or 'examine"):
+        make_verdict_reward(query="both")
 
 
 def test_staged_weights_and_weighted_sum():

@@ -345,6 +345,29 @@ def test_fixed_reward_plan_follows_weights(workspace, tmp_path):
     settings.locate_weights = {"format": 0, "iou": 0}
     with pytest.raises(ValueError, match="every reward weight is 0"):
         reward_plan(settings, "locate", None)
+    # LTE's "dual verdict reward" ablation: segment 1 also rewards the Query-1 verdict
+    settings.locate_weights = {"format": 1, "iou": 1, "verdict": 1}
+    assert reward_plan(settings, "locate", None) == (
+        [rewards.format_reward_locate, rewards.iou_reward, rewards.locate_verdict_reward],
+        [1.0, 1.0, 1.0])
+    settings.schedule = "staged"
+    fns, weights = reward_plan(settings, "locate", "beta")
+    assert fns[-1] is rewards.locate_verdict_reward and weights[-1] == 1.0
+    settings.locate_weights = {"format": 1, "bleu": 1}
+    with pytest.raises(ValueError, match="unknown reward 'bleu' .known: format, iou, verdict"):
+        settings.validate()
+
+
+def test_grpo_dual_verdict_reward_trains_segment_1(workspace, tmp_path):
+    """A real GRPO step with the Query-1 verdict rewarded: TRL calls it and logs its value."""
+    result, lines = _grpo(workspace, workspace.base, tmp_path / "dual", method="full",
+                          segments="locate", steps_locate=1,
+                          locate_weights={"format": 1.0, "iou": 1.0, "verdict": 1.0})
+    part = result.parts[0]
+    assert part["rewards"] == {"format_reward_locate": 1.0, "iou_reward": 1.0,
+                               "locate_verdict_reward": 1.0}
+    assert part["steps"] == 1 and 0.0 <= part["reward_mean"][0] <= 3.0
+    assert any("locate_verdict_reward x1" in line for line in lines)
 
 
 def test_grpo_resume_skips_finished_segments(workspace, sft_full):

@@ -132,7 +132,8 @@ def register(subparsers) -> None:
                    "ground-truth boxes), relaxed (FakeXplainer: min(1, eta * IoU of the unions))")
     g.add_argument("--eta", type=float, metavar="ETA", help="relaxed IoU's eta (default 2)")
     g.add_argument("--locate-weights", type=_weights, metavar="format=1,iou=1",
-                   help="segment-1 reward weights")
+                   help="segment-1 reward weights (format, iou; verdict=W also rewards the "
+                   "Query-1 verdict: the LTE paper's dual-verdict-reward ablation)")
     g.add_argument("--examine-weights", type=_weights, metavar="format=0,verdict=1,bleu=1",
                    help="segment-2 reward weights")
     g.add_argument("--schedule", choices=SCHEDULES,

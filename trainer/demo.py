@@ -50,6 +50,7 @@ class DemoSettings:
     size: str = "demo"
     warmup_epochs: float = 4.0
     warmup_learning_rate: float = 3e-4
+    warmup_read_steps: int = 1000  # the warm-up's phase 2 (the language model reads the image)
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
     sft_batch_size: int = 4
@@ -63,6 +64,7 @@ class DemoSettings:
     eval_max_new_tokens: int = 256
     final_degradations: tuple[str, ...] = ("jpeg80", "jpeg30", "crop", "down0.5")
     degradation_limit: int | None = 40  # test images per degradation (None: all)
+    ablations: bool = True  # the final model with located / random / no close-ups
     install: Path | None = None
 
 
@@ -89,6 +91,28 @@ def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings
                       on_progress=_progress_every(n * len(degradations)))
     write_report(report, out, out.with_suffix(".md"))
     _say(markdown_table(report))
+    return report
+
+
+def _eval_ablations(model_dir: Path, test_records: Path, out: Path,
+                    settings: DemoSettings) -> dict[str, Any]:
+    """The final model on the test set with located, random and no close-ups (one run)."""
+    from inspector.core.backends.base import GenerationSettings
+    from inspector.core.backends.open import BackendChoice, open_backend
+    from inspector.core.backends.spec import LocalModelSpec
+    from trainer.evaluate import ablation_table, evaluate_ablations, write_report
+
+    if out.is_file():
+        _say(f"  (reusing {out})")
+        return json.loads(out.read_text(encoding="utf-8"))
+    backend = open_backend(
+        BackendChoice.of_local(LocalModelSpec(source=str(model_dir), device="cpu")),
+        GenerationSettings.with_token_limit(settings.eval_max_new_tokens),
+    )
+    report = evaluate_ablations(backend, test_records,
+                                on_progress=_progress_every(3 * settings.test_count))
+    write_report(report, out, out.with_suffix(".md"))
+    _say(ablation_table(report))
     return report
 
 
@@ -165,6 +189,8 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
 
 - Data: {train_count} training images (seed {train_seed}), {test_count} held-out test images
   made with a different seed ({test_seed}), {size}x{size} PNG, half real, half with artifacts.
+  The recipe uses seeds {train_seed} and {test_seed} (data) and {model_seed} (weights) and no
+  other: a test set made with any other seed (`lte-train synth --seed N`) is fresh.
 - Model: Qwen2.5-VL architecture, "{arch}" size (trainer/tiny.py), random init (seed
   {model_seed}), byte-level BPE vocabulary built offline; images seen at up to
   {max_pixels} pixels.
@@ -193,7 +219,8 @@ IoU with a ground-truth box; BLEU-2 / ROUGE-L of the final explanation. Chance a
 Final checkpoint per source (clean):
 
 {per_source}
-{degraded}"""
+{degraded}
+{ablations}"""
 
 
 def _recipe_minutes(out: Path) -> float:
@@ -274,6 +301,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         run_warmup(WarmupSettings(
             model=init, train=train, output_dir=warm_dir, epochs=settings.warmup_epochs,
             learning_rate=settings.warmup_learning_rate, seed=settings.model_seed,
+            read_steps=settings.warmup_read_steps,
         ), print_fn=_say)
     warm = json.loads(warm_info.read_text(encoding="utf-8"))
 
@@ -318,6 +346,16 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
                     f"crop, 0.5x downsample), first {n} test images:\n\n"
                     + _degradation_table(deg))
 
+    ablations = ""
+    if settings.ablations:
+        from trainer.evaluate import ablation_table
+
+        _say("[eval] final model: located vs random vs no close-ups ...")
+        ablations = (
+            "## Close-up ablations on the held-out test set (`lte-train eval --ablations`)\n\n"
+            + ablation_table(_eval_ablations(grpo_dir, test, out / "eval-grpo-ablations.json",
+                                             settings)) + "\n"
+        )
     table = stage_table(reports)
     losses = sft.get("losses") or [float("nan")]
     card = MODEL_CARD.format(
@@ -334,6 +372,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         minutes=_recipe_minutes(out), stage_table=table,
         flip=settings.flip_rate,
         per_source=_per_source_table(reports[STAGES[2]]), degraded=degraded,
+        ablations=ablations,
     )
     model_dir = out / "model"
     _write_model(grpo_dir, model_dir, card)
@@ -379,6 +418,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="model size (default demo; tiny for a quick trial)")
     p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, metavar="N",
                    help=f"vision warm-up passes (default {d.warmup_epochs:g})")
+    p.add_argument("--read-steps", type=int, default=d.warmup_read_steps, metavar="N",
+                   help="steps of the warm-up's second phase, where the language model learns to "
+                   f"read the image (default {d.warmup_read_steps}; 0 skips it)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
@@ -388,6 +430,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    metavar="N", help="token limit of each answer during evaluation")
     p.add_argument("--no-degradations", action="store_true",
                    help="skip evaluating the final model under JPEG/crop/downsample")
+    p.add_argument("--no-ablations", action="store_true",
+                   help="skip the final model's close-up ablations (located vs random vs none)")
     p.add_argument("--install", action="store_true",
                    help=f"copy the result to {REPO_DEMO_MODEL} (the checkpoint the app uses "
                    "when no model is configured)")
@@ -403,16 +447,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
-        warmup_epochs=args.warmup_epochs, sft_epochs=args.sft_epochs,
+        warmup_epochs=args.warmup_epochs, warmup_read_steps=args.read_steps,
+        sft_epochs=args.sft_epochs,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
+        ablations=not args.no_ablations,
         install=REPO_DEMO_MODEL if args.install else None,
     )
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
-        f"--size {args.size} --warmup-epochs {args.warmup_epochs:g} --sft-epochs "
+        f"--size {args.size} --warmup-epochs {args.warmup_epochs:g} --read-steps "
+        f"{args.read_steps} --sft-epochs "
         f"{args.sft_epochs:g} --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
     )

@@ -49,15 +49,20 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.casestore import atomic_write_bytes
+from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.region_choice import CLOSEUP_MODES
 from trainer.degrade import DEGRADATIONS, degrade_to_bytes
 from trainer.records import Record, read_records, resolve_image
 from trainer.rewards import bleu2_score, mean_best_iou, rouge_l_score
 
 __all__ = [
+    "ABLATION_COLUMNS",
     "COLUMNS",
+    "ablation_table",
     "aggregate",
     "evaluate",
+    "evaluate_ablations",
     "markdown_table",
     "mean_best_iou",
     "register",
@@ -79,6 +84,16 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("n", "n"),
 )
 
+# the columns of the ablation table (issue: the LTE paper's ablations as switches)
+ABLATION_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (k, t) for k, t in COLUMNS if k in ("acc", "i_acc", "c_acc", "c_cases", "iou", "n")
+)
+# The LTE paper's ablation figures (LTE-32B on its test set), shown under the ablation table.
+PAPER_ABLATIONS = (
+    "LTE paper (32B, its own test set): full LTE Acc 0.972, C-Acc 0.956, IoU 0.359; random "
+    "cropping Acc 0.842, C-Acc 0.421, C-Cases 19.6 %; single-turn variants 3.6 (7B) to 5.8 "
+    "(32B) points of Acc below LTE."
+)
 
 # --------------------------------------------------------------------------------------------
 # Scores and aggregation (pure)
@@ -302,11 +317,43 @@ def evaluate(
         "records": str(records_path.resolve()),
         "n_records": len(records),
         "seed": seed,
-        "examine": examine,
+        "examine": examine and policy.mode != "none",
         "policy": dataclasses.asdict(policy),
         "seconds_total": round(time.perf_counter() - started, 3),
         "degradations": summarize(rows, degradations),
         "samples": rows,
+    }
+
+
+def evaluate_ablations(
+    backend,
+    records_path: Path,
+    policy: CloseupPolicy | None = None,
+    modes: Sequence[str] = CLOSEUP_MODES,
+    on_progress: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`evaluate` once per close-up mode (``located``, ``random``, ``none``) on the same
+    images with the same model, everything else of ``policy`` unchanged. Returns
+    ``{"ablations": True, "model", "records", "policy", "runs": {mode: report}}``; each run is a
+    full :func:`evaluate` report (samples included). ``kwargs`` go to :func:`evaluate`."""
+    policy = policy or CloseupPolicy()
+    progress = on_progress or (lambda text: None)
+    runs: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        runs[mode] = evaluate(
+            backend, records_path, policy=dataclasses.replace(policy, mode=mode),
+            on_progress=lambda text, mode=mode: progress(f"[{mode}] {text}"), **kwargs,
+        )
+    first = next(iter(runs.values()))
+    return {
+        "ablations": True,
+        "model": first["model"],
+        "records": first["records"],
+        "n_records": first["n_records"],
+        "policy": dataclasses.asdict(policy),
+        "seconds_total": round(sum(r["seconds_total"] for r in runs.values()), 3),
+        "runs": runs,
     }
 
 
@@ -346,12 +393,38 @@ def markdown_table(report: dict[str, Any]) -> str:
     return text
 
 
+def ablation_table(report: dict[str, Any]) -> str:
+    """The ablation table of :func:`evaluate_ablations`: a row per close-up mode (and per
+    degradation when there are several), the columns of :data:`ABLATION_COLUMNS`, with the
+    paper's figures under it."""
+    header = ["Close-ups", "Degradation", *(title for _, title in ABLATION_COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] * 2 + ["---:"] * len(ABLATION_COLUMNS)) + "|"]
+    failures: list[str] = []
+    for mode, run in report["runs"].items():
+        for name, block in run["degradations"].items():
+            metrics = block["overall"]
+            cells = [mode, name, *(format_cell(k, metrics.get(k)) for k, _ in ABLATION_COLUMNS)]
+            lines.append("| " + " | ".join(cells) + " |")
+            if metrics["failures"]:
+                failures.append(f"{mode}/{name} {metrics['failures']}")
+    text = "\n".join(lines) + "\n"
+    text += ("\nlocated: the regions Query 1 found (LTE); random: boxes of the same sizes at "
+             "seeded random places; none: Query 2 skipped (the initial verdict stands). IoU "
+             "scores Query 1's boxes, the same in every row.\n")
+    if failures:
+        text += f"\nFailed images (not counted in n): {', '.join(failures)}.\n"
+    return text + f"\n{PAPER_ABLATIONS}\n"
+
+
 def write_report(report: dict[str, Any], out_json: Path, out_md: Path) -> None:
-    """Write the report as JSON and its markdown table, each atomically."""
+    """Write the report as JSON and its markdown table (the ablation table for an ablation
+    report), each atomically."""
     for path in (out_json, out_md):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    table = ablation_table(report) if report.get("ablations") else markdown_table(report)
     atomic_write_bytes(out_json, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
-    atomic_write_bytes(out_md, markdown_table(report).encode("utf-8"))
+    atomic_write_bytes(out_md, table.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,9 +456,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     group.add_argument("--all-degradations", action="store_true",
                        help="run every degradation")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N records")
-    p.add_argument("--max-regions", type=int, default=CloseupPolicy().max_regions, metavar="N",
-                   help="close-ups per image for Query 2; 0 runs Query 1 only (default "
-                   f"{CloseupPolicy().max_regions})")
+    add_closeup_arguments(p)  # --max-regions, --closeups, --region-order, --closeup-budget
+    p.add_argument("--ablations", action="store_true",
+                   help="run the close-up ablation: located vs random vs none on the same images "
+                   "in one run, and write one table (Acc, I-Acc, C-Acc, C-Cases, IoU) instead; "
+                   "--closeups is then ignored")
     p.add_argument("--quant", choices=["none", "4bit", "8bit"], default="none",
                    help="bitsandbytes quantization (default none)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -417,8 +492,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         return usage("--limit must be at least 1")
-    if args.max_regions < 0:
-        return usage("--max-regions must be 0 or more")
+    try:
+        policy = closeup_policy_from_args(args)
+    except ValueError as exc:
+        return usage(str(exc))
+    if args.ablations and args.max_regions == 0:
+        return usage("--ablations compares close-up modes; it needs --max-regions of 1 or more")
     if args.max_new_tokens < 1:
         return usage("--max-new-tokens must be at least 1")
     degradations = list(DEGRADATIONS) if args.all_degradations else list(args.degradations)
@@ -445,23 +524,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
     print(f"Evaluating {n} records x {len(degradations)} degradations "
           f"({', '.join(degradations)})", file=sys.stderr, flush=True)
-    report = evaluate(
-        backend,
-        args.records,
-        degradations=degradations,
-        policy=CloseupPolicy(max_regions=max(args.max_regions, 1)),
-        limit=args.limit,
-        seed=args.seed,
+    common: dict[str, Any] = dict(
+        degradations=degradations, limit=args.limit, seed=args.seed,
         on_progress=lambda text: print(text, file=sys.stderr, flush=True),
-        examine=args.max_regions > 0,
     )
+    if args.ablations:
+        report = evaluate_ablations(backend, args.records, policy=policy, **common)
+        blocks = [b for run in report["runs"].values() for b in run["degradations"].values()]
+        table, expected = ablation_table(report), n * len(degradations) * len(report["runs"])
+    else:
+        report = evaluate(backend, args.records, policy=policy, **common)
+        blocks = list(report["degradations"].values())
+        table, expected = markdown_table(report), n * len(degradations)
     out_md = _md_path(args.output)
     write_report(report, args.output, out_md)
-    print(markdown_table(report), end="")
-    failures = sum(b["overall"]["failures"] for b in report["degradations"].values())
-    analysed = sum(b["overall"]["n"] for b in report["degradations"].values())
+    print(table, end="")
+    failures = sum(b["overall"]["failures"] for b in blocks)
+    analysed = sum(b["overall"]["n"] for b in blocks)
     print(
-        f"Analysed {analysed} of {n * len(degradations)} images in {report['seconds_total']:.1f} s"
+        f"Analysed {analysed} of {expected} images in {report['seconds_total']:.1f} s"
         f" ({failures} failed); wrote {args.output} and {out_md}",
         file=sys.stderr,
     )

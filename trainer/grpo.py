@@ -2,8 +2,10 @@
 
 * Segment 1 — Query 1 (locate): prompts from :func:`trainer.rows.locate_rows`; rewards: format
   (``format_reward_locate``) + IoU (LTE's mean over predicted boxes of the best IoU; ``recall``
-  or FakeXplainer's ``relaxed`` IoU as options). The Query-1 verdict is NOT rewarded: LTE's
-  ablation shows that hurts the corrected verdict.
+  or FakeXplainer's ``relaxed`` IoU as options). The Query-1 verdict is NOT rewarded by default:
+  LTE's ablation shows that hurts the corrected verdict; ``locate_weights`` ``verdict`` (e.g.
+  ``--locate-weights format=1,iou=1,verdict=1``) adds it, to run that "dual verdict reward"
+  ablation (in staged schedules too, with its own weight).
 * Segment 2 — Query 2 (examine): prompts from :func:`trainer.rows.examine_rows` (Query 1 answered
   with the ground truth, close-ups of the GT boxes); rewards: verdict accuracy + BLEU-2 of the
   explanation (+ format, weight 0 by default).
@@ -33,7 +35,7 @@ __all__ = ["GRPOResult", "GRPOSettings", "SEGMENTS", "reward_plan", "run_grpo"]
 SEGMENTS = ("both", "locate", "examine")
 IOU_KINDS = ("lte", "recall", "relaxed")
 SCHEDULES = ("fixed", "staged")
-_LOCATE_KEYS = ("format", "iou")
+_LOCATE_KEYS = ("format", "iou", "verdict")  # verdict: the "dual verdict reward" ablation
 _EXAMINE_KEYS = ("format", "verdict", "bleu")
 
 
@@ -123,9 +125,17 @@ def reward_plan(settings: GRPOSettings, query: str, stage: str | None):
         if query == "examine" and bleu:
             fns.append(rewards.bleu2_reward)
             weights.append(bleu)
+        dual = settings.locate_weights.get("verdict", 0.0)
+        if query == "locate" and dual:
+            fns.append(rewards.locate_verdict_reward)
+            weights.append(dual)
         return fns, weights
     if query == "locate":
-        table = {"format": rewards.format_reward_locate, "iou": _iou_fn(settings)}
+        table = {
+            "format": rewards.format_reward_locate,
+            "iou": _iou_fn(settings),
+            "verdict": rewards.locate_verdict_reward,
+        }
         chosen = settings.locate_weights
     else:
         table = {

@@ -33,6 +33,10 @@ Query 2 (examine) — LTE's R_C and R_BLEU:
     * :func:`verdict_reward`: R_C against column ``label``: 1 correct / 0 otherwise (an
       unparsable verdict counts as wrong). :func:`make_verdict_reward` gives asymmetric values
       (e.g. FakeXplainer's +2/-1).
+    * :func:`locate_verdict_reward`: the same for the INITIAL (Query-1) verdict — not part of
+      LTE, which rewards only Query 2's verdict; it exists for the paper's "dual verdict reward"
+      ablation (``--locate-weights format=1,iou=1,verdict=1``), which the paper found to hurt
+      C-Acc (0.473 against 0.956).
     * :func:`bleu2_reward`: sacrebleu sentence BLEU with max n-gram order 2 (effective order,
       exponential smoothing, sacrebleu's default 13a tokenizer) of the parsed explanation against
       column ``explanation``, scaled to 0..1. No parsable explanation → 0.
@@ -276,28 +280,38 @@ def make_format_reward_examine(valid: float = 1.0, invalid: float = 0.0) -> Rewa
     return _named(format_examine, name)
 
 
-def make_verdict_reward(correct: float = 1.0, wrong: float = 0.0) -> RewardFn:
-    """R_C with asymmetric values: ``correct`` when the final verdict equals column ``label``.
+def make_verdict_reward(
+    correct: float = 1.0, wrong: float = 0.0, query: str = "examine"
+) -> RewardFn:
+    """R_C with asymmetric values: ``correct`` when the verdict equals column ``label``.
 
-    A missing or unparsable verdict counts as wrong.
+    ``query="examine"`` reads the final (Query-2) verdict; ``query="locate"`` the initial
+    (Query-1) one, for LTE's "dual verdict reward" ablation. A missing or unparsable verdict
+    counts as wrong.
     """
+    if query not in ("locate", "examine"):
+        raise ValueError(f"query must be 'locate' or 'examine', got {query!r}")
+    parse = parse_locate if query == "locate" else parse_examine
 
     def verdict(completions: Sequence[Any], **columns: Any) -> list[float | None]:
         labels = _column(columns, "label", len(completions))
         return [
-            correct if parse_examine(completion_text(c)).verdict == y else wrong
+            correct if parse(completion_text(c)).verdict == y else wrong
             for c, y in zip(completions, labels, strict=True)
         ]
 
     name = "verdict_reward" if (correct, wrong) == (1.0, 0.0) else (
         f"verdict_reward_{correct:g}_{wrong:g}"
     )
+    if query == "locate":
+        name = name.replace("verdict_reward", "locate_verdict_reward")
     return _named(verdict, name)
 
 
 format_reward_locate = make_format_reward_locate()
 format_reward_examine = make_format_reward_examine()
 verdict_reward = make_verdict_reward()
+locate_verdict_reward = make_verdict_reward(query="locate")
 
 
 # --------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def model_space(model_dir: str | Path) -> CoordinateSpace:
     """
     from transformers import AutoProcessor
 
-    from inspector.core.backends.local import pixel_bounds
+    from inspector.core.backends.local_loading import pixel_bounds
 
     folder = base_model_folder(model_dir)
     try:

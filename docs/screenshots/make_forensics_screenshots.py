@@ -7,23 +7,23 @@ the mission badge is cloned onto the suit (copy-move) and a block is pasted back
 at JPEG quality 50 (a splice with another compression history); the EXIF says a Canon camera and
 Photoshop. The window runs with no model at all, as on a machine without one: the forensic
 analyses run alone. One screenshot per layer (``forensics-<name>.png``), each with that analysis
-selected in the Forensics tab, then the metadata tree filtered for "Make"
+selected in the Forensics tab; the spectrum, which is not a picture of places, beside its finding
+(``forensics-spectrum.png``); the metadata tree filtered for "Make"
 (``forensics-metadata-tree.png``) and the loupe over the clone (``forensics-loupe.png``).
+
+A second photograph (scikit-image's coffee, public domain) is a re-saved JPEG — saved at quality
+60, then again at 90 — with a patch of never-compressed pixels pasted in before the second save:
+its double-JPEG layer (``forensics-double_jpeg.png``) is bright where the picture was compressed
+twice and dark over the patch, compressed once.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
+from window_driver import HERE, photo, scratch_folder, settle, show_window, wait_until
 
 CLONE_SOURCE = (380, 560, 560, 740)  # the mission badge…
 CLONE_TARGET = (820, 560)  # …again on the suit
@@ -31,60 +31,50 @@ SPLICE = (400, 80, 640, 320)  # the hair and face, from a copy saved at quality 
 
 
 def doctored_photo(path: Path) -> None:
-    from PIL import Image, ImageOps
+    from PIL import Image
 
-    from tests.conftest import skimage_photo
-
-    photo = ImageOps.fit(skimage_photo("astronaut"), (1200, 900))
-    photo.paste(photo.crop(CLONE_SOURCE), CLONE_TARGET)
+    image = photo("astronaut", (1200, 900))
+    image.paste(image.crop(CLONE_SOURCE), CLONE_TARGET)
     buf = io.BytesIO()
-    photo.save(buf, "JPEG", quality=50)
+    image.save(buf, "JPEG", quality=50)
     low = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    photo.paste(low.crop(SPLICE), SPLICE[:2])
+    image.paste(low.crop(SPLICE), SPLICE[:2])
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 5D Mark IV"
     exif[0x0131], exif[0x0132] = "Adobe Photoshop 25.0 (Windows)", "2024:03:14 10:22:05"
-    photo.save(path, quality=92, exif=exif.tobytes())
+    image.save(path, quality=92, exif=exif.tobytes())
+
+
+RESAVED_PATCH = (700, 250, 1020, 570)  # never-compressed pixels in a twice-compressed photo
+
+
+def resaved_photo(path: Path) -> None:
+    from PIL import Image
+
+    image = photo("coffee", (1200, 900))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=60)
+    first = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    first.paste(image.crop(RESAVED_PATCH), RESAVED_PATCH[:2])
+    first.save(path, quality=90)
 
 
 def main() -> int:
-    from PySide6.QtWidgets import QApplication
-
-    from inspector.gui.main_window import MainWindow
-    from inspector.gui.settings import AppSettings
-
-    app = QApplication.instance() or QApplication([])
-
-    def wait_until(done, seconds: float = 120) -> None:
-        end = time.monotonic() + seconds
-        while not done():
-            if time.monotonic() > end:
-                raise TimeoutError("the window did not reach the expected state")
-            app.processEvents()
-            time.sleep(0.01)
-
-    def settle(seconds: float = 0.4) -> None:
-        end = time.monotonic() + seconds
-        wait_until(lambda: time.monotonic() > end)
-
-    with tempfile.TemporaryDirectory(prefix="lte-forensic-shots-") as tmp:
-        tmp = Path(tmp)
-        os.environ["LTE_SETTINGS"] = str(tmp / "settings.toml")
-        photo = tmp / "badge.jpg"
-        doctored_photo(photo)
-        window = MainWindow(AppSettings(examiner="J. Doe", animation=False), None,
-                            case_folder=tmp / "case")
-        window.resize(1400, 860)
-        window.show()
-        window.add_paths([photo])
+    with scratch_folder("lte-forensic-shots-") as tmp:
+        evidence = tmp / "badge.jpg"
+        doctored_photo(evidence)
+        window = show_window(None, tmp / "case", examiner="J. Doe", animation=False)
+        window.add_paths([evidence])
         wait_until(lambda: window.forensics.shown_entry() is not None
                    and window.forensics.shown_entry().complete)
         window.side_tabs.setCurrentWidget(window.forensics_panel)
-        settle()
+        settle(0.4)
         written = []
-        for name in window.layer_bar.layers():
-            window.forensics_panel.select(name)  # its row, its text and its layer
-            settle()
+        for name in [*window.layer_bar.layers(), "spectrum"]:
+            if name not in window.layer_bar.layers():
+                window.layer_bar.choose(None)  # the spectrum is drawn in the tab, not over it
+            window.forensics_panel.select(name)  # its row, its text and its layer (if it has one)
+            settle(0.4)
             out = HERE / f"forensics-{name}.png"
             window.grab().save(str(out))
             written.append(out.name)
@@ -92,7 +82,7 @@ def main() -> int:
         window.layer_bar.choose(None)
         window.side_tabs.setCurrentWidget(window.metadata_tree)
         window.metadata_tree.filter_edit.setText("Make")
-        settle()
+        settle(0.4)
         window.grab().save(str(HERE / "forensics-metadata-tree.png"))
         written.append("forensics-metadata-tree.png")
 
@@ -101,9 +91,25 @@ def main() -> int:
         x, y = CLONE_TARGET[0] + 40, CLONE_TARGET[1] + 150  # the cloned badge's edge
         window.loupe.follow(window.view.mapFromScene(x + 0.5, y + 0.5).toPointF())
         wait_until(window.loupe.is_full_resolution, 30)
-        settle()
+        settle(0.4)
         window.grab().save(str(HERE / "forensics-loupe.png"))
         written.append("forensics-loupe.png")
+        window.loupe_action.setChecked(False)
+
+        resaved = tmp / "resaved.jpg"
+        resaved_photo(resaved)
+        window.add_paths([resaved])
+        window.queue_view.setCurrentIndex(window.queue_model.index(1, 0))
+        wait_until(lambda: window.forensics.shown_key() is not None
+                   and window.forensics.shown_key()[0] == str(resaved)
+                   and window.forensics.shown_entry() is not None
+                   and window.forensics.shown_entry().complete)
+        if "double_jpeg" not in window.layer_bar.layers():
+            raise RuntimeError("the re-saved photo shows no double-JPEG layer")
+        window.forensics_panel.select("double_jpeg")
+        settle(0.4)
+        window.grab().save(str(HERE / "forensics-double_jpeg.png"))
+        written.append("forensics-double_jpeg.png")
         window.close()
         print("\n".join(written))
     return 0

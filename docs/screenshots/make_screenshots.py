@@ -11,69 +11,35 @@ Photographs keep their aspect ratio (cropped, never squashed).
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def _photo(name: str, size: tuple[int, int]):
-    """A scikit-image photograph cropped to the aspect of ``size``, then scaled: no distortion."""
-    from PIL import ImageOps
-
-    from tests.conftest import skimage_photo
-
-    return ImageOps.fit(skimage_photo(name), size)
+from window_driver import HERE, photo, scratch_folder, settle, show_window, wait_until
 
 
 def main() -> int:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
     from inspector.core.backends.base import BackendError, GenerationSettings
     from inspector.core.backends.local import LocalBackend, LocalModelSpec
     from inspector.core.pipeline import InitialVerdict
-    from inspector.gui.main_window import MainWindow
-    from inspector.gui.settings import AppSettings
     from tests.conftest import teach_lte_answers
     from trainer.tiny import MAX_PIXELS, MIN_PIXELS, build_tiny_model
 
-    app = QApplication.instance() or QApplication([])
     taken: set[str] = set()
-
-    def wait_until(done, seconds: float = 120) -> None:
-        end = time.monotonic() + seconds
-        while not done():
-            if time.monotonic() > end:
-                raise TimeoutError("the window did not reach the expected state")
-            app.processEvents()
-            time.sleep(0.01)
-
-    def settle(seconds: float = 0.3) -> None:
-        end = time.monotonic() + seconds
-        wait_until(lambda: time.monotonic() > end)
 
     def shoot(window, name: str) -> None:
         if name not in taken:
             taken.add(name)
             window.grab().save(str(HERE / f"{name}.png"))
 
-    with tempfile.TemporaryDirectory(prefix="lte-shots-") as tmp:
-        tmp = Path(tmp)
-        os.environ["LTE_SETTINGS"] = str(tmp / "settings.toml")
-        photo = tmp / "astronaut.jpg"
-        _photo("astronaut", (320, 240)).save(photo, quality=92)
+    with scratch_folder("lte-shots-") as tmp:
+        evidence = tmp / "astronaut.jpg"
+        photo("astronaut", (320, 240)).save(evidence, quality=92)
         model = build_tiny_model(tmp / "model", seed=1)
-        teach_lte_answers(model, photo, "qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)
+        teach_lte_answers(model, evidence, "qwen2_5_vl", MIN_PIXELS, MAX_PIXELS)
         second = tmp / "second.jpg"
-        shutil.copy(photo, second)
+        shutil.copy(evidence, second)
         settings = GenerationSettings(400, 400)
 
         # a model that does not load: the reason and the next steps, in the window
@@ -81,28 +47,22 @@ def main() -> int:
             raise BackendError("no model folder at /models/Qwen2.5-VL-7B-Instruct "
                                "(was the drive unplugged?)")
 
-        failed = MainWindow(AppSettings(examiner="J. Doe"), missing_model,
-                            case_folder=tmp / "failed-case")
-        failed.resize(1400, 860)
-        failed.show()
+        failed = show_window(missing_model, tmp / "failed-case", examiner="J. Doe")
         wait_until(failed.error_bar.isVisible)
-        failed.add_paths([photo])
+        failed.add_paths([evidence])
         settle()
         shoot(failed, "failed-load")
         failed.close()
 
-        window = MainWindow(
-            AppSettings(examiner="J. Doe", animation=True),
+        window = show_window(
             lambda: LocalBackend(LocalModelSpec(source=str(model), device="cpu"), settings),
-            case_folder=tmp / "case",
+            tmp / "case", examiner="J. Doe", animation=True,
         )
-        window.resize(1400, 860)
-        window.show()
         settle()
         shoot(window, "empty-window")
 
         def on_event(path: str, event) -> None:
-            if isinstance(event, InitialVerdict) and path == str(photo):
+            if isinstance(event, InitialVerdict) and path == str(evidence):
                 QTimer.singleShot(0, lambda: shoot(window, "initial-verdict"))
 
         window.host.pipeline_event.connect(on_event)
@@ -111,11 +71,11 @@ def main() -> int:
                 250, lambda: shoot(window, "examine-animation")))
         idle = []
         window.queue.queue_idle.connect(lambda: idle.append(True))
-        window.add_paths([photo, second])
+        window.add_paths([evidence, second])
         wait_until(lambda: idle, 300)
         settle(1.5)
-        window.show_path(str(photo))
-        wait_until(lambda: window.displayed_path == str(photo))
+        window.show_path(str(evidence))
+        wait_until(lambda: window.displayed_path == str(evidence))
         settle()
         shoot(window, "final-comparison")
         window.tabs.setCurrentIndex(1)
@@ -134,7 +94,7 @@ def main() -> int:
         shoot(window, "override")
 
         # the second file is overwritten with another photograph after its analysis
-        _photo("coffee", (400, 300)).save(second, quality=90)
+        photo("coffee", (400, 300)).save(second, quality=90)
         window.show_path(str(second))
         wait_until(lambda: window.displayed_path == str(second))
         settle()

@@ -15,7 +15,9 @@ close-ups do too. The custody log is only ever appended to (``O_APPEND``, one ``
 fsync). Evidence files are never opened by the store; it records their hashes only.
 
 A crash can leave stray temp files (``.<name>.<random>.tmp``) or close-ups whose analysis JSON was
-never written; opening the case ignores them and reports them in :attr:`CaseStore.problems`.
+never written; they are never read as part of the case. Opening the case moves them into
+``DIR/recovered/<time>/`` with one custody entry (:mod:`inspector.core.case_recovery`; nothing is
+deleted) and says so once in :attr:`CaseStore.problems`.
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ import numpy as np
 
 from inspector import __version__
 from inspector.core.atomic import (  # noqa: F401  (atomic_write_json: re-exported)
-    TEMP_SUFFIX,
     atomic_write_bytes,
     atomic_write_json,
     fsync_dir,
     is_temp_name,
 )
+from inspector.core.case_recovery import recover_leftovers
 from inspector.core.forensics import map_png_bytes
 from inspector.core.results import OVERRIDE_VERDICTS, Analysis, ExaminerInput, utc_now
 
@@ -234,7 +236,7 @@ class CaseStore:
         self.root = Path(root)
         self.meta = meta
         self.problems: list[str] = []  # what opening found wrong (ignored, not fatal)
-        self.stray_temp_files: list[Path] = []
+        self.stray_temp_files: list[Path] = []  # left in place: a save may still be under way
         self._by_id: dict[str, _Stored] = {}
         self._by_sha: dict[str, list[str]] = {}  # sha256 -> analysis ids, oldest first
         self._order: list[str] = []  # every analysis id, oldest first
@@ -342,16 +344,13 @@ class CaseStore:
         return cls.create(root, number or root.resolve().name, title or "", examiner)
 
     def reload(self) -> None:
-        """(Re)read the folder: analyses, stray temp files, orphaned close-ups."""
+        """(Re)read the folder: analyses, then what interrupted saves left (moved aside)."""
         self.problems = []
         self._by_id = {}
         self._by_sha = {}
         self._order = []
-        self.stray_temp_files = sorted(
-            p for p in self.root.rglob(f".*{TEMP_SUFFIX}") if p.is_file()
-        )
-        for p in self.stray_temp_files:
-            self._problem(f"ignored a temp file left by an interrupted write: {p}")
+        self.stray_temp_files = []
+        analysis_files: list[Path] = []
         stored: list[_Stored] = []
         if self.analyses_dir.is_dir():
             for folder in sorted(self.analyses_dir.iterdir()):
@@ -360,6 +359,7 @@ class CaseStore:
                 for path in sorted(folder.glob("*.json")):
                     if _is_temp(path):
                         continue
+                    analysis_files.append(path)
                     try:
                         analysis = Analysis.from_dict(json.loads(path.read_text(encoding="utf-8")))
                     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
@@ -384,16 +384,20 @@ class CaseStore:
         for entry in stored:
             self._by_sha.setdefault(entry.analysis.evidence.sha256, []).append(entry.analysis.id)
             self._order.append(entry.analysis.id)
-        if self.closeups_dir.is_dir():
-            for folder in sorted(self.closeups_dir.iterdir()):
-                if folder.is_dir() and folder.name not in self._by_id:
-                    self._problem(
-                        f"ignored close-ups without an analysis (an interrupted write): {folder}"
-                    )
+        self._recover_leftovers(analysis_files)
+
+    def _recover_leftovers(self, analysis_files: list[Path]) -> None:
+        """Move what interrupted saves left into the recovered folder (see case_recovery)."""
+        notes, self.stray_temp_files = recover_leftovers(
+            self.root, self.closeups_dir, self._by_id, analysis_files,
+            lambda folder, detail: self.log("recovered-leftovers", "", "", folder, detail),
+        )  # fmt: skip
+        for note in notes:
+            self._problem(note)
 
     def _problem(self, message: str) -> None:
         self.problems.append(message)
-        log.warning("%s", message)
+        log.info("%s", message)  # callers show `problems` themselves: not a second time here
 
     def _custody_order(self) -> dict[str, int]:
         order: dict[str, int] = {}

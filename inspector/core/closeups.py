@@ -15,11 +15,19 @@ from dataclasses import dataclass
 from PIL import Image
 
 from inspector.core.geometry import Box, clamp_box, select_regions
+from inspector.core.region_choice import (
+    check_choice,
+    random_stand_ins,
+    region_order,
+    stand_in_key,
+)
 
 __all__ = [
     "MIN_OUTPUT_SIDE",
     "CloseupPlan",
     "CloseupPolicy",
+    "closeup_budget",
+    "global_view_pixels",
     "plan_closeups",
     "render_closeup",
 ]
@@ -43,7 +51,16 @@ class CloseupPolicy:
     ``context``: padding on each side as a fraction of the box side. ``min_side``: smallest crop
     side in original px (small boxes grow around their centre). ``magnification``: the close-up is
     seen at least this many times the global view's pixel density (unless ``max_pixels`` bites).
-    ``max_pixels``: cap on a close-up's output pixels. The last three feed ``select_regions``.
+    ``max_pixels``: cap on a close-up's output pixels. ``max_regions``, ``max_area_fraction`` and
+    ``merge_iou`` feed ``select_regions``.
+
+    ``mode``, ``region_order`` and ``seed``: the ablation switches of
+    :mod:`inspector.core.region_choice` (``located``/``random``/``none``; ``answer``/``largest``;
+    the seed of the random boxes). ``budget``: when set, all close-ups of an image together get at
+    most this fraction of the global view's pixels (so of its vision tokens, up to rounding to the
+    patch grid); magnification is lowered as needed, per region, never below the region's native
+    resolution (1 output px per original px) — so a budget can be exceeded, and
+    :func:`closeup_budget` says by how much. ``None``: no budget.
     """
 
     context: float = 0.25
@@ -53,8 +70,19 @@ class CloseupPolicy:
     max_regions: int = 4
     max_area_fraction: float = 0.5
     merge_iou: float = 0.6
+    mode: str = "located"
+    region_order: str = "answer"
+    seed: int = 0
+    budget: float | None = None
 
     def __post_init__(self) -> None:
+        check_choice(self.mode, self.region_order, self.seed)
+        if self.budget is not None and (
+            not _is_number(self.budget) or not math.isfinite(self.budget) or self.budget <= 0
+        ):
+            raise ValueError(
+                f"budget must be None or a fraction of the global view > 0, got {self.budget!r}"
+            )
         if not _is_number(self.context) or not math.isfinite(self.context) or self.context < 0:
             raise ValueError(f"context must be a finite number >= 0, got {self.context!r}")
         if not isinstance(self.min_side, int) or isinstance(self.min_side, bool):
@@ -95,7 +123,7 @@ class CloseupPlan:
     """
 
     region_index: int
-    box: Box
+    box: Box  # what the close-up is centred on: the region's box, or its random stand-in
     crop_box: Box
     output_size: tuple[int, int]
     scale: float
@@ -106,42 +134,114 @@ def plan_closeups(
     image_size: tuple[int, int],
     global_scale: float,
     policy: CloseupPolicy,
+    image_sha256: str = "",
 ) -> list[CloseupPlan]:
-    """Plan the close-ups for the regions worth examining, in the regions' order.
+    """Plan the close-ups for the regions worth examining, in the order they are examined.
 
     ``global_scale`` is resized px per original px of the global (Query 1) view, e.g. 0.25 for a
     photo downscaled 4x. The target scale is ``max(1.0, magnification * global_scale)``: never
     below native resolution, and at least ``magnification`` times the global density. When the
     output would exceed ``policy.max_pixels`` it is scaled down to fit; the achieved magnification
     is then lower than asked and ``CloseupPlan.scale`` records the real value. Output sides are at
-    least ``MIN_OUTPUT_SIDE`` px.
+    least ``MIN_OUTPUT_SIDE`` px. A ``policy.budget`` lowers the scales further (see
+    :class:`CloseupPolicy`).
+
+    Regions are considered in ``policy.region_order``. ``mode="none"`` plans nothing;
+    ``mode="random"`` keeps the same regions but centres each close-up on a random box of the
+    same size, seeded by ``policy.seed`` and ``image_sha256`` (required then).
     """
     width, height = image_size
     if width <= 0 or height <= 0:
         raise ValueError(f"image size must be positive (width, height), got {image_size!r}")
     if not _is_number(global_scale) or not math.isfinite(global_scale) or global_scale <= 0:
         raise ValueError(f"global_scale must be a finite number > 0, got {global_scale!r}")
+    if policy.mode == "none":
+        return []
+    key = stand_in_key(policy.seed, image_sha256) if policy.mode == "random" else ""
 
-    indices = select_regions(
-        boxes,
+    order = region_order(boxes, image_size, policy.region_order)
+    picked = select_regions(
+        [boxes[i] for i in order],
         image_size,
         max_area_fraction=policy.max_area_fraction,
         merge_iou=policy.merge_iou,
         max_regions=policy.max_regions,
     )
-    plans: list[CloseupPlan] = []
+    indices = [order[k] for k in picked]
+    examined: list[tuple[int, Box]] = []
     for index in indices:
         box = clamp_box(boxes[index], width, height)
-        if box is None:  # select_regions already skips these; kept for type narrowing
-            continue
-        crop = _crop_box(box, width, height, policy)
-        output_size, scale = _output_size(crop.width, crop.height, global_scale, policy)
+        if box is not None:  # select_regions already skips the others; kept for type narrowing
+            examined.append((index, box))
+    if policy.mode == "random":
+        stand_ins = random_stand_ins([box for _, box in examined], image_size, key)
+        examined = [(i, box) for (i, _), box in zip(examined, stand_ins, strict=True)]
+    crops = [_crop_box(box, width, height, policy) for _, box in examined]
+    scales = _budgeted_scales(crops, image_size, global_scale, policy)
+    plans: list[CloseupPlan] = []
+    for (index, box), crop, target in zip(examined, crops, scales, strict=True):
+        output_size, scale = _output_size(crop.width, crop.height, target, policy.max_pixels)
         plans.append(
             CloseupPlan(
                 region_index=index, box=box, crop_box=crop, output_size=output_size, scale=scale
             )
         )
     return plans
+
+
+def global_view_pixels(image_size: tuple[int, int], global_scale: float) -> int:
+    """Pixels of the global (Query 1) view: the image at ``global_scale``."""
+    return round(image_size[0] * image_size[1] * global_scale * global_scale)
+
+
+def closeup_budget(
+    plans: Sequence[CloseupPlan],
+    image_size: tuple[int, int],
+    global_scale: float,
+    policy: CloseupPolicy,
+) -> dict[str, object]:
+    """What the close-ups cost against the global view, for the analysis record: pixels of the
+    global view, of all close-ups, the budget in pixels (None: no budget) and the share."""
+    view = global_view_pixels(image_size, global_scale)
+    used = sum(w * h for w, h in (p.output_size for p in plans))
+    return {
+        "global_view_pixels": view,
+        "closeup_pixels": used,
+        "budget_pixels": None if policy.budget is None else round(policy.budget * view),
+        "closeup_share": round(used / view, 4) if view else None,
+    }
+
+
+def _budgeted_scales(
+    crops: Sequence[Box], image_size: tuple[int, int], global_scale: float, policy: CloseupPolicy
+) -> list[float]:
+    """The scale each crop is asked for: the policy's target, lowered to fit the budget.
+
+    Water-filling: one common scale ``s`` for every crop, each crop clamped between its floor
+    (native resolution, or less only where ``max_pixels`` already forces it) and its ceiling (the
+    target, or what ``max_pixels`` allows). ``s`` is the largest value whose total cost fits the
+    budget, so crops held down by ``max_pixels`` leave the rest to the others.
+    """
+    target = max(1.0, policy.magnification * global_scale)
+    if policy.budget is None or not crops:
+        return [target] * len(crops)
+    areas = [c.width * c.height for c in crops]
+    ceilings = [min(target, math.sqrt(policy.max_pixels / a)) for a in areas]
+    floors = [min(1.0, hi) for hi in ceilings]
+    budget = policy.budget * global_view_pixels(image_size, global_scale)
+
+    def cost(s: float) -> float:
+        return sum(
+            a * min(max(s, lo), hi) ** 2 for a, lo, hi in zip(areas, floors, ceilings, strict=True)
+        )
+
+    if cost(target) <= budget:
+        return [target] * len(crops)
+    low, high = min(floors), target
+    for _ in range(50):  # bisection to well below a pixel
+        mid = (low + high) / 2.0
+        low, high = (mid, high) if cost(mid) <= budget else (low, mid)
+    return [min(max(low, f), c) for f, c in zip(floors, ceilings, strict=True)]
 
 
 def _span(lo: float, hi: float, centre: float, min_side: float, limit: int) -> tuple[int, int]:
@@ -182,23 +282,22 @@ def _crop_box(box: Box, width: int, height: int, policy: CloseupPolicy) -> Box:
 
 
 def _output_size(
-    crop_w: float, crop_h: float, global_scale: float, policy: CloseupPolicy
+    crop_w: float, crop_h: float, target: float, max_pixels: int
 ) -> tuple[tuple[int, int], float]:
-    """Output (w, h) and the achieved scale for a crop, honouring magnification and the cap."""
-    target = max(1.0, policy.magnification * global_scale)
+    """Output (w, h) and the achieved scale for a crop asked at ``target``, within the cap."""
     # Round up so the achieved density is never below the target when the cap does not bite.
     out_w = math.ceil(crop_w * target - 1e-9)
     out_h = math.ceil(crop_h * target - 1e-9)
-    if out_w * out_h > policy.max_pixels:
-        fit = math.sqrt(policy.max_pixels / (crop_w * crop_h))
+    if out_w * out_h > max_pixels:
+        fit = math.sqrt(max_pixels / (crop_w * crop_h))
         out_w = max(1, math.floor(crop_w * fit))
         out_h = max(1, math.floor(crop_h * fit))
     out_w, out_h = max(out_w, MIN_OUTPUT_SIDE), max(out_h, MIN_OUTPUT_SIDE)
-    if out_w * out_h > policy.max_pixels:  # the 28 px floor raised the short side: trim the long
+    if out_w * out_h > max_pixels:  # the 28 px floor raised the short side: trim the long
         if out_w >= out_h:
-            out_w = max(MIN_OUTPUT_SIDE, policy.max_pixels // out_h)
+            out_w = max(MIN_OUTPUT_SIDE, max_pixels // out_h)
         else:
-            out_h = max(MIN_OUTPUT_SIDE, policy.max_pixels // out_w)
+            out_h = max(MIN_OUTPUT_SIDE, max_pixels // out_w)
     scale = min(out_w / crop_w, out_h / crop_h)
     return (int(out_w), int(out_h)), scale
 

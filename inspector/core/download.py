@@ -41,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspector.core.extras import missing_extra
+
 __all__ = [
     "ALLOWED_PATTERNS",
     "DiskSpaceError",
@@ -294,6 +296,9 @@ def download_model(
     Returns the snapshot folder, loadable with ``LocalModelSpec(source=str(path))``. Raises
     DownloadError (and its subclasses DiskSpaceError, DownloadCancelled) with a message for people.
     """
+    missing = missing_extra("downloading models", "local", ("huggingface_hub", "filelock"))
+    if missing:
+        raise DownloadError(missing)
     from huggingface_hub import HfApi
     from huggingface_hub.errors import OfflineModeIsEnabled
 

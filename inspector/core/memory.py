@@ -208,24 +208,36 @@ def estimate_for_preset(
 
 
 def available_memory(device: str = "auto") -> AvailableMemory:
-    """Free memory now: every visible GPU (torch.cuda.mem_get_info) or, on CPU, available RAM."""
-    if device != "cpu":
-        import torch
+    """Free memory now: every visible GPU (torch.cuda.mem_get_info) or, on CPU, available RAM.
 
-        if torch.cuda.is_available():
-            free, total = [], []
-            for index in range(torch.cuda.device_count()):
-                f, t = torch.cuda.mem_get_info(index)
-                free.append(f / GIB)
-                total.append(t / GIB)
-            if free:
-                return AvailableMemory("cuda", tuple(free), tuple(total))
+    Without torch (a light client, which runs no model here) there is no GPU to ask: the RAM.
+    """
+    if device != "cpu":
+        gpus = _gpu_memory()
+        if gpus is not None:
+            return gpus
         if device == "cuda":
             raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available")
     import psutil
 
     vm = psutil.virtual_memory()
     return AvailableMemory("cpu", (vm.available / GIB,), (vm.total / GIB,))
+
+
+def _gpu_memory() -> AvailableMemory | None:
+    """Free and total memory of every visible CUDA GPU; None without one (or without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    free, total = [], []
+    for index in range(torch.cuda.device_count()):
+        f, t = torch.cuda.mem_get_info(index)
+        free.append(f / GIB)
+        total.append(t / GIB)
+    return AvailableMemory("cuda", tuple(free), tuple(total)) if free else None
 
 
 CPU_SLOW_GB = 4.0  # above this estimate (about a 1B-parameter model) a CPU needs minutes per image

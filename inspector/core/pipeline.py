@@ -6,6 +6,7 @@ worker forwards them as Qt signals. Cancellation is a callable polled between ge
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.backends.base import Backend
-from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
+from inspector.core.closeups import (
+    CloseupPolicy,
+    closeup_budget,
+    plan_closeups,
+    render_closeup,
+)
 from inspector.core.forensics import ForensicInput, ForensicResult, run_forensics
 from inspector.core.geometry import Box
 from inspector.core.imageio import LoadedImage, load_image
@@ -300,16 +306,20 @@ class Pipeline:
         )
 
         # Examine: close-ups, then Query 2
+        policy = self.options.policy
+        analysis.closeup_policy = dataclasses.asdict(policy)  # which ablation, which budget
         if not self.options.examine:
             analysis.examine_skipped = "examination turned off (Query 1 only)"
+        elif policy.mode == "none":
+            analysis.examine_skipped = "close-ups turned off (none); the initial verdict stands"
         elif not regions:
             analysis.examine_skipped = "no regions located; the initial verdict stands"
         else:
             t1 = time.perf_counter()
             boxes = [Box(*r.box) for r in regions]
-            plans = plan_closeups(
-                boxes, size, self.backend.global_scale(size), self.options.policy
-            )
+            global_scale = self.backend.global_scale(size)
+            plans = plan_closeups(boxes, size, global_scale, policy, loaded.sha256)
+            analysis.closeup_policy.update(closeup_budget(plans, size, global_scale, policy))
             if not plans:
                 analysis.examine_skipped = (
                     "every region was too large (over half the image) to examine"
@@ -324,6 +334,8 @@ class Pipeline:
                     crop_box=plan.crop_box.to_list(),
                     output_size=list(plan.output_size),
                     scale=round(plan.scale, 4),
+                    # random close-ups: the stand-in box actually examined
+                    box=plan.box.to_list() if policy.mode == "random" else None,
                 )
                 analysis.closeups.append(record)
                 closeups.append((region.label, image))

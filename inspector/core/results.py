@@ -85,6 +85,7 @@ class CloseupRecord:
     crop_box: list[float]
     output_size: list[int]
     scale: float
+    box: list[float] | None = None  # the random stand-in examined (--closeups random), else None
 
 
 @dataclass
@@ -113,6 +114,9 @@ class Analysis:
     findings: list[FindingRecord] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     examine_skipped: str | None = None  # why Query 2 did not run, when it did not
+    # The CloseupPolicy used (close-up mode located/random/none, region order, seed, budget) and
+    # what the close-ups cost against the global view; None in records made before it existed.
+    closeup_policy: dict[str, Any] | None = None
     examiner: ExaminerInput = field(default_factory=ExaminerInput)
     # Independent forensic analyses (name -> ForensicResult.to_dict(map_path)); None: not run.
     # Shown beside the verdict, never changing it; map paths are relative to the case folder.
@@ -186,6 +190,7 @@ class Analysis:
             findings=[FindingRecord(**f) for f in data.get("findings", [])],
             tags=list(data.get("tags", [])),
             examine_skipped=data.get("examine_skipped"),
+            closeup_policy=data.get("closeup_policy"),
             examiner=ExaminerInput(**data.get("examiner", {})),
             forensics=data.get("forensics"),
             timings=dict(data.get("timings", {})),

@@ -13,6 +13,7 @@ from inspector.core.results import INCONCLUSIVE, Analysis, ExaminerInput
 __all__ = [
     "P_AI_LABEL",
     "changed_text",
+    "closeup_ablation_text",
     "confidence_text",
     "format_time",
     "format_time_seconds",
@@ -108,3 +109,16 @@ def record_text(analysis: Analysis) -> str:
     if analysis.overridden:
         return f"{verdict_text(analysis.verdict_of_record)} (examiner override)"
     return verdict_text(analysis.final_verdict)
+
+
+def closeup_ablation_text(analysis: Analysis) -> str | None:
+    """What Query 2 examined when it was not the located regions (an ablation run), else None.
+
+    Said next to the close-ups wherever they are shown: a random close-up carries the label of
+    the region it stands in for, so without this line it would pass for the model's own."""
+    policy = analysis.closeup_policy or {}
+    if policy.get("mode") != "random":
+        return None
+    return ("ABLATION: Query 2 examined random boxes of the located regions' sizes (seed "
+            f"{policy.get('seed')}), not the regions the model located; the close-ups and the "
+            "corrected verdict are those of the random boxes.")

@@ -55,7 +55,6 @@ class ExaminerPanel(QWidget):
         self._default_examiner = ""
         self._baseline: tuple[str, str | None, str] = ("", None, "")
         self._loading = False
-        self._saving = False
 
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Examiner's name (required to save)")
@@ -121,7 +120,6 @@ class ExaminerPanel(QWidget):
         The window keeps the previous analysis's draft (see :meth:`draft`) before calling this.
         """
         self._analysis = analysis
-        self._saving = False
         self._loading = True
         try:
             self.status_label.setStyleSheet("")
@@ -159,14 +157,10 @@ class ExaminerPanel(QWidget):
             return None
         return ExaminerInput(name.strip(), notes, override, updated=utc_now())
 
-    def is_saving(self) -> bool:
-        return self._saving
-
     def save_succeeded(self, analysis_id: str, entry: ExaminerInput) -> None:
         """The window wrote ``entry`` to the case: now it is saved (if this analysis is shown)."""
         if self._analysis is None or self._analysis.id != analysis_id:
             return
-        self._saving = False
         self._analysis.examiner = entry
         self._baseline = (entry.examiner, entry.override_verdict, entry.notes)
         self.status_label.setStyleSheet("")
@@ -177,7 +171,6 @@ class ExaminerPanel(QWidget):
         """The write failed: say so in red; what was typed stays, still marked unsaved."""
         if self._analysis is None or self._analysis.id != analysis_id:
             return
-        self._saving = False
         self.status_label.setStyleSheet("color:#C00000; font-weight:bold;")
         self.status_label.setText(f"NOT SAVED: {message}")
         self._edited()
@@ -195,7 +188,6 @@ class ExaminerPanel(QWidget):
             return False
         self.message_label.hide()
         entry = self.entry()
-        self._saving = True
         self.status_label.setStyleSheet("")
         self.status_label.setText("Saving…")
         self.save_requested.emit(self._analysis, entry)

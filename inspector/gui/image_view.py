@@ -465,9 +465,6 @@ class ImageView(QGraphicsView):
         if not enabled and self.is_animating():
             self.stop_animation()
 
-    def set_animations_enabled(self, enabled: bool) -> None:
-        self.animations_enabled = enabled
-
     def zoom_factor(self) -> float:
         """Device pixels per image pixel (1.0 = 100 %, one image pixel per screen pixel)."""
         return self.transform().m11() * self._dpr()

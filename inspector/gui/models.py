@@ -379,11 +379,6 @@ class BatchTableModel(QAbstractTableModel):
         self._analyses = list(analyses)
         self.endResetModel()
 
-    @Slot(str, object)
-    def on_item_finished(self, _path: str, analysis: Analysis) -> None:
-        """Slot for AnalysisQueue.item_finished."""
-        self.add_analysis(analysis)
-
     def add_analysis(self, analysis: Analysis) -> None:
         """Add one analysis; a file analysed again replaces its row."""
         for row, existing in enumerate(self._analyses):

@@ -35,6 +35,7 @@ from inspector.core.protocol import StreamingView
 from inspector.core.results import Analysis, QueryRecord
 from inspector.core.wording import (
     changed_text,
+    closeup_ablation_text,
     override_text,
     p_ai_reading,
     p_ai_text,
@@ -245,6 +246,11 @@ class VerdictPanel(QWidget):
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)
         self.banner.hide()
+        # Random close-ups carry the located regions' labels: say that they are not those.
+        self.ablation_label = QLabel("")
+        self.ablation_label.setWordWrap(True)
+        self.ablation_label.setStyleSheet("color:#C00000; font-weight:bold;")
+        self.ablation_label.hide()
         self.initial_card = VerdictCard("Initial (Query 1)")
         self.final_card = VerdictCard("Corrected (Query 2)")
         cards = QHBoxLayout()
@@ -268,6 +274,7 @@ class VerdictPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.ablation_label)
         layout.addLayout(cards, 2)
         layout.addWidget(self.findings_label)
         layout.addWidget(self.findings_list, 1)
@@ -280,6 +287,8 @@ class VerdictPanel(QWidget):
         self._analysis, self._query1 = None, None
         self.banner.clear()
         self.banner.hide()
+        self.ablation_label.clear()
+        self.ablation_label.hide()
         self.initial_card.clear()
         self.final_card.clear()
         self._silent = True
@@ -316,6 +325,9 @@ class VerdictPanel(QWidget):
             self.tags_label.setText("")
         else:
             self.tags_label.setText("Tags: " + (", ".join(analysis.tags) or "none"))
+        ablation = closeup_ablation_text(analysis)
+        self.ablation_label.setText(ablation or "")
+        self.ablation_label.setVisible(ablation is not None)
         self.raw_button.setEnabled(True)
         self._update_raw()
 

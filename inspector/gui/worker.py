@@ -1,9 +1,9 @@
 """The analysis worker: one long-lived QThread that owns the loaded model.
 
 `AnalysisWorker` lives in the thread and runs `inspector.core.pipeline.Pipeline` synchronously;
-`WorkerHost` (GUI thread) owns the thread and re-emits every worker signal from the GUI thread, so
-any receiver (a slot, a lambda, a model) runs there; `AnalysisQueue` (GUI thread) feeds the host
-one image at a time and reports each image's state.
+`WorkerHost` (GUI thread) owns the thread and relays every worker signal (declared once, in
+`WorkerReports`) to the GUI thread, so any receiver (a slot, a lambda, a model) runs there;
+`AnalysisQueue` (GUI thread) feeds the host one image at a time and reports each image's state.
 
 No model logic lives here: the backend comes from a zero-argument factory and the pipeline does
 the work. Cancellation is a `threading.Event` the pipeline polls between generated tokens.
@@ -134,8 +134,14 @@ def _is_expected(exc: BaseException) -> bool:
     return isinstance(exc, ImageLoadError | BackendError)
 
 
-class AnalysisWorker(QObject):
-    """Runs in the worker thread. Every slot catches its errors: the thread never dies."""
+class WorkerReports(QObject):
+    """What the worker reports, declared once.
+
+    The worker emits these in its own thread (a receiver connected with DirectConnection runs
+    there); `WorkerHost` has the same signals and relays each one to its own twin, a queued
+    signal-to-signal connection, so the host's copies are emitted in the GUI thread and every
+    receiver connected to the host -- slot, lambda or model -- runs there.
+    """
 
     loading = Signal(str)  # status text while loading (including the memory-check message)
     loaded = Signal(object)  # ModelProvenance
@@ -144,6 +150,10 @@ class AnalysisWorker(QObject):
     finished = Signal(str, object)  # path, Analysis
     failed = Signal(str, str)  # path, message
     cancelled = Signal(str)  # path
+
+
+class AnalysisWorker(WorkerReports):
+    """Runs in the worker thread. Every slot catches its errors: the thread never dies."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -214,13 +224,10 @@ class AnalysisWorker(QObject):
             with self._lock:
                 self._loading = False
 
-    @Slot(str, object)
-    def analyze(self, path: str, options: PipelineOptions) -> None:
-        self._run(self.reserve_job(), path, options)
-
     @Slot(int, str, object)
     def analyze_job(self, job: int, path: str, options: PipelineOptions) -> None:
-        """`analyze` with a job id from `reserve_job`, so a cancel can reach it before it starts."""
+        """Analyse one image; the job id (from `reserve_job`) lets a cancel reach it before it
+        starts."""
         self._run(job, path, options)
 
     def _run(self, job: int, path: str, options: PipelineOptions) -> None:
@@ -255,17 +262,12 @@ class AnalysisWorker(QObject):
                 self._running = False
 
 
-class WorkerHost(QObject):
-    """Owns the worker thread (GUI thread side). Signals mirror the worker's, emitted here."""
+class WorkerHost(WorkerReports):
+    """Owns the worker thread (GUI thread side); the worker's reports are emitted again here."""
 
-    loading = Signal(str)
-    loaded = Signal(object)
-    load_failed = Signal(str)
-    pipeline_event = Signal(str, object)
-    finished = Signal(str, object)
-    failed = Signal(str, str)
-    cancelled = Signal(str)
-
+    # `loaded` and `load_failed` go through a slot that records the model's state first (and
+    # drops them once the host is shut down); the other reports are relayed as they are.
+    _RELAYED_AS_IS = ("loading", "pipeline_event", "finished", "failed", "cancelled")
     _load_requested = Signal(object)
     _analyze_requested = Signal(int, str, object)
 
@@ -278,14 +280,10 @@ class WorkerHost(QObject):
         self.worker.moveToThread(self._thread)
         self._load_requested.connect(self.worker.load_backend)
         self._analyze_requested.connect(self.worker.analyze_job)
-        w = self.worker
-        w.loading.connect(self._on_loading)
-        w.loaded.connect(self._on_loaded)
-        w.load_failed.connect(self._on_load_failed)
-        w.pipeline_event.connect(self._on_event)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
+        for name in self._RELAYED_AS_IS:
+            getattr(self.worker, name).connect(getattr(self, name))
+        self.worker.loaded.connect(self._on_loaded)
+        self.worker.load_failed.connect(self._on_load_failed)
         self.model = None  # ModelProvenance of the loaded model
         self.model_state = "none"  # none | loading | loaded | failed
         self._started = False
@@ -364,10 +362,6 @@ class WorkerHost(QObject):
 
     # -- from the worker (queued to the GUI thread) ---------------------------------------------
 
-    @Slot(str)
-    def _on_loading(self, text: str) -> None:
-        self.loading.emit(text)
-
     @Slot(object)
     def _on_loaded(self, provenance: Any) -> None:
         if self._shut_down:
@@ -381,22 +375,6 @@ class WorkerHost(QObject):
             return
         self.model, self.model_state = None, "failed"
         self.load_failed.emit(message)
-
-    @Slot(str, object)
-    def _on_event(self, path: str, event: Any) -> None:
-        self.pipeline_event.emit(path, event)
-
-    @Slot(str, object)
-    def _on_finished(self, path: str, analysis: Any) -> None:
-        self.finished.emit(path, analysis)
-
-    @Slot(str, str)
-    def _on_failed(self, path: str, message: str) -> None:
-        self.failed.emit(path, message)
-
-    @Slot(str)
-    def _on_cancelled(self, path: str) -> None:
-        self.cancelled.emit(path)
 
 
 class AnalysisQueue(QObject):
@@ -456,16 +434,6 @@ class AnalysisQueue(QObject):
             self.state_changed.emit(path, QUEUED)
         self._start_next(after_item=False)
         return added
-
-    def remove_pending(self, path: str | Path) -> bool:
-        """Drop a queued (not yet started) image; it is reported as cancelled."""
-        path = str(path)
-        for item in self._pending:
-            if item[0] == path:
-                self._pending.remove(item)
-                self.state_changed.emit(path, CANCELLED)
-                return True
-        return False
 
     def clear_pending(self) -> None:
         while self._pending:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from inspector.core.results import Analysis, CloseupRecord, QueryRecord
 from inspector.core.wording import (
     changed_text,
+    closeup_ablation_text,
     format_time,
     override_text,
     p_ai_text,
@@ -86,6 +87,8 @@ def image_page(doc: ReportDocument, k: int, a: Analysis) -> None:
         _regions(doc, a, check)
         if not a.closeups and a.regions:
             pw.text("No close-ups were examined.", f.body)
+        if ablation := closeup_ablation_text(a):
+            pw.text(ablation, f.bold, ALERT_COLOUR)
         _closeups_below(doc, a, below)
         _explanations(doc, a)
 

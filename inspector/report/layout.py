@@ -144,13 +144,6 @@ class _Heading:
         return len(self.lines) * self.line_height + self.after
 
 
-@dataclass
-class _Style:
-    font: QFont
-    color: QColor
-    metrics: QFontMetricsF = field(repr=False)
-
-
 class PageWriter:
     """Paginating recorder. Use the layout methods, then :meth:`finish` to draw everything."""
 
@@ -323,19 +316,6 @@ class PageWriter:
         self.y += height + after
         return rect
 
-    def rule(self, color: QColor | str = "#999999", thickness_mm: float = 0.25,
-             after: float | None = None) -> None:
-        self._place_headings(self.mm(1.5))
-        colour, w = QColor(color), self.mm(thickness_mm)
-        y, x1, x2 = self.y, self.left, self.right
-
-        def op(p: QPainter) -> None:
-            p.setPen(QPen(colour, w))
-            p.drawLine(QPointF(x1, y), QPointF(x2, y))
-
-        self.record(op)
-        self.space(self.mm(1.5) if after is None else after)
-
     def table(
         self,
         columns: Sequence[Column],
@@ -468,10 +448,6 @@ class PageWriter:
         self.space(self.mm(2.5) if after is None else after)
 
     # -- output ------------------------------------------------------------------------------
-    @property
-    def page_count(self) -> int:
-        return len(self.pages) if self.pages[-1] or len(self.pages) == 1 else len(self.pages) - 1
-
     def finish(self, painter: QPainter | None = None) -> int:
         """Draw every recorded page (with its footer) onto the device; returns the page count."""
         self._place_headings(0.0)  # a heading with nothing after it still gets drawn

@@ -35,6 +35,9 @@ class GenerationSettings:
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
+    # Query 2 drafts up to this many tokens by copying n-grams of its prompt (prompt-lookup
+    # decoding, greedy only: the answer is the same, token for token); 0 = off
+    prompt_lookup_tokens: int = 0
 
     @classmethod
     def with_token_limit(cls, max_new_tokens: int) -> GenerationSettings:
@@ -49,6 +52,8 @@ class GenerationSettings:
             "do_sample": self.do_sample,
             "seed": self.seed,
         }
+        if self.prompt_lookup_tokens and not self.do_sample:
+            data["prompt_lookup_tokens"] = self.prompt_lookup_tokens
         if self.do_sample:
             data.update(temperature=self.temperature, top_p=self.top_p)
         return data

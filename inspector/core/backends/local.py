@@ -7,33 +7,42 @@ PEFT adapter over its base. Never `trust_remote_code`; safetensors only.
 Query 2 continues Query 1's conversation, so by default the backend keeps Query 1's KV cache,
 trims it to the longest token prefix the new prompt shares with it, and prefills only the rest:
 the new turn's text and the close-ups' vision features (see notes/qwen-vl-on-transformers-5.md).
+
+`generate_turns` answers several independent turns in one left-padded `generate` (batch mode,
+driven by `backends/batching.py`); there every prompt is computed whole.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import re
-import sys
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from inspector import __version__
-from inspector.core.atomic import atomic_write_bytes
 from inspector.core.backends.base import (
     BackendError,
     CancelCheck,
     GenerationSettings,
-    ModelNotFoundError,
     OutOfMemoryError,
     TokenCallback,
     TurnResult,
 )
+from inspector.core.backends.batching import TurnRequest
 from inspector.core.backends.confidence import VerdictRecorder, token_vocabulary
+from inspector.core.backends.local_loading import (
+    loading_bar_only_where_useful,
+    pin_pixel_bounds,
+    pixel_bounds,
+    quantization_config,
+    resolve_folder,
+    revision_of,
+    torch_dtype,
+    weights_sha256,
+)
+from inspector.core.backends.local_streams import PerRow, Row, RowsStop, RowsStream, TokenStream
 from inspector.core.backends.spec import (  # noqa: F401  (re-exported: the spec's old home)
     DEVICES,
     DTYPES,
@@ -45,193 +54,7 @@ from inspector.core.geometry import PROCESSOR_MAX_PIXELS, coordinate_space_for
 from inspector.core.protocol import PROMPTS_VERSION
 from inspector.core.results import ModelProvenance
 
-# --------------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------------
-
-
-def _resolve_folder(source: str, allow_download: bool) -> Path:
-    """A local folder for `source`: the folder itself, or the hub snapshot (download if allowed)."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise ModelNotFoundError(f"{source} is a file; give the model's folder instead")
-    if source.startswith((".", "/", "~")) or os.sep in source.strip("/").replace("/", "", 1):
-        raise ModelNotFoundError(f"model folder {source} does not exist")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    from inspector.core.download import find_downloaded
-
-    found = find_downloaded(source)  # fetched earlier with `lte-inspect download`
-    if found is not None:
-        return found
-
-    try:
-        return Path(
-            snapshot_download(
-                source,
-                local_files_only=not allow_download,
-                allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model", "*.md"],
-            )
-        )
-    except LocalEntryNotFoundError as exc:
-        raise ModelNotFoundError(
-            f"model {source} is not in the local model cache and downloads are off; download it "
-            f"first (lte-inspect download {source}) or give a local folder"
-        ) from exc
-    except Exception as exc:  # hub errors: bad id, no network, gated repo
-        raise ModelNotFoundError(f"could not get model {source}: {exc}") from exc
-
-
-# Below this, weights load in about a second and transformers' "Loading weights" bar is noise.
-_PROGRESS_BAR_BYTES = 1 << 30
-
-
-@contextlib.contextmanager
-def _loading_bar_only_where_useful(folder: Path) -> Iterator[None]:
-    """transformers' "Loading weights" bar only for big weights on an interactive terminal.
-
-    Piped CLI output, the window's worker and the tests would otherwise get a bar per load
-    between their own lines.
-    """
-    from transformers.utils import logging as hf_logging
-
-    size = sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))
-    wanted = size >= _PROGRESS_BAR_BYTES and sys.stderr is not None and sys.stderr.isatty()
-    before = hf_logging.is_progress_bar_enabled()
-    if before and not wanted:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if before and not wanted:
-            hf_logging.enable_progress_bar()
-
-
-def _revision_of(folder: Path) -> str | None:
-    """The hub commit when the folder is a hub cache snapshot (…/snapshots/<sha>)."""
-    if folder.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", folder.name):
-        return folder.name
-    return None
-
-
-def weights_sha256(folder: Path) -> str | None:
-    """SHA-256 over the per-file SHA-256 of every *.safetensors file, cached by size and mtime."""
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        return None
-    from platformdirs import user_cache_dir
-
-    cache_file = Path(user_cache_dir("lte-inspector")) / "weights-sha256.json"
-    try:
-        cache = json.loads(cache_file.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    outer = hashlib.sha256()
-    changed = False
-    for f in files:
-        real = f.resolve()
-        stat = real.stat()
-        key = f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
-        digest = cache.get(key)
-        if digest is None:
-            h = hashlib.sha256()
-            with open(real, "rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    h.update(chunk)
-            digest = cache[key] = h.hexdigest()
-            changed = True
-        outer.update(f"{f.name}:{digest}\n".encode())
-    if changed:
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(cache_file, json.dumps(cache, indent=1).encode("utf-8"))
-        except OSError:
-            pass  # the hash is still correct, only not remembered
-    return outer.hexdigest()
-
-
-def _torch_dtype(name: str, device: str):
-    import torch
-
-    if name == "auto":
-        if device != "cpu" and torch.cuda.is_available():
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    return getattr(torch, name)
-
-
-def _quantization_config(quantization: str, compute_dtype):
-    if quantization == "none":
-        return None
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as exc:
-        raise BackendError(
-            f"{quantization} quantization needs bitsandbytes: pip install 'lte-inspector[quant]'"
-        ) from exc
-    from transformers import BitsAndBytesConfig
-
-    # The vision tower and the output head stay in full precision: they are small and
-    # quantizing them costs more accuracy than memory saved.
-    skip = ["model.visual", "lm_head"]  # module paths, matched from the start
-    if quantization == "4bit":
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute_dtype,
-            llm_int8_skip_modules=skip,
-        )
-    return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
-
-
-def pixel_bounds(image_processor) -> tuple[int, int]:
-    """(min_pixels, max_pixels) of a Qwen-VL image processor (the trainer uses it too)."""
-    size = getattr(image_processor, "size", None) or {}
-    lo = getattr(image_processor, "min_pixels", None) or size.get("shortest_edge")
-    hi = getattr(image_processor, "max_pixels", None) or size.get("longest_edge")
-    if not lo or not hi:
-        raise BackendError("the model's image processor has no pixel bounds (min/max pixels)")
-    return int(lo), int(hi)
-
-
-def pin_pixel_bounds(image_processor, lo: int, hi: int) -> None:
-    """Set the resize bounds the processor uses; box conversion assumes exactly these."""
-    image_processor.size = {"shortest_edge": lo, "longest_edge": hi}
-    if hasattr(image_processor, "min_pixels"):
-        image_processor.min_pixels = lo
-    if hasattr(image_processor, "max_pixels"):
-        image_processor.max_pixels = hi
-
-
-class _TokenStream:
-    """A generate() streamer that decodes new tokens and checks for cancellation per token."""
-
-    def __init__(self, tokenizer, on_token: TokenCallback | None) -> None:
-        self.tokenizer = tokenizer
-        self.on_token = on_token
-        self.ids: list[int] = []
-        self.text = ""
-        self._prompt_seen = False
-
-    def put(self, value) -> None:
-        if not self._prompt_seen:  # generate() first pushes the prompt
-            self._prompt_seen = True
-            return
-        self.ids.extend(int(t) for t in value.reshape(-1).tolist())
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-            return
-        delta, self.text = text[len(self.text) :], text
-        if delta and self.on_token is not None:
-            self.on_token(delta)
-
-    def end(self) -> None:
-        pass
-
+log = logging.getLogger(__name__)
 
 class LocalBackend:
     """A model loaded in this process. Not thread-safe: one analysis at a time."""
@@ -251,6 +74,7 @@ class LocalBackend:
         self.on_message = on_message
         self._cache = None
         self._cache_ids = None  # 1-D tensor of the token ids the cache holds
+        self.memory_estimate = None  # MemoryEstimate of one analysis, when the layout is known
         self._load()
 
     # -- loading ------------------------------------------------------------------------------
@@ -265,8 +89,8 @@ class LocalBackend:
         if device == "cuda" and not torch.cuda.is_available():
             raise BackendError("device 'cuda' was asked for but no CUDA GPU is available")
         on_gpu = device != "cpu" and torch.cuda.is_available()
-        dtype = _torch_dtype(spec.dtype, "cuda" if on_gpu else "cpu")
-        quant = _quantization_config(spec.quantization, dtype)
+        dtype = torch_dtype(spec.dtype, "cuda" if on_gpu else "cpu")
+        quant = quantization_config(spec.quantization, dtype)
         self.memory_check = self._check_memory(folder, "cuda" if on_gpu else "cpu")
         if self.memory_check is not None and self.on_message is not None:
             text = self.memory_check.message
@@ -282,7 +106,7 @@ class LocalBackend:
             kwargs["device_map"] = "auto"
         try:
             self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
-            with _loading_bar_only_where_useful(folder):
+            with loading_bar_only_where_useful(folder):
                 model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
         except torch.cuda.OutOfMemoryError as exc:
             raise OutOfMemoryError(
@@ -320,7 +144,7 @@ class LocalBackend:
             model_id=str(folder) if adapter_as_source else spec.source,
             backend=self.backend_name,
             model_type=model_type,
-            revision=_revision_of(folder),
+            revision=revision_of(folder),
             weights_sha256=weights_sha256(folder) if spec.hash_weights else None,
             adapter_id=str(adapter_folder) if adapter_as_source else spec.adapter,
             adapter_sha256=(
@@ -358,23 +182,34 @@ class LocalBackend:
             max(self.settings.max_new_tokens_locate, self.settings.max_new_tokens_examine),
             dtype=spec.dtype, quantization=spec.quantization, device=device,
         )
+        self.memory_estimate = estimate
         return check_fits(estimate, available_memory(device))
+
+    def batch_size_choice(self):
+        """How many images to analyse together (`inspector.core.batch_size`), from the memory
+        free now that the model is loaded."""
+        from inspector.core.batch_size import choose_batch_size
+        from inspector.core.memory import available_memory
+
+        on_gpu = self.device.type == "cuda"
+        free = available_memory("cuda") if on_gpu else None
+        return choose_batch_size(self.memory_estimate, free)
 
     def _resolve_sources(self) -> tuple[Path, Path | None]:
         spec = self.spec
-        folder = _resolve_folder(spec.source, spec.allow_download)
+        folder = resolve_folder(spec.source, spec.allow_download)
         adapter = spec.adapter
         if adapter is None and (folder / "adapter_config.json").exists():
             adapter, folder = str(folder), None  # the source itself is an adapter
         if adapter is None:
             return folder, None
-        adapter_folder = _resolve_folder(adapter, spec.allow_download)
+        adapter_folder = resolve_folder(adapter, spec.allow_download)
         if folder is None:
             config = json.loads((adapter_folder / "adapter_config.json").read_text())
             base = config.get("base_model_name_or_path")
             if not base:
                 raise BackendError(f"adapter {adapter} does not name its base model")
-            folder = _resolve_folder(base, spec.allow_download)
+            folder = resolve_folder(base, spec.allow_download)
         if not (adapter_folder / "adapter_config.json").exists():
             raise BackendError(f"{adapter} is not a PEFT adapter (no adapter_config.json)")
         return folder, adapter_folder
@@ -393,13 +228,15 @@ class LocalBackend:
         self._cache = None
         self._cache_ids = None
 
-    def _encode(self, messages: list[dict[str, Any]]):
+    def _encode(self, messages: list[dict[str, Any]] | list[list[dict[str, Any]]]):
+        """Model inputs for one conversation, or for several (a list of them: left-padded)."""
         inputs = self.processor.apply_chat_template(
             messages,
             tokenize=True,
             add_generation_prompt=True,
             return_dict=True,
             return_tensors="pt",
+            processor_kwargs={"padding": True},
         )
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
@@ -457,7 +294,10 @@ class LocalBackend:
         prompt_len = int(inputs["input_ids"].shape[1])
         kwargs: dict[str, Any] = dict(inputs)
         prefill = prompt_len
-        plan = self._reuse_plan(inputs) if self.spec.reuse_cache else None
+        lookup = self._prompt_lookup(messages)
+        # transformers' assisted decoding re-reads the whole prompt on its first step, which
+        # the reused cache's image features do not cover: prompt lookup recomputes the prompt
+        plan = self._reuse_plan(inputs) if self.spec.reuse_cache and not lookup else None
         if plan is not None:
             common, extra = plan
             self._cache.crop(common - self._cache.get_seq_length())
@@ -472,19 +312,13 @@ class LocalBackend:
                 return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
 
         recorder = VerdictRecorder(self.tokenizer, self._token_texts)
-        stream = _TokenStream(self.tokenizer, on_token)
-        if self.settings.do_sample:
-            torch.manual_seed(self.settings.seed)
-            sampling = dict(
-                do_sample=True, temperature=self.settings.temperature, top_p=self.settings.top_p
-            )
-        else:
-            sampling = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        stream = TokenStream(self.tokenizer, on_token)
         try:
             with torch.inference_mode():
                 out = self.model.generate(
                     **kwargs,
-                    **sampling,
+                    **self._sampling(),
+                    **lookup,
                     max_new_tokens=max_new_tokens,
                     streamer=stream,
                     stopping_criteria=StoppingCriteriaList([_Cancel()]),
@@ -521,6 +355,84 @@ class LocalBackend:
             stop_reason=stop_reason,
             confidence=recorder.confidence(generated),
         )
+
+    def generate_turns(self, requests: list[TurnRequest]) -> list[TurnResult]:
+        """Answer several independent turns in one `generate` (left padding, attention masks).
+
+        Each prompt is computed whole (no KV reuse) and the cache is left untouched. Rows stop on
+        their own: at end of sequence, at their own token limit, or within one token of their own
+        cancel check. Greedy answers equal `generate_turn`'s for the same prompts; sampling draws
+        differ. An exception means the batch as a whole failed (the caller can retry one at a
+        time).
+        """
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        if not requests:
+            return []
+        started = time.perf_counter()
+        try:
+            inputs = self._encode([r.messages for r in requests])
+        except (ValueError, TypeError) as exc:
+            raise BackendError(f"could not prepare the model input: {exc}") from exc
+        padded_len = int(inputs["input_ids"].shape[1])
+        eos_ids = self._eos_ids()
+        rows = [Row(self.tokenizer, r, eos_ids) for r in requests]
+        recorders = [VerdictRecorder(self.tokenizer, self._token_texts) for _ in requests]
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **inputs,
+                    **self._sampling(),
+                    max_new_tokens=max(r.max_new_tokens for r in requests),
+                    streamer=RowsStream(rows),
+                    stopping_criteria=StoppingCriteriaList([RowsStop(rows)]),
+                    logits_processor=LogitsProcessorList([PerRow(recorders)]),
+                    return_dict_in_generate=True,
+                )
+        except torch.cuda.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            raise OutOfMemoryError(
+                f"the GPU ran out of memory analysing {len(requests)} images together"
+            ) from exc
+        seconds = time.perf_counter() - started
+        prompt_lengths = inputs["attention_mask"].sum(-1).tolist()
+        results = []
+        for i, row in enumerate(rows):
+            generated = out.sequences[i, padded_len:].tolist()[: row.length()]
+            if row.request.is_cancelled is not None and row.request.is_cancelled():
+                row.stop_reason = "cancelled"
+            results.append(TurnResult(
+                text=self.tokenizer.decode(generated, skip_special_tokens=True),
+                prompt_tokens=int(prompt_lengths[i]),
+                prefill_tokens=int(prompt_lengths[i]),
+                generated_tokens=len(generated),
+                seconds=seconds,
+                stop_reason=row.stop_reason or "length",
+                confidence=recorders[i].confidence(generated),
+                details={"batch_size": len(requests)},
+            ))
+        return results
+
+    def _sampling(self) -> dict[str, Any]:
+        if self.settings.do_sample:
+            import torch
+
+            torch.manual_seed(self.settings.seed)
+            return dict(
+                do_sample=True, temperature=self.settings.temperature, top_p=self.settings.top_p
+            )
+        return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+
+    def _prompt_lookup(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """Prompt-lookup decoding for a turn that continues a conversation (Query 2), whose
+        answer copies phrases of the earlier answer and region labels. Greedy only: it then
+        changes the speed, never the tokens. Cancel is checked once per verified draft."""
+        n = self.settings.prompt_lookup_tokens
+        continues = any(m.get("role") == "assistant" for m in messages)
+        if n <= 0 or self.settings.do_sample or not continues:
+            return {}
+        return {"prompt_lookup_num_tokens": n}
 
     def _eos_ids(self) -> set[int]:
         eos = self.core.generation_config.eos_token_id

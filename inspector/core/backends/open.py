@@ -17,8 +17,16 @@ from inspector.core.backends.base import Backend, BackendError, GenerationSettin
 from inspector.core.backends.remote import RemoteSpec, server_url
 from inspector.core.backends.spec import LocalModelSpec
 from inspector.core.demo_model import demo_model_dir, is_demo_folder
+from inspector.core.extras import LOCAL_MODULES, missing_extra
 
-__all__ = ["KINDS", "BackendChoice", "ServedModelUnknown", "open_backend", "served_model_name"]
+__all__ = [
+    "KINDS",
+    "BackendChoice",
+    "ServedModelUnknown",
+    "open_backend",
+    "reach_server",
+    "served_model_name",
+]
 
 KINDS = ("local", "remote", "demo")
 
@@ -93,15 +101,42 @@ class BackendChoice:
         return self.local.source
 
 
-def served_model_name(spec: RemoteSpec) -> str:
-    """The one model the server at ``spec.base_url`` lists; ServedModelUnknown otherwise."""
-    from inspector.core.backends.remote import RemoteBackend
+def reach_server(spec: RemoteSpec) -> list[str] | None:
+    """Connect to the server at ``spec.base_url``: the model names it lists, or None when it
+    answers but its list cannot be read. Raises RemoteConnectionError when nothing answers there
+    (refused, unknown host, no answer), so a server that is down is said first, before anything is
+    made for the analyses (BackendError for a malformed URL)."""
+    import httpx
 
-    probe = RemoteBackend(replace(spec, model="?"), GenerationSettings())
+    from inspector.core.backends.remote import RemoteBackend, RemoteConnectionError
+
+    probe = RemoteBackend(replace(spec, model=spec.model or "?"), GenerationSettings())
     try:
         served = probe.served_models()
     finally:
         probe.close()
+    if served is not None:
+        return served
+    url = server_url(spec.base_url)
+    try:  # the list could not be read: is anything listening at all?
+        httpx.get(url, timeout=10.0, follow_redirects=False)
+    except httpx.ConnectError as exc:
+        reason = str(exc)
+        if "refused" in reason.lower() or "errno 111" in reason.lower():
+            reason = "connection refused — is it running?"
+        raise RemoteConnectionError(f"could not reach the server at {url}: {reason}") from None
+    except httpx.TimeoutException:
+        raise RemoteConnectionError(
+            f"could not reach the server at {url}: no answer within 10 s") from None
+    except httpx.HTTPError:
+        pass  # something answered (badly): the caller says what it could not read
+    return None
+
+
+def served_model_name(spec: RemoteSpec) -> str:
+    """The one model the server at ``spec.base_url`` lists; ServedModelUnknown otherwise
+    (RemoteConnectionError when the server cannot be reached)."""
+    served = reach_server(spec)
     if served and len(served) == 1:
         return served[0]
     raise ServedModelUnknown(server_url(spec.base_url), served)
@@ -117,7 +152,8 @@ def open_backend(
     ``settings`` default to greedy decoding with the default token limits. ``on_message``
     receives status lines meant for the user (the memory check before a local load). Raises
     BackendError (or a subclass: ModelNotFoundError, OutOfMemoryError, ServedModelUnknown, the
-    remote backend's connection errors) with a message meant for the user.
+    remote backend's connection errors) with a message meant for the user; also when a local
+    model is asked for on an install without the `local` extra (a light client).
     """
     settings = settings if settings is not None else GenerationSettings()
     if choice.remote is not None:
@@ -126,7 +162,12 @@ def open_backend(
         spec = choice.remote
         if not spec.model:
             spec = replace(spec, model=served_model_name(spec))
+        else:
+            reach_server(spec)  # a server that is down fails here, not on the first image
         return RemoteBackend(spec, settings)
+    missing = missing_extra("running a model on this computer", "local", LOCAL_MODULES)
+    if missing:
+        raise BackendError(f"{missing} (or analyse on a model server instead)")
     from inspector.core.backends.local import LocalBackend
 
     assert choice.local is not None

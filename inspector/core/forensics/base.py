@@ -8,8 +8,6 @@ Regions are in original-image pixels (after EXIF orientation, like every box in 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,17 +118,6 @@ def result_from_dict(record: dict[str, Any]) -> ForensicResult:
         applicable=bool(record.get("applicable", True)),
         error=record.get("error"),
     )
-
-
-Analyze = Callable[[ForensicInput], ForensicResult]
-
-
-def timed(analyze: Analyze, evidence: ForensicInput) -> ForensicResult:
-    """Run one analysis and stamp its wall-clock seconds."""
-    t0 = time.perf_counter()
-    result = analyze(evidence)
-    result.seconds = time.perf_counter() - t0
-    return result
 
 
 def as_map(values: np.ndarray) -> np.ndarray:

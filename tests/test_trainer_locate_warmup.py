@@ -1,0 +1,135 @@
+"""The locate warm-up on a tiny model: per-token region targets, snapped boxes, both phases."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from trainer.locate_warmup import (
+    LocateWarmupSettings,
+    cell_targets,
+    run_locate_warmup,
+    snap_box,
+    token_places,
+    where_target,
+)
+from trainer.records import Record, Region
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from trainer.synth import generate
+    from trainer.tiny import build_tiny_model
+
+    root = tmp_path_factory.mktemp("locate")
+    base = build_tiny_model(root / "base", seed=0)
+    records = generate(root / "data", count=6, seed=0)
+    return SimpleNamespace(root=root, base=base, records=records)
+
+
+def _record(label: str, boxes: list[list[int]]) -> Record:
+    return Record(image="x.png", sha256="0" * 64, width=56, height=56, label=label, explanation="e",
+                  regions=[Region(box=b, caption="c") for b in boxes])
+
+
+def test_snap_box_moves_sides_to_grid_lines_and_keeps_a_cell():
+    assert snap_box([30, 50, 100, 130], 28, 224, 224) == [28, 56, 112, 140]
+    assert snap_box([30, 50, 100, 130], 0, 224, 224) == [30, 50, 100, 130]
+    # thinner than a cell: the cell around its centre, inside the image
+    assert snap_box([60, 215, 66, 224], 28, 224, 224) == [56, 196, 84, 224]
+    assert snap_box([0, 0, 10, 10], 28, 224, 224) == [0, 0, 28, 28]
+
+
+def test_cell_targets_cover_regions_and_mark_artifacts_only_in_ai_images():
+    ai = cell_targets(_record("ai-generated", [[0, 0, 28, 28]]), rows=2, cols=2)
+    assert ai.shape == (4, 2)
+    assert ai[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0]  # row-major: only the top-left cell
+    assert ai[:, 1].tolist() == [1.0, 0.0, 0.0, 0.0]
+    half = cell_targets(_record("ai-generated", [[28, 28, 56, 42]]), rows=2, cols=2)
+    assert half[3, 0].item() == pytest.approx(0.5)  # half of the bottom-right cell
+    real = cell_targets(_record("real", [[0, 0, 28, 28]]), rows=2, cols=2)
+    assert real[0, 0].item() == 1.0 and real[:, 1].sum().item() == 0.0
+
+
+def test_token_places_are_row_major_cell_centres():
+    places = token_places(rows=2, cols=3)
+    assert places.shape == (6, 2)
+    assert places[0].tolist() == pytest.approx([0.25, 1 / 6])
+    assert places[5].tolist() == pytest.approx([0.75, 5 / 6])  # last row, last column
+
+
+def test_where_target_is_the_protocols_box_notation():
+    from inspector.core.protocol import parse_regions
+
+    text = where_target([[28, 56, 112, 140], [0, 0, 28, 28]])
+    problems: list[str] = []
+    regions = parse_regions(text, problems)
+    assert [r.coords for r in regions] == [[28, 56, 112, 140], [0, 0, 28, 28]]
+
+
+def test_mark_trains_the_tower_only_and_where_the_language_model(workspace):
+    from tests.test_trainer_training import _changed_by_part
+
+    lines: list[str] = []
+    marked = run_locate_warmup(LocateWarmupSettings(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "mark",
+        mark_epochs=1, mark_batch_size=3, where_steps=0, logging_steps=1, positions=True,
+    ), print_fn=lines.append)
+    base = load_file(workspace.base / "model.safetensors")
+    changed = _changed_by_part(base, load_file(marked.output_dir / "model.safetensors"))
+    assert any(changed["vision"]) and any(changed["projector"])
+    assert not any(changed["language"]), "phase 1 must not touch the language model"
+    assert len(marked.mark_losses) == 2 and marked.where_losses == []
+    assert any("locate warm-up (mark) step 2/2" in line for line in lines)
+    assert 0.0 <= marked.mark_hit_rate <= 1.0  # the synthetic set has ai-generated records
+    assert any("top marked cell inside an artifact" in line for line in lines)
+
+    plain = run_locate_warmup(LocateWarmupSettings(  # without the row/column targets
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "plain",
+        mark_epochs=1, mark_batch_size=6, where_steps=0, logging_steps=1,
+    ), print_fn=lines.append)
+    assert len(plain.mark_losses) == 1 and 0.0 <= plain.mark_hit_rate <= 1.0
+
+    where = run_locate_warmup(LocateWarmupSettings(
+        model=marked.output_dir, train=workspace.records, output_dir=workspace.root / "where",
+        mark_epochs=0, where_steps=3, where_batch_size=2, logging_steps=1,
+    ), print_fn=lines.append)
+    changed = _changed_by_part(load_file(marked.output_dir / "model.safetensors"),
+                               load_file(where.output_dir / "model.safetensors"))
+    assert any(changed["language"]) and any(changed["projector"])
+    assert not any(changed["vision"]), "phase 2 keeps the tower phase 1 trained"
+    assert len(where.where_losses) == 3 and where.mark_hit_rate is None
+    info = json.loads((where.output_dir / "training_info.json").read_text(encoding="utf-8"))
+    assert info["stage"] == "locate-warmup" and info["examples"] == 6
+    assert not (where.output_dir / "locate-run").exists()
+
+
+def test_locate_warmup_refuses_an_adapter_and_bad_settings(tmp_path, workspace):
+    (tmp_path / "adapter_config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError, match="adapter"):
+        run_locate_warmup(LocateWarmupSettings(model=tmp_path, train=workspace.records,
+                                               output_dir=tmp_path / "o"))
+    with pytest.raises(ValueError, match="snap"):
+        run_locate_warmup(LocateWarmupSettings(model=workspace.base, train=workspace.records,
+                                               output_dir=tmp_path / "o", snap=-1))
+
+
+def test_cli_locate_warmup_reports_missing_records(tmp_path, capsys):
+    from trainer.cli import main
+
+    code = main(["locate-warmup", str(tmp_path), str(tmp_path / "none.jsonl"),
+                 "-o", str(tmp_path / "out")])
+    assert code == 2
+    assert "training records not found" in capsys.readouterr().err

@@ -1,0 +1,390 @@
+"""Locate warm-up: teach a model trained from nothing to write *where* the evidence is.
+
+The vision warm-up (:mod:`trainer.warmup`) makes the tower see the task and the language model
+read the verdict off the image; it does not make the language model turn what the tower sees into
+coordinates (measured on the demo checkpoint: a linear per-token probe on its frozen tower puts
+its top cell inside a planted artifact on 64 % of AI test images, yet its Query-1 boxes score IoU
+0.08 and 73 of 100 test images get the same box). In the long protocol answers of SFT the
+coordinates are a few tokens among many, and a language model trained from nothing learns the
+most common box. Two phases, both on training records only:
+
+* phase 1, *mark* (``mark_epochs``): the vision tower and projector learn, per image token,
+  whether the token's 28-px cell lies in one of the record's regions and whether it lies in a
+  planted artifact (a region of an ai-generated record), with a temporary linear head (soft
+  binary cross-entropy on the share of the cell covered), plus the image label through a max over
+  the tokens as in the vision warm-up, so the tower does not forget the verdict; with
+  ``positions`` (off by default) each token also learns its own row and column (a regression
+  head), so that an attention head that finds the marked token can read its place from it. The
+  heads are dropped.
+* phase 2, *where* (``where_steps``): the language model and projector (and the tower with
+  ``where_vision``) answer one short question per image (:data:`WHERE_QUESTION`) whose only
+  target is the regions' boxes in the protocol's ``bbox_2d`` notation, in the model's coordinate
+  space, in reading order, optionally snapped to the patch grid (``snap``): the language model
+  must learn to read positions off the image tokens.
+
+The result (the whole model, with its processor) is where SFT starts. What it gave on the demo
+is recorded in docs/decisions/0004-demo-checkpoint.md ("Locating"): so far not enough.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "WHERE_QUESTION",
+    "LocateWarmupResult",
+    "LocateWarmupSettings",
+    "cell_targets",
+    "register",
+    "run_locate_warmup",
+    "snap_box",
+    "token_places",
+    "where_target",
+]
+
+WHERE_QUESTION = "Where should the close-ups go? Answer with the boxes only."
+GRID = 28  # pixels per merged vision token in Qwen2.5-VL's resized image (patch 14 x merge 2)
+
+
+@dataclass
+class LocateWarmupSettings:
+    model: Path  # model folder (a full model, e.g. the vision warm-up's result)
+    train: Path  # records JSONL
+    output_dir: Path
+    mark_epochs: float = 2.0  # phase 1 passes over the images (0: skip it)
+    mark_learning_rate: float = 3e-4
+    mark_batch_size: int = 16
+    where_steps: int = 600  # phase 2 optimizer steps (0: skip it)
+    where_learning_rate: float = 5e-4
+    where_batch_size: int = 8
+    where_vision: bool = False  # phase 2 also trains the vision tower
+    snap: int = GRID  # phase-2 targets snapped to this grid in model space (0: exact boxes)
+    # Phase 1 also teaches each token its own row and column, so that an attention head that
+    # finds the marked token can read its place from it. Off by default: on the demo it made the
+    # marking worse (top cell in an artifact on 59 % of AI training images instead of 73 %).
+    positions: bool = False
+    seed: int = 0
+    logging_steps: int = 20
+
+    def validate(self) -> None:
+        if self.mark_epochs < 0 or self.where_steps < 0 or self.snap < 0:
+            raise ValueError("mark_epochs, where_steps and snap must be >= 0")
+        if min(self.mark_batch_size, self.where_batch_size) < 1:
+            raise ValueError("batch sizes must be positive")
+        if min(self.mark_learning_rate, self.where_learning_rate) <= 0:
+            raise ValueError("learning rates must be positive")
+        if not Path(self.train).is_file():
+            raise ValueError(f"training records not found: {self.train}")
+        if (Path(self.model) / "adapter_config.json").is_file():
+            raise ValueError(f"{self.model} is an adapter: the locate warm-up trains a full model")
+
+
+@dataclass
+class LocateWarmupResult:
+    output_dir: Path
+    examples: int
+    mark_losses: list[float]
+    mark_hit_rate: float | None  # top marked cell inside an artifact (ai training images)
+    where_losses: list[float]
+    seconds: float
+
+
+def snap_box(coords: list[int], grid: int, width: int, height: int) -> list[int]:
+    """``[x1, y1, x2, y2]`` with each side moved to the nearest grid line (at least one cell,
+    inside ``width`` x ``height``); ``grid`` 0 returns the box unchanged."""
+    if grid <= 0:
+        return list(coords)
+    out: list[int] = []
+    for lo, hi, limit in ((coords[0], coords[2], width), (coords[1], coords[3], height)):
+        a = min(max(0, round(lo / grid) * grid), limit)
+        b = min(max(0, round(hi / grid) * grid), limit)
+        if b <= a:  # a box thinner than a cell: the cell around its centre
+            a = min(max(0, int((lo + hi) / 2 // grid) * grid), max(0, limit - grid))
+            b = min(a + grid, limit)
+        out.append(a)
+        out.append(b)
+    return [out[0], out[2], out[1], out[3]]
+
+
+def where_target(boxes: list[list[int]]) -> str:
+    """Phase 2's answer: the boxes in the protocol's ``bbox_2d`` notation, nothing else."""
+    return json.dumps([{"bbox_2d": [int(v) for v in b]} for b in boxes])
+
+
+def cell_targets(record, rows: int, cols: int) -> Any:
+    """``(rows*cols, 2)`` float tensor, per merged token in row-major order: the share of its
+    cell covered by the record's regions, and by planted artifacts (regions of an ai-generated
+    record; 0 for a real one). Boxes are in the record's pixels; the grid covers the image."""
+    import torch
+
+    from inspector.core.protocol import AI_GENERATED
+
+    mask = torch.zeros(record.height, record.width)
+    for region in record.regions:
+        x1, y1, x2, y2 = (int(round(v)) for v in region.box)
+        mask[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 1.0
+    cover = torch.nn.functional.adaptive_avg_pool2d(mask[None, None], (rows, cols)).reshape(-1)
+    artifact = cover if record.label == AI_GENERATED else torch.zeros_like(cover)
+    return torch.stack([cover, artifact], dim=1)
+
+
+def token_places(rows: int, cols: int) -> Any:
+    """``(rows*cols, 2)``: each merged token's (row, column) centre as a share of the grid."""
+    import torch
+
+    r = (torch.arange(rows, dtype=torch.float32) + 0.5) / rows
+    c = (torch.arange(cols, dtype=torch.float32) + 0.5) / cols
+    return torch.stack(torch.meshgrid(r, c, indexing="ij"), dim=-1).reshape(-1, 2)
+
+
+def _marker_class():
+    import torch
+
+    class VisionMarker(torch.nn.Module):
+        """Vision tower + projector; per token two logits (region, artifact); max-pooled label."""
+
+        def __init__(self, visual, hidden: int, merge: int) -> None:
+            super().__init__()
+            self.visual = visual
+            self.merge = merge
+            self.cells = torch.nn.Linear(hidden, 2)  # region, artifact (logits)
+            self.place = torch.nn.Linear(hidden, 2)  # the token's own row, column (in [0, 1])
+            self.label = torch.nn.Linear(hidden, 2)
+
+        def forward(self, pixel_values, image_grid_thw, cells=None, places=None, labels=None):
+            tokens = self.visual(pixel_values, grid_thw=image_grid_thw).pooler_output
+            counts = (image_grid_thw.prod(-1) // self.merge**2).tolist()
+            pooled = torch.stack([t.max(0).values for t in tokens.split(counts)])
+            out = {"cell_logits": self.cells(tokens), "places": self.place(tokens),
+                   "logits": self.label(pooled)}
+            if cells is not None and labels is not None:
+                functional = torch.nn.functional
+                loss = functional.binary_cross_entropy_with_logits(out["cell_logits"], cells)
+                loss = loss + functional.cross_entropy(out["logits"], labels)
+                if places is not None:
+                    loss = loss + functional.mse_loss(out["places"], places)
+                out["loss"] = loss
+            return out
+
+    return VisionMarker
+
+
+def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateWarmupResult:
+    """Phase 1 (mark) then phase 2 (where); save the model and processor."""
+    from trainer.modeling import load_for_training, write_training_info
+    from trainer.records import read_records
+    from trainer.rows import model_space
+
+    settings.validate()
+    started = time.perf_counter()
+    out = Path(settings.output_dir)
+    records = read_records(settings.train)
+    space = model_space(settings.model)
+    print_fn(f"Locate warm-up on {len(records)} records in {settings.train} ...")
+    images = [_image(r, settings.train) for r in records]
+    model, processor = load_for_training(settings.model)
+    mark_losses, hit = _mark(model, processor, records, images, settings, out, print_fn)
+    where_losses = _where(model, processor, records, images, space, settings, out, print_fn)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    result = LocateWarmupResult(out, len(records), mark_losses, hit, where_losses,
+                                time.perf_counter() - started)
+    write_training_info(out, {
+        "stage": "locate-warmup", "settings": asdict(settings), "examples": len(records),
+        "mark_losses": mark_losses, "mark_hit_rate": hit, "where_losses": where_losses,
+        "seconds": round(result.seconds, 1),
+    })
+    return result
+
+
+def _image(record, dataset_path):
+    from trainer.conversations import load_record_image
+
+    return load_record_image(record, dataset_path)
+
+
+def _run_arguments(settings: LocateWarmupSettings, out: Path) -> dict[str, Any]:
+    from trainer.modeling import precision_flags
+
+    return dict(
+        output_dir=str(out / "locate-run"), lr_scheduler_type="cosine", warmup_steps=20,
+        seed=settings.seed, logging_steps=settings.logging_steps, save_strategy="no",
+        report_to=[], disable_tqdm=True, dataloader_pin_memory=False, **precision_flags(),
+    )
+
+
+def _mark(model, processor, records, images, settings, out: Path,
+          print_fn) -> tuple[list[float], float | None]:
+    """Phase 1: the tower and projector learn per-token region/artifact masks and the label."""
+    if not settings.mark_epochs:
+        return [], None
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    from trainer.runs import logged, progress_callback, quiet
+    from trainer.warmup import LABELS
+
+    if not hasattr(getattr(model, "model", None), "visual"):
+        raise ValueError(f"{settings.model}: no vision tower (model.model.visual) to train")
+    vision = model.config.vision_config
+    merge = vision.spatial_merge_size
+    marker = _marker_class()(model.model.visual, vision.out_hidden_size, merge)
+    image_processor = processor.image_processor
+    examples = list(range(len(records)))
+
+    def collate(batch):
+        encoded = image_processor(images=[images[i] for i in batch], return_tensors="pt")
+        grids = encoded["image_grid_thw"]
+        cells = [cell_targets(records[i], int(g[1]) // merge, int(g[2]) // merge)
+                 for i, g in zip(batch, grids, strict=True)]
+        batch_out = {
+            "pixel_values": encoded["pixel_values"], "image_grid_thw": grids,
+            "cells": torch.cat(cells),
+            "labels": torch.tensor([LABELS.index(records[i].label) for i in batch]),
+        }
+        if settings.positions:
+            batch_out["places"] = torch.cat([token_places(int(g[1]) // merge, int(g[2]) // merge)
+                                             for g in grids])
+        return batch_out
+
+    run_args = _run_arguments(settings, out)
+    run_args.pop("activation_checkpointing", None)  # the marker is not a PreTrainedModel
+    args = TrainingArguments(
+        num_train_epochs=settings.mark_epochs, learning_rate=settings.mark_learning_rate,
+        per_device_train_batch_size=settings.mark_batch_size, remove_unused_columns=False,
+        **run_args,
+    )
+    trainer = Trainer(model=marker, args=args, train_dataset=examples, data_collator=collate,
+                      callbacks=[progress_callback("locate warm-up (mark)", print_fn)])
+    quiet(trainer)
+    steps = math.ceil(len(examples) / settings.mark_batch_size * settings.mark_epochs)
+    print_fn(f"Marking regions per image token: {len(examples)} images, about {steps} steps ...")
+    trainer.train()
+    shutil.rmtree(out / "locate-run", ignore_errors=True)
+    hit = _hit_rate(marker, collate, records, settings.mark_batch_size)
+    print_fn(f"  top marked cell inside an artifact on {hit:.0%} of the ai-generated "
+             f"training images (first {MARK_CHECK} records)")
+    return logged(trainer, "loss"), hit
+
+
+MARK_CHECK = 200  # training records the marker is checked on afterwards (a cheap sanity check)
+
+
+def _hit_rate(marker, collate, records, batch_size: int) -> float | None:
+    """Share of ai-generated records (of the first MARK_CHECK) whose highest artifact logit is
+    on a token whose cell an artifact covers."""
+    import torch
+
+    from inspector.core.protocol import AI_GENERATED
+
+    indices = [i for i in range(min(MARK_CHECK, len(records)))
+               if records[i].label == AI_GENERATED]
+    if not indices:
+        return None
+    marker.eval()
+    hits = 0
+    with torch.no_grad():
+        for k in range(0, len(indices), batch_size):
+            batch = collate(indices[k : k + batch_size])
+            logits = marker(batch["pixel_values"], batch["image_grid_thw"])["cell_logits"][:, 1]
+            counts = (batch["image_grid_thw"].prod(-1) // marker.merge**2).tolist()
+            for scores, cover in zip(logits.split(counts), batch["cells"][:, 1].split(counts),
+                                     strict=True):
+                hits += int(cover[int(scores.argmax())] > 0)
+    return hits / len(indices)
+
+
+def _where(model, processor, records, images, space, settings, out: Path,
+           print_fn) -> list[float]:
+    """Phase 2: the language model and projector learn to answer WHERE_QUESTION with boxes."""
+    if not settings.where_steps:
+        return []
+    from trl import SFTConfig, SFTTrainer
+
+    from trainer.conversations import gt_model_boxes, trl_row
+    from trainer.modeling import freeze
+    from trainer.rows import to_dataset
+    from trainer.runs import logged, progress_callback, quiet
+
+    rows = []
+    for record, image in zip(records, images, strict=True):
+        width, height = space.resized_size((record.width, record.height))
+        # reading order (top to bottom, then left to right): one right answer per image
+        boxes = sorted((snap_box(b, settings.snap, width, height)
+                        for b in gt_model_boxes(record, space)), key=lambda b: (b[1], b[0]))
+        message = [{"role": "user", "content": [{"type": "image", "image": image},
+                                                {"type": "text", "text": WHERE_QUESTION}]}]
+        rows.append(trl_row(message, where_target(boxes)))
+    # by default the tower keeps what phase 1 taught it (as in SFT)
+    freeze(model, train_vision=settings.where_vision, train_projector=True, method="full")
+    config = SFTConfig(
+        max_steps=settings.where_steps, learning_rate=settings.where_learning_rate,
+        per_device_train_batch_size=settings.where_batch_size, **_run_arguments(settings, out),
+    )
+    trainer = SFTTrainer(model=model, args=config, train_dataset=to_dataset(rows),
+                         processing_class=processor,
+                         callbacks=[progress_callback("locate warm-up (where)", print_fn)])
+    quiet(trainer)
+    print_fn(f"Teaching the language model where the regions are: {settings.where_steps} "
+             "steps ...")
+    trainer.train()
+    shutil.rmtree(out / "locate-run", ignore_errors=True)
+    for param in model.parameters():
+        param.requires_grad_(True)
+    model.eval()
+    return logged(trainer, "loss")
+
+
+def register(subparsers) -> None:
+    """Add the ``locate-warmup`` subcommand to lte-train's subparsers."""
+    d = LocateWarmupSettings(model=Path("."), train=Path("."), output_dir=Path("."))
+    p = subparsers.add_parser(
+        "locate-warmup",
+        help="teach a model trained from nothing to write where the evidence is (before SFT)",
+        description="Two phases on the training records: (1, mark) the vision tower and "
+        "projector learn, per image token, whether its cell lies in a region and in a planted "
+        "artifact, and the image label; (2, where) the language model and projector learn to "
+        "answer one short question with the regions' boxes only (bbox_2d, model space, snapped "
+        "to the patch grid). Run it after `lte-train warmup` and start SFT from the result. "
+        "Not needed for a pre-trained Qwen-VL checkpoint.",
+    )
+    p.add_argument("model", type=Path, metavar="MODEL_DIR", help="model folder (not an adapter)")
+    p.add_argument("train", type=Path, metavar="TRAIN.jsonl", help="training records")
+    p.add_argument("-o", "--output-dir", type=Path, required=True, metavar="DIR",
+                   help="where the result goes")
+    p.add_argument("--mark-epochs", type=float, default=d.mark_epochs, metavar="N",
+                   help=f"phase 1 passes over the images (default {d.mark_epochs:g}; 0 skips it)")
+    p.add_argument("--where-steps", type=int, default=d.where_steps, metavar="N",
+                   help=f"phase 2 steps (default {d.where_steps}; 0 skips it)")
+    p.add_argument("--snap", type=int, default=d.snap, metavar="PX",
+                   help=f"snap phase-2 boxes to this grid (default {d.snap}; 0: exact boxes)")
+    p.add_argument("--positions", action="store_true",
+                   help="phase 1 also teaches each token its own row and column")
+    p.add_argument("--where-vision", action="store_true",
+                   help="phase 2 also trains the vision tower (default: frozen, as in SFT)")
+    p.add_argument("--seed", type=int, default=d.seed, metavar="N")
+    p.set_defaults(func=_cmd_locate_warmup)
+
+
+def _cmd_locate_warmup(args) -> int:
+    import sys
+
+    settings = LocateWarmupSettings(
+        model=args.model, train=args.train, output_dir=args.output_dir,
+        mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
+        positions=args.positions, where_vision=args.where_vision, seed=args.seed,
+    )
+    try:
+        result = run_locate_warmup(settings)
+    except ValueError as exc:
+        print(f"lte-train locate-warmup: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Done: {result.examples} images in {result.seconds:.0f}s; model in "
+          f"{result.output_dir}")
+    return 0
