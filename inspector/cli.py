@@ -31,14 +31,10 @@ from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open
 from inspector.core.backends.remote import SERVER_MAX_PIXELS, SERVER_MIN_PIXELS
 from inspector.core.batch import run_concurrently
 from inspector.core.batch_output import append_json_line, batch_summary
-from inspector.core.casestore import (
-    CaseError,
-    CaseStore,
-    comparison_rows_for,
-    write_comparison_csv,
-)
+from inspector.core.casestore import CaseError, CaseStore
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.comparison import comparison_rows_for, write_comparison_csv
 from inspector.core.demo_model import demo_model_dir
 from inspector.core.exports import analysis_record, export_case_tables
 from inspector.core.imageio import ImageLoadError, iter_image_files

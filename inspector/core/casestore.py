@@ -22,14 +22,12 @@ deleted) and says so once in :attr:`CaseStore.problems`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
 import logging
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,19 +42,17 @@ from inspector.core.atomic import (  # noqa: F401  (atomic_write_json: re-export
     is_temp_name,
 )
 from inspector.core.case_recovery import recover_leftovers
+from inspector.core.comparison import comparison_rows_for, write_comparison_csv
 from inspector.core.forensics import map_png_bytes
 from inspector.core.results import OVERRIDE_VERDICTS, Analysis, ExaminerInput, utc_now
 
 __all__ = [
     "CASE_SCHEMA_VERSION",
-    "COMPARISON_COLUMNS",
     "CaseError",
     "CaseMeta",
     "CaseStore",
     "atomic_write_bytes",
     "atomic_write_json",
-    "comparison_rows_for",
-    "write_comparison_csv",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,10 +62,6 @@ CASE_FILE = "case.json"
 CUSTODY_FILE = "custody.jsonl"
 ANALYSES_DIR = "analyses"
 CLOSEUPS_DIR = "closeups"
-COMPARISON_COLUMNS = (
-    "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds",
-    "verdict_of_record", "override", "override_by", "override_at", "examiner_notes",
-)  # fmt: skip
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ANALYSIS_ID = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
@@ -130,74 +122,6 @@ class CaseMeta:
             software_version=str(data.get("software_version", "")),
             schema_version=version,
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Comparison table
-# --------------------------------------------------------------------------------------------
-
-
-def comparison_rows_for(analyses: Iterable[Analysis]) -> list[dict[str, Any]]:
-    """One row per analysis: initial vs final verdict (None = unparsed), as the report shows.
-
-    ``verdict_of_record`` is the examiner's override when there is one, else the final verdict;
-    ``override_by`` / ``override_at`` say who overrode and when (empty without an override), and
-    ``examiner_notes`` why.
-    """
-    rows = []
-    for a in analyses:
-        overridden = a.overridden
-        rows.append({
-            "file": a.evidence.path,
-            "sha256": a.evidence.sha256,
-            "initial": a.initial_verdict,
-            "final": a.final_verdict,
-            "changed": a.changed,
-            "confidence": a.final_confidence,
-            "regions": len(a.regions),
-            "seconds": a.timings.get("total"),
-            "verdict_of_record": a.verdict_of_record,
-            "override": a.examiner.override_verdict,
-            "override_by": a.examiner.examiner if overridden else "",
-            "override_at": (a.examiner.updated or "") if overridden else "",
-            "examiner_notes": a.examiner.notes,
-        })  # fmt: skip
-    return rows
-
-
-def _csv_text(value: Any) -> str:
-    # Spreadsheets run cells starting with these as formulas; evidence file names, examiner names
-    # and notes are untrusted text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
-        return "'" + value
-    return value
-
-
-def write_comparison_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write the comparison table as CSV (UTF-8 with BOM, for spreadsheets), atomically."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(COMPARISON_COLUMNS)
-    for row in rows:
-        changed = row["changed"]
-        conf = row["confidence"]
-        seconds = row["seconds"]
-        writer.writerow([
-            _csv_text(row["file"]),
-            row["sha256"],
-            row["initial"] or "unparsed",
-            row["final"] or "unparsed",
-            {True: "yes", False: "no", None: ""}[changed],
-            "" if conf is None else f"{conf:.4f}",
-            row["regions"],
-            "" if seconds is None else f"{seconds:.3f}",
-            row["verdict_of_record"] or "unparsed",
-            row["override"] or "",
-            _csv_text(row["override_by"] or ""),
-            row["override_at"] or "",
-            _csv_text(row["examiner_notes"] or ""),
-        ])  # fmt: skip
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,21 +46,17 @@ from inspector.core.image_diagnosis import (
 from inspector.core.image_files import IMAGE_SUFFIXES, iter_image_files
 from inspector.core.image_pixels import apply_orientation, exif_summary, frame_count, to_rgb
 
-# The names other modules import from here (the split kept them): the public ones, and the
-# helpers inspector.core.preview shares.
-_classify = classify
-_exif_summary = exif_summary
-_apply_orientation = apply_orientation
-_to_rgb = to_rgb
-
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "ERROR_KINDS",
     "IMAGE_SUFFIXES",
     "ImageLoadError",
+    "DecodedImage",
     "LoadedImage",
+    "decode_evidence",
     "iter_image_files",
     "load_image",
+    "read_evidence",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,9 +99,49 @@ def load_image(
     if max_pixels <= 0 or max_bytes <= 0:
         raise ValueError("max_pixels and max_bytes must be positive")
     p = Path(path)
-    data = _read_evidence(p, max_bytes)
+    data = read_evidence(p, max_bytes)
     digest = hashlib.sha256(data).hexdigest()
+    decoded = decode_evidence(p, data, max_pixels=max_pixels)
+    return LoadedImage(
+        path=p,
+        image=decoded.image,
+        sha256=digest,
+        size_bytes=len(data),
+        format=decoded.format,
+        width=decoded.image.width,
+        height=decoded.image.height,
+        original_mode=decoded.original_mode,
+        frame_count=decoded.frame_count,
+        orientation=decoded.orientation,
+        exif=decoded.exif,
+        data=data,
+    )
 
+
+@dataclass
+class DecodedImage:
+    """What :func:`decode_evidence` makes of a file's bytes."""
+
+    image: Image.Image  # RGB, EXIF orientation applied, loaded, detached from the bytes
+    format: str
+    width: int  # of the full image, after orientation (the image is smaller when drafted)
+    height: int
+    original_mode: str
+    frame_count: int
+    orientation: int | None
+    exif: dict[str, str] = field(default_factory=dict)
+
+
+def decode_evidence(
+    p: Path, data: bytes, *, max_pixels: int, draft_side: int | None = None
+) -> DecodedImage:
+    """Decode an evidence file's bytes defensively: the one decoder of the analysis and the view.
+
+    Refuses images over ``max_pixels`` from the header, empty ones, and truncated data; applies
+    the EXIF orientation and converts to RGB. With ``draft_side``, a JPEG is decoded at the
+    smallest DCT scale (1/2, 1/4, 1/8) that keeps both sides at least that long — a preview, not
+    the pixels an analysis sees. Raises :class:`ImageLoadError` with the reason in words.
+    """
     opened = _open(p, data)
     with opened as im:
         fmt = im.format or "unknown"
@@ -123,6 +159,8 @@ def load_image(
         compression = _tiff_compression(im)
         with _library_messages(fmt == "TIFF") as said:
             try:
+                if draft_side is not None and fmt == "JPEG":
+                    im.draft("RGB", (draft_side, draft_side))
                 im.load()
             except Exception as exc:
                 failure: Exception | None = exc
@@ -146,21 +184,11 @@ def load_image(
             frames = frame_count(im)
         except Exception as exc:
             raise classify(p, data, exc, fmt) from exc
-
-    return LoadedImage(
-        path=p,
-        image=rgb,
-        sha256=digest,
-        size_bytes=len(data),
-        format=fmt,
-        width=rgb.width,
-        height=rgb.height,
-        original_mode=original_mode,
-        frame_count=frames,
-        orientation=orientation,
-        exif=exif,
-        data=data,
-    )
+    if draft_side is None:
+        width, height = rgb.size
+    elif orientation in (5, 6, 7, 8):  # the header's size, turned as the pixels were
+        width, height = height, width
+    return DecodedImage(rgb, fmt, width, height, original_mode, frames, orientation, exif)
 
 
 def _open(p: Path, data: bytes) -> Image.Image:
@@ -250,7 +278,7 @@ class _BombRefused(Exception):
     """Cause attached to a too-large refusal made by our own header check."""
 
 
-def _read_evidence(p: Path, max_bytes: int) -> bytes:
+def read_evidence(p: Path, max_bytes: int) -> bytes:
     """Return the file's bytes, opened read-only (and without touching atime where allowed)."""
     try:
         st = p.stat()

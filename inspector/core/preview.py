@@ -10,7 +10,6 @@ full decode. Runs on any thread; nothing here touches Qt.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,11 +19,8 @@ from PIL import Image
 from inspector.core.imageio import (
     DEFAULT_MAX_BYTES,
     ImageLoadError,
-    _apply_orientation,
-    _classify,
-    _exif_summary,
-    _read_evidence,
-    _to_rgb,
+    decode_evidence,
+    read_evidence,
 )
 
 __all__ = ["PREVIEW_MAX_SIDE", "EvidenceCheck", "check_evidence", "preview_of"]
@@ -89,7 +85,7 @@ def check_evidence(
     """
     p = Path(path)
     try:
-        data = _read_evidence(p, max_bytes)
+        data = read_evidence(p, max_bytes)
     except ImageLoadError as exc:
         state: State = "missing" if exc.kind == "not-found" else "unreadable"
         return EvidenceCheck(str(path), state, message=exc.message)
@@ -111,25 +107,6 @@ def check_evidence(
 def _decode_preview(
     p: Path, data: bytes, max_side: int, max_pixels: int
 ) -> tuple[Image.Image, int, int]:
-    try:
-        opened = Image.open(io.BytesIO(data))
-    except Exception as exc:
-        raise _classify(p, data, exc) from exc
-    with opened as im:
-        fmt = im.format
-        width, height = im.size
-        if width * height > max_pixels:
-            raise ImageLoadError("too-large", p, f"{width}×{height} pixels is too large to show.")
-        _, orientation = _exif_summary(im)
-        if orientation in (5, 6, 7, 8):
-            width, height = height, width
-        try:
-            if fmt == "JPEG":
-                im.draft("RGB", (max_side, max_side))  # DCT scaling: decode at 1/2, 1/4 or 1/8
-            im.load()
-            rgb = _to_rgb(_apply_orientation(im, orientation))
-            if rgb is im:
-                rgb = im.copy()
-        except Exception as exc:
-            raise _classify(p, data, exc, fmt) from exc
-    return preview_of(rgb, max_side), width, height
+    """The preview (the analysis's decoder, JPEGs drafted to ``max_side``) and the full size."""
+    decoded = decode_evidence(p, data, max_pixels=max_pixels, draft_side=max_side)
+    return preview_of(decoded.image, max_side), decoded.width, decoded.height
