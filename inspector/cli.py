@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import signal
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from inspector.core.backends.base import BackendError, GenerationSettings
 from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
 from inspector.core.backends.remote import SERVER_MAX_PIXELS, SERVER_MIN_PIXELS
 from inspector.core.batch import run_concurrently
-from inspector.core.batch_output import append_json_line, batch_summary
+from inspector.core.batch_output import BatchRun, batch_summary
 from inspector.core.casestore import CaseError, CaseStore
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
@@ -371,13 +370,7 @@ def cmd_analyze(args) -> int:
         print(f"batch: {batch.reason}", file=sys.stderr)
         args.concurrency = batch.size
 
-    interrupted = False
-
-    def on_sigint(signum, frame):  # first Ctrl-C cancels the running image, then stops
-        nonlocal interrupted
-        interrupted = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    run = BatchRun(args.json)  # the first Ctrl-C cancels the running image, then stops
     failures = skipped = processed = 0
     case_failed = False
     run_analyses: list[Analysis] = []
@@ -401,25 +394,24 @@ def cmd_analyze(args) -> int:
                 sys.stderr.write(event.text)
                 sys.stderr.flush()
 
-        return pipeline.analyze(path, on_event, lambda: interrupted), closeups, maps
+        return pipeline.analyze(path, on_event, run.is_interrupted), closeups, maps
 
     class _StopBatch(Exception):
         pass
 
     def on_done(path: Path, result, error: BaseException | None) -> None:
         """Runs in this thread, one image at a time: print, store, write JSON."""
-        nonlocal failures, processed, interrupted, case_failed
+        nonlocal failures, processed, case_failed
         if isinstance(error, AnalysisCancelled):
             print(f"{path}: cancelled", flush=True)
-            interrupted = True
+            run.interrupted = True
             return
         if isinstance(error, ImageLoadError | BackendError):
             failures += 1
             processed += 1
             message = error.message if isinstance(error, ImageLoadError) else str(error)
             print(f"{path}: FAILED: {message}", flush=True)
-            if out:
-                append_json_line(out, error_record(path, message))
+            run.write(error_record(path, message))
             if store:
                 store.log("analysis-failed", args.examiner, hashes.get(path) or "",
                           str(path), message)
@@ -440,8 +432,7 @@ def cmd_analyze(args) -> int:
         run_analyses.append(analysis)
         print("\n".join([f"{path}: {summary_line(analysis)}",
                          *cli_forensics.analysis_forensic_lines(analysis)]), flush=True)
-        if out:
-            append_json_line(out, analysis_record(analysis))
+        run.write(analysis_record(analysis))
 
     to_analyze = []
     for path in files:
@@ -453,20 +444,16 @@ def cmd_analyze(args) -> int:
             processed += 1
         else:
             to_analyze.append(path)
-    out = open(args.json, "a", encoding="utf-8") if args.json else None  # noqa: SIM115
-    try:
-        if to_analyze:
-            run_concurrently(analyze_one, to_analyze, args.concurrency, on_done,
-                             lambda: interrupted)
-    except _StopBatch:
-        pass
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if out:
-            out.close()
+    with run:
+        try:
+            if to_analyze:
+                run_concurrently(analyze_one, to_analyze, args.concurrency, on_done,
+                                 run.is_interrupted)
+        except _StopBatch:
+            pass
     print(batch_summary(processed, len(files), failures,
                         [f"{skipped} skipped (already in the case)" if skipped else ""],
-                        interrupted=interrupted), file=sys.stderr)
+                        interrupted=run.interrupted), file=sys.stderr)
     if case_failed:
         return EXIT_USAGE
 
@@ -483,13 +470,13 @@ def cmd_analyze(args) -> int:
             return EXIT_USAGE
         print(f"Comparison table: {args.csv}", file=sys.stderr)
     if args.report:
-        if interrupted:
+        if run.interrupted:
             print("note: interrupted, so the report was not rendered", file=sys.stderr)
         else:
             code = _render_report(store, args.report, args.page_size, args.examiner)
             if code != EXIT_OK:
                 return code
-    if interrupted:
+    if run.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failures else EXIT_OK
 

@@ -20,7 +20,6 @@ Also here: the pieces `analyze --forensics[=NAMES]` uses (the option, its lines 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,7 +144,7 @@ class _MapWriteError(Exception):
 
 def cmd_forensics(args: argparse.Namespace) -> int:
     from inspector.core.atomic import atomic_write_bytes
-    from inspector.core.batch_output import append_json_line, batch_summary
+    from inspector.core.batch_output import BatchRun, batch_summary
     from inspector.core.forensics import (
         ANALYSIS_NAMES,
         ForensicInput,
@@ -169,11 +168,7 @@ def cmd_forensics(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_USAGE
 
-    interrupted = False
-
-    def on_sigint(signum, frame):  # first Ctrl-C stops after the running analysis
-        nonlocal interrupted
-        interrupted = True
+    run = BatchRun(args.json)  # the first Ctrl-C stops after the running analysis
 
     def analyse(path: Path, loaded) -> dict[str, Any]:
         evidence = ForensicInput.from_loaded(loaded)
@@ -200,15 +195,13 @@ def cmd_forensics(args: argparse.Namespace) -> int:
             print(result_line(data), flush=True)
 
         run_forensics(evidence, only=[n for n in names if is_jpeg or n not in JPEG_ONLY],
-                      on_result=on_result, is_cancelled=lambda: interrupted)
+                      on_result=on_result, is_cancelled=run.is_interrupted)
         return record
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    out = open(args.json, "a", encoding="utf-8") if args.json else None  # noqa: SIM115
     failures = processed = analysis_errors = 0
-    try:
+    with run:
         for number, path in enumerate(files, start=1):
-            if interrupted:
+            if run.interrupted:
                 break
             print(f"[{number}/{len(files)}] {path}", file=sys.stderr, flush=True)
             try:
@@ -217,8 +210,7 @@ def cmd_forensics(args: argparse.Namespace) -> int:
                 failures += 1
                 processed += 1
                 print(f"{path}: FAILED: {exc.message}", flush=True)
-                if out:
-                    append_json_line(out, {"file": str(path), "error": exc.message})
+                run.write({"file": str(path), "error": exc.message})
                 continue
             print(f"{path}: {loaded.width}×{loaded.height} {loaded.format}, sha256 "
                   f"{loaded.sha256}", flush=True)
@@ -229,20 +221,15 @@ def cmd_forensics(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             finally:
                 del loaded  # a 40-megapixel image is not kept while the next one loads
-            if interrupted:
+            if run.interrupted:
                 print(f"{path}: cancelled", flush=True)
                 break
             processed += 1
             analysis_errors += sum(1 for n in names if (record[n] or {}).get("error"))
-            if out:
-                append_json_line(out, record)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if out:
-            out.close()
+            run.write(record)
     print(batch_summary(processed, len(files), failures,
                         [f"{analysis_errors} analyses failed" if analysis_errors else ""],
-                        interrupted=interrupted), file=sys.stderr)
-    if interrupted:
+                        interrupted=run.interrupted), file=sys.stderr)
+    if run.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failures or analysis_errors else EXIT_OK
