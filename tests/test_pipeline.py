@@ -230,3 +230,23 @@ def test_a_parser_exception_is_a_problem_on_the_image_not_a_crash(
     assert analysis.initial_verdict == "ai-generated"
     assert analysis.query2.verdict is None and analysis.findings == []
     assert any("Query-2 answer could not be parsed" in p for p in analysis.query2.problems)
+
+
+OUTSIDE_ANSWER = (
+    '<explanation>Two odd areas.</explanation>\n<regions>[{"bbox_2d": [5000, 5000, 5100, 5100], '
+    '"label": "hand"}, {"bbox_2d": [6000, 10, 6100, 90], "label": "sky"}]</regions>\n'
+    "<verdict>ai-generated</verdict>"
+)
+
+
+def test_regions_all_outside_the_image_are_a_problem_of_the_answer_not_silence(photo_path):
+    """Boxes written for another image size (the demo on a downscaled copy) all fall outside:
+    the record must say so, not that no region was located."""
+    pipeline = Pipeline(StreamingBackend((OUTSIDE_ANSWER, EXAMINE_ANSWER)),
+                        PipelineOptions(policy=CloseupPolicy()))
+    analysis = pipeline.analyze(photo_path)
+    assert analysis.regions == [] and analysis.query2 is None
+    assert any("all 2 region(s) of the answer lie outside the image" in p
+               for p in analysis.query1.problems), analysis.query1.problems
+    assert analysis.examine_skipped.startswith("every region the model gave lay outside")
+    assert analysis.final_verdict == "ai-generated"  # the initial verdict stands

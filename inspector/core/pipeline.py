@@ -295,6 +295,9 @@ class Pipeline:
                 problems1.append(f"region {raw.label!r} has no area inside the image; dropped")
             else:
                 regions.append(record)
+        if answer1.regions and not regions:  # not "no regions": the answer gave some
+            problems1.append(f"all {len(answer1.regions)} region(s) of the answer lie outside the "
+                             f"image ({size[0]}×{size[1]} pixels): nothing could be examined")
         if turn1.stop_reason == "length":
             problems1.append("the answer reached the token limit and was cut off")
         query1 = _query_record(turn1, answer1.explanation, answer1.verdict, problems1)
@@ -312,6 +315,11 @@ class Pipeline:
             analysis.examine_skipped = "examination turned off (Query 1 only)"
         elif policy.mode == "none":
             analysis.examine_skipped = "close-ups turned off (none); the initial verdict stands"
+        elif not regions and answer1.regions:  # boxes for another image size, for example
+            analysis.examine_skipped = (
+                f"every region the model gave lay outside the image ({size[0]}×{size[1]} "
+                "pixels); the initial verdict stands"
+            )
         elif not regions:
             analysis.examine_skipped = "no regions located; the initial verdict stands"
         else:
