@@ -29,7 +29,14 @@ from inspector.core.backends.base import BackendError, GenerationSettings
 from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
 from inspector.core.backends.remote import SERVER_MAX_PIXELS, SERVER_MIN_PIXELS
 from inspector.core.batch import run_concurrently
-from inspector.core.batch_output import BatchRun, batch_summary
+from inspector.core.batch_output import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    BatchRun,
+    batch_summary,
+)
 from inspector.core.casestore import CaseError, CaseStore
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
@@ -40,7 +47,6 @@ from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
 from inspector.core.wording import override_text, p_ai_text, verdict_text
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PAGE_SIZES = ("A4", "Letter")
 
 

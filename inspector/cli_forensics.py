@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from inspector.core.batch_output import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+
 ALL = "all"
 
 
@@ -86,12 +87,13 @@ def expand_bare_forensics(argv: Sequence[str]) -> list[str]:
 
 
 def _is_name_list(word: str) -> bool:
-    """True for "ela", "noise,ela" or "all" when no file of that name is here."""
-    from inspector.core.forensics import ANALYSIS_NAMES
-
-    parts = [part.strip().lower() for part in word.split(",") if part.strip()]
-    known = set(ANALYSIS_NAMES) | {ALL}
-    return bool(parts) and all(part in known for part in parts) and not Path(word).exists()
+    """True for "ela", "noise,ela" or "all" (what the option accepts) when no file of that name
+    is here."""
+    try:
+        _analysis_names(word)
+    except argparse.ArgumentTypeError:
+        return False
+    return not Path(word).exists()
 
 
 def add_forensics_command(sub) -> None:

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from inspector.core.batch_output import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
 
 def add_model_commands(sub) -> None:
@@ -93,7 +93,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except DownloadError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_SOME_FAILED
     finally:
         signal.signal(signal.SIGINT, previous)
     print(f"\ndownloaded to {path}", file=sys.stderr)

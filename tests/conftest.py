@@ -33,6 +33,18 @@ def _widgets_application():
     yield QApplication.instance() or QApplication([])
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For training tests: the tiny model's matrices are too small to gain from threads; on a
+    busy machine extra threads only stall each other (seconds per step instead of a tenth)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def shared_fixtures() -> Path:
     """The test files kept in the repository (tests/fixtures; C2PA files with their licence), so
     a fresh clone tests itself with nothing beside it."""

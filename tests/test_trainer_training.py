@@ -19,15 +19,7 @@ from trainer.grpo import GRPOSettings, _parts, reward_plan, run_grpo
 from trainer.rewards import staged_rewards
 from trainer.sft import SFTSettings, run_sft
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The tiny model's matrices are too small to gain from threads; on a busy machine extra
-    threads only stall each other (seconds per step instead of a tenth)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -72,20 +72,26 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
-          degradations: tuple[str, ...] = ("clean",), limit: int | None = None) -> dict[str, Any]:
+def _open_for_eval(model_dir: Path, settings: DemoSettings):
+    """The model being made, on the CPU, with the recipe's evaluation token limit."""
     from inspector.core.backends.base import GenerationSettings
     from inspector.core.backends.open import BackendChoice, open_backend
     from inspector.core.backends.spec import LocalModelSpec
+
+    return open_backend(
+        BackendChoice.of_local(LocalModelSpec(source=str(model_dir), device="cpu")),
+        GenerationSettings.with_token_limit(settings.eval_max_new_tokens),
+    )
+
+
+def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
+          degradations: tuple[str, ...] = ("clean",), limit: int | None = None) -> dict[str, Any]:
     from trainer.evaluate import evaluate, markdown_table, write_report
 
     if out.is_file():
         _say(f"  (reusing {out})")
         return json.loads(out.read_text(encoding="utf-8"))
-    backend = open_backend(
-        BackendChoice.of_local(LocalModelSpec(source=str(model_dir), device="cpu")),
-        GenerationSettings.with_token_limit(settings.eval_max_new_tokens),
-    )
+    backend = _open_for_eval(model_dir, settings)
     n = min(limit or settings.test_count, settings.test_count)
     report = evaluate(backend, test_records, degradations=degradations, limit=limit,
                       on_progress=_progress_every(n * len(degradations)))
@@ -97,18 +103,12 @@ def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings
 def _eval_ablations(model_dir: Path, test_records: Path, out: Path,
                     settings: DemoSettings) -> dict[str, Any]:
     """The final model on the test set with located, random and no close-ups (one run)."""
-    from inspector.core.backends.base import GenerationSettings
-    from inspector.core.backends.open import BackendChoice, open_backend
-    from inspector.core.backends.spec import LocalModelSpec
     from trainer.evaluate import ablation_table, evaluate_ablations, write_report
 
     if out.is_file():
         _say(f"  (reusing {out})")
         return json.loads(out.read_text(encoding="utf-8"))
-    backend = open_backend(
-        BackendChoice.of_local(LocalModelSpec(source=str(model_dir), device="cpu")),
-        GenerationSettings.with_token_limit(settings.eval_max_new_tokens),
-    )
+    backend = _open_for_eval(model_dir, settings)
     report = evaluate_ablations(backend, test_records,
                                 on_progress=_progress_every(3 * settings.test_count))
     write_report(report, out, out.with_suffix(".md"))

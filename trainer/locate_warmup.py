@@ -210,13 +210,9 @@ def _image(record, dataset_path):
 
 
 def _run_arguments(settings: LocateWarmupSettings, out: Path) -> dict[str, Any]:
-    from trainer.modeling import precision_flags
+    from trainer.runs import scratch_run_arguments
 
-    return dict(
-        output_dir=str(out / "locate-run"), lr_scheduler_type="cosine", warmup_steps=20,
-        seed=settings.seed, logging_steps=settings.logging_steps, save_strategy="no",
-        report_to=[], disable_tqdm=True, dataloader_pin_memory=False, **precision_flags(),
-    )
+    return scratch_run_arguments(out / "locate-run", settings.seed, settings.logging_steps)
 
 
 def _mark(model, processor, records, images, settings, out: Path,

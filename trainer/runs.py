@@ -1,12 +1,21 @@
-"""Helpers around a Hugging Face ``Trainer`` run, shared by SFT and GRPO: progress, checkpoints."""
+"""Helpers around a Hugging Face ``Trainer`` run, shared by SFT, GRPO and the warm-ups: progress,
+checkpoints, the arguments of a short run that saves nothing."""
 
 from __future__ import annotations
 
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["drop_checkpoints", "last_checkpoint", "logged", "progress_callback", "quiet"]
+__all__ = [
+    "drop_checkpoints",
+    "last_checkpoint",
+    "logged",
+    "progress_callback",
+    "quiet",
+    "scratch_run_arguments",
+]
 
 
 def progress_callback(stage: str, print_fn):
@@ -63,3 +72,15 @@ def drop_checkpoints(folder: Path) -> None:
     """A finished run keeps its final weights; intermediate checkpoints were only for resume."""
     for ckpt in Path(folder).glob("checkpoint-*"):
         shutil.rmtree(ckpt, ignore_errors=True)
+
+
+def scratch_run_arguments(scratch: Path, seed: int, logging_steps: int) -> dict[str, Any]:
+    """Training arguments of a warm-up phase: cosine schedule, no checkpoints, no reports; the
+    ``scratch`` folder gets nothing worth keeping (the caller removes it after the run)."""
+    from trainer.modeling import precision_flags
+
+    return dict(
+        output_dir=str(scratch), lr_scheduler_type="cosine", warmup_steps=20,
+        seed=seed, logging_steps=logging_steps, save_strategy="no",
+        report_to=[], disable_tqdm=True, dataloader_pin_memory=False, **precision_flags(),
+    )

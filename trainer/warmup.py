@@ -185,14 +185,9 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
 
 
 def _run_arguments(settings: WarmupSettings, out: Path) -> dict[str, Any]:
-    """The training arguments both phases share (a scratch folder: no checkpoints are saved)."""
-    from trainer.modeling import precision_flags
+    from trainer.runs import scratch_run_arguments
 
-    return dict(
-        output_dir=str(out / "warmup-run"), lr_scheduler_type="cosine", warmup_steps=20,
-        seed=settings.seed, logging_steps=settings.logging_steps, save_strategy="no",
-        report_to=[], disable_tqdm=True, dataloader_pin_memory=False, **precision_flags(),
-    )
+    return scratch_run_arguments(out / "warmup-run", settings.seed, settings.logging_steps)
 
 
 def _read(model, processor, examples, settings: WarmupSettings, out: Path, print_fn):

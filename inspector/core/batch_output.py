@@ -14,6 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+# The exit codes of every lte-inspect command: all done; some files (or a download) failed; a
+# usage, model or case error; interrupted by Ctrl-C.
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 
 def append_json_line(out: TextIO, record: dict[str, Any]) -> None:
     """Append one record as a JSON line and make it durable (flush + fsync)."""

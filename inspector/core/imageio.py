@@ -127,7 +127,7 @@ class DecodedImage:
     width: int  # of the full image, after orientation (the image is smaller when drafted)
     height: int
     original_mode: str
-    frame_count: int
+    frame_count: int  # 1 for a preview (``draft_side``): not counted
     orientation: int | None
     exif: dict[str, str] = field(default_factory=dict)
 
@@ -181,7 +181,9 @@ def decode_evidence(
             rgb = to_rgb(oriented)
             if rgb is im:  # detach from the file object before counting frames moves it
                 rgb = im.copy()
-            frames = frame_count(im)
+            # counting frames walks an animation's whole file: the analysis needs it, a preview
+            # shown at every selection does not
+            frames = frame_count(im) if draft_side is None else 1
         except Exception as exc:
             raise classify(p, data, exc, fmt) from exc
     if draft_side is None:

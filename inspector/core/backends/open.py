@@ -121,10 +121,7 @@ def reach_server(spec: RemoteSpec) -> list[str] | None:
     try:  # the list could not be read: is anything listening at all?
         httpx.get(url, timeout=10.0, follow_redirects=False)
     except httpx.ConnectError as exc:
-        reason = str(exc)
-        if "refused" in reason.lower() or "errno 111" in reason.lower():
-            reason = "connection refused — is it running?"
-        raise RemoteConnectionError(f"could not reach the server at {url}: {reason}") from None
+        raise RemoteConnectionError.of(url, str(exc)) from None
     except httpx.TimeoutException:
         raise RemoteConnectionError(
             f"could not reach the server at {url}: no answer within 10 s") from None

@@ -54,6 +54,14 @@ SERVER_MAX_PIXELS = 1024 * QWEN25_TOKEN_PIXELS
 class RemoteConnectionError(BackendError):
     """The server could not be reached at all."""
 
+    @classmethod
+    def of(cls, url: str, reason: str) -> RemoteConnectionError:
+        """From a connection error's text: a refused connection said plainly (the server is
+        not running there), anything else as the library put it."""
+        if "refused" in reason.lower() or "errno 111" in reason.lower():
+            reason = "connection refused — is it running?"
+        return cls(f"could not reach the server at {url}: {reason}")
+
 
 class AuthenticationError(BackendError):
     """HTTP 401/403: the API key is missing or wrong."""
@@ -361,14 +369,7 @@ class RemoteBackend:
                 )
                 return self._read_stream(resp, on_token, cancelled, started, details)
         except httpx.ConnectError as exc:
-            reason = str(exc)
-            if "refused" in reason.lower() or "errno 111" in reason.lower():
-                raise RemoteConnectionError(
-                    f"could not reach the server at {self.url}: connection refused — is it running?"
-                ) from None
-            raise RemoteConnectionError(
-                f"could not reach the server at {self.url}: {self._scrub(reason)}"
-            ) from None
+            raise RemoteConnectionError.of(self.url, self._scrub(str(exc))) from None
         except httpx.TimeoutException:
             raise _Retry(
                 f"the server at {self.url} did not answer within {self.spec.timeout:g} s"
