@@ -1,11 +1,11 @@
 """The main window: queue on the left, the live Locate-Then-Examine view, the batch table.
 
 Thin by design: the worker thread runs the pipeline, the models hold the queue and the table,
-the widgets draw (laid out in ``window_layout``), :class:`CaseSession` writes the case,
-:class:`ExaminerDrafts` carries the examiner's input to it, :class:`Background` does slow work
-off the GUI thread, ``image_display`` shows one image, ``forensics_view`` runs and shows the
-forensic analyses (after the model, or alone without one) and ``window_dialogs`` holds the dialogs.
-This module wires them:
+the widgets draw (laid out in ``window_layout``), :class:`CaseSession` writes the case and
+``case_actions`` opens, creates and exports it, :class:`ExaminerDrafts` carries the examiner's
+input to the case, :class:`Background` does slow work off the GUI thread, ``image_display`` shows
+one image, ``forensics_view`` runs and shows the forensic analyses (after the model, or alone
+without one) and ``window_dialogs`` holds the dialogs. This module wires them:
 
 - What is shown is what is on disk now. Selecting an image re-reads and re-hashes its file off
   the GUI thread (``core.preview.check_evidence``); only when the hash matches the analysis are
@@ -29,13 +29,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-)
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from inspector.core.casestore import CaseError, CaseStore
+from inspector.core.casestore import CaseStore
 from inspector.core.imageio import iter_image_files
 from inspector.core.pipeline import (
     CloseupReady,
@@ -49,13 +45,12 @@ from inspector.core.pipeline import (
 )
 from inspector.core.results import Analysis
 from inspector.gui.background import Background
+from inspector.gui.case_actions import CaseActions
 from inspector.gui.case_session import CaseSession
 from inspector.gui.examiner_drafts import ExaminerDrafts
 from inspector.gui.forensics_view import ForensicsController, forensic_names
 from inspector.gui.image_display import ImageDisplay
-from inspector.gui.image_records import (
-    ImageRecord,
-)
+from inspector.gui.image_records import ImageRecord
 from inspector.gui.models import (
     NOT_LOADED,
     BatchFilterProxy,
@@ -78,7 +73,7 @@ def default_case_folder() -> Path:
     return Path(user_data_dir("lte-inspector")) / "cases" / f"session-{day}"
 
 
-class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
+class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
     def __init__(
         self,
         settings: AppSettings,
@@ -170,123 +165,6 @@ class MainWindow(ImageDisplay, WindowDialogs, QMainWindow):
         self.examiner.edited.connect(self._touched)
         self.cases.write_failed.connect(self.show_error)
         self.state_bar.reanalyse_requested.connect(self.reanalyse_shown)
-
-    # -- case -----------------------------------------------------------------------------------
-
-    def _open_case(self, folder: Path, create: bool = True) -> bool:
-        """Open a case and show *its* analyses: its images in the queue and the table."""
-        self.drafts.keep()
-        self.drafts.save_all()
-        try:
-            case = self.cases.open(folder, create=create, examiner=self.settings.examiner)
-        except (CaseError, OSError) as exc:
-            self.show_error(f"Could not open the case folder {folder}: {exc}")
-            return False
-        self.case = case
-        self.case_label.setText(f"case {case.meta.number}")
-        for problem in case.problems[:3]:
-            self.notify(f"Case {case.meta.number}: {problem}")
-        # the queue keeps what is waiting or running; finished rows of the old case go
-        keep = set(self.queue.pending) | ({self.queue.current} if self.queue.current else set())
-        for path in self.queue_model.paths():
-            if path not in keep:
-                self.queue_model.remove_path(path)
-                self.records.pop(path, None)
-        for analysis in case.latest():
-            path = analysis.evidence.path
-            if path in keep:
-                continue
-            self.records[path] = ImageRecord(analysis=analysis)
-            self.queue_model.set_state(path, "done")
-            self.queue_model.set_analysis(path, analysis)
-        self.table_model.set_analyses(case.latest())
-        self._clear_shown()
-        return True
-
-    def new_case(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the new case (empty)")
-        if not folder:
-            return
-        number, ok = QInputDialog.getText(self, "New case", "Case number:")
-        if not ok:
-            return
-        title, _ = QInputDialog.getText(self, "New case", "Title (optional):")
-        self.create_case(Path(folder), number.strip() or Path(folder).name, title.strip())
-
-    def create_case(self, folder: Path, number: str, title: str = "") -> bool:
-        self.flush_case_writes()
-        try:
-            CaseStore.create(folder, number, title, self.settings.examiner)
-        except CaseError as exc:
-            self.show_error(f"Could not create the case: {exc}")
-            return False
-        return self._open_case(folder, create=False)
-
-    def open_case(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a case folder")
-        if folder:
-            self._open_case(Path(folder), create=False)
-
-    def export_report_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export the case report", "report.pdf",
-                                              "PDF (*.pdf)")
-        if name:
-            self.export_report(Path(name))
-
-    def export_report(self, out: Path, page_size: str = "A4") -> int | None:
-        """Render the open case's PDF report; returns the page count, None on failure."""
-        from PySide6.QtGui import QCursor
-        from PySide6.QtWidgets import QApplication
-
-        from inspector.report.export import export_case_report
-
-        if self.case is None:
-            self.show_error("No case is open: open or create a case before exporting a report.")
-            return None
-        self.drafts.save_all()
-        self.flush_case_writes()
-        QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
-        try:
-            exported = export_case_report(self.case, out, page_size,
-                                          examiner=self.settings.examiner)
-        except (OSError, ValueError, CaseError) as exc:
-            self.show_error(f"Could not write the report {out}: {exc}")
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.notify(f"Report written: {out} ({exported.pages} pages)")
-        return exported.pages
-
-    def export_tables_dialog(self, kind: str) -> None:
-        suffix = {"csv": "CSV (*.csv)", "jsonl": "JSON lines (*.jsonl)"}[kind]
-        name, _ = QFileDialog.getSaveFileName(self, "Export the case", f"case.{kind}", suffix)
-        if name:
-            self.export_tables(**{kind: Path(name)})
-
-    def export_tables(self, csv: Path | None = None, jsonl: Path | None = None) -> bool:
-        """The case's table and/or results with the examiners' verdicts of record (drafts are
-        saved first)."""
-        from inspector.core.exports import export_case_tables
-
-        if self.case is None:
-            self.show_error("No case is open: open or create a case before exporting.")
-            return False
-        self.drafts.save_all()
-        self.flush_case_writes()
-        try:
-            written = export_case_tables(self.case, csv=csv, jsonl=jsonl,
-                                         examiner=self.settings.examiner)
-        except (OSError, CaseError) as exc:
-            self.show_error(f"Could not export the case: {exc}")
-            return False
-        self.notify("Exported " + ", ".join(str(p) for p in written))
-        return True
-
-    def flush_case_writes(self) -> None:
-        """Wait until every finished analysis and examiner edit is on disk."""
-        self.cases.flush()
 
     # -- adding images --------------------------------------------------------------------------
 
