@@ -151,7 +151,7 @@ def _overridden_analysis():
 
 
 def test_summary_line_and_record_carry_the_override():
-    from inspector.cli import analysis_record, summary_line
+    from inspector.cli.analyze import analysis_record, summary_line
 
     analysis = _overridden_analysis()
     line = summary_line(analysis)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inspector.cli import _build_parser, main
-from inspector.cli_forensics import expand_bare_forensics, map_file_name
+from inspector.cli import build_parser, main
+from inspector.cli.forensics import expand_bare_forensics, map_file_name
 from inspector.core.forensics import ANALYSIS_NAMES
 from tests.conftest import skimage_photo
 
@@ -153,22 +153,22 @@ def test_bad_files_get_an_error_line_and_the_batch_goes_on(photos, tmp_path):
 
 def test_a_bare_forensics_flag_means_all_and_leaves_the_path_alone():
     argv = expand_bare_forensics(["analyze", "--forensics", "photo.jpg", "--", "--forensics"])
-    args = _build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     assert args.forensics == ANALYSIS_NAMES
     assert args.paths == ["photo.jpg", "--forensics"]  # after "--" it is a file name
-    args = _build_parser().parse_args(["analyze", "photo.jpg", "--forensics=metadata,ela"])
+    args = build_parser().parse_args(["analyze", "photo.jpg", "--forensics=metadata,ela"])
     assert args.forensics == ("ela", "metadata")
-    assert _build_parser().parse_args(["analyze", "photo.jpg"]).forensics == ()
+    assert build_parser().parse_args(["analyze", "photo.jpg"]).forensics == ()
 
 
 def test_forensics_names_may_follow_the_flag_after_a_space(tmp_path, monkeypatch):
     argv = expand_bare_forensics(["analyze", "--forensics", "ela,noise", "photo.jpg"])
-    args = _build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     assert args.forensics == ("noise", "ela") and args.paths == ["photo.jpg"]
     # a file that happens to be called like an analysis is a path, not a name
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ela").write_bytes(b"")
-    args = _build_parser().parse_args(expand_bare_forensics(["analyze", "--forensics", "ela"]))
+    args = build_parser().parse_args(expand_bare_forensics(["analyze", "--forensics", "ela"]))
     assert args.forensics == ANALYSIS_NAMES and args.paths == ["ela"]
 
 

@@ -1,9 +1,4 @@
-"""`lte-inspect`: headless analysis from the command line.
-
-    lte-inspect analyze PATH... [--model ID_OR_DIR] [--json OUT.jsonl] [--case DIR]
-                        [--csv OUT.csv] [--report OUT.pdf] ...
-    lte-inspect report DIR -o OUT.pdf [--page-size A4|Letter]
-    lte-inspect forensics PATH... [--json OUT.jsonl] [--maps DIR] [--only NAME,...]
+"""`lte-inspect analyze PATH... [--model ID_OR_DIR] [--json OUT.jsonl] [--case DIR] ...`
 
 Each image gets a one-line summary on stdout; with --json, one JSON object per line is appended
 (and flushed to disk) as soon as that image is done, so an interrupted batch keeps its results.
@@ -15,18 +10,16 @@ exit code is 1 if any file failed.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from inspector import __version__, cli_forensics
-from inspector.cli_models import add_model_commands, cmd_download, cmd_models
-from inspector.core.backends.base import BackendError, GenerationSettings
-from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
+from inspector.cli import forensics
+from inspector.cli.case import PAGE_SIZES, render_report
+from inspector.cli.model_loading import load_pipeline, resolve_model
+from inspector.core.backends.base import BackendError
 from inspector.core.backends.remote import SERVER_MAX_PIXELS, SERVER_MIN_PIXELS
 from inspector.core.batch import run_concurrently
 from inspector.core.batch_output import (
@@ -39,25 +32,15 @@ from inspector.core.batch_output import (
 )
 from inspector.core.casestore import CaseError, CaseStore
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
-from inspector.core.closeups import CloseupPolicy
 from inspector.core.comparison import comparison_rows_for, write_comparison_csv
-from inspector.core.demo_model import demo_model_dir
-from inspector.core.exports import analysis_record, export_case_tables
+from inspector.core.exports import analysis_record
 from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
 from inspector.core.wording import override_text, p_ai_text, verdict_text
 
-PAGE_SIZES = ("A4", "Letter")
 
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lte-inspect",
-        description="Tell whether images are photographs or AI-generated "
-        "(Locate-Then-Examine).",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub) -> None:
+    """Add the ``analyze`` command to lte-inspect's subparsers."""
     a = sub.add_parser(
         "analyze",
         help="analyse images and folders",
@@ -106,7 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="(default 1024*28*28)")
     server.add_argument("--concurrency", type=int, default=1, metavar="N",
                         help="images in flight at once against the server (default 1)")
-    cli_forensics.add_forensics_option(a)
+    forensics.add_forensics_option(a)
     c = a.add_argument_group("case file")
     c.add_argument("--case", type=Path, metavar="DIR",
                    help="store the analyses, close-ups and custody log in this case folder "
@@ -126,44 +109,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="after the batch, render the case's PDF report (needs --case)")
     c.add_argument("--page-size", choices=PAGE_SIZES, default="A4", help="report page size")
 
-    r = sub.add_parser(
-        "report",
-        help="render a case's PDF report",
-        description="Render the PDF report of a case folder written by `analyze --case`.",
-    )
-    r.add_argument("case", type=Path, metavar="DIR", help="the case folder")
-    r.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.pdf")
-    r.add_argument("--page-size", choices=PAGE_SIZES, default="A4")
-    r.add_argument("--examiner", default="", metavar="NAME",
-                   help="who exports the report (recorded in the custody log)")
-    e = sub.add_parser(
-        "export",
-        help="write a case's table (CSV) and results (JSONL) with the examiners' verdicts",
-        description="Write the comparison table and/or the results of a case folder, one row or "
-        "line per evidence file (its latest analysis), with the examiner's verdict of record.",
-    )
-    e.add_argument("case", type=Path, metavar="DIR", help="the case folder")
-    e.add_argument("--csv", type=Path, metavar="OUT.csv")
-    e.add_argument("--jsonl", type=Path, metavar="OUT.jsonl")
-    e.add_argument("--examiner", default="", metavar="NAME",
-                   help="who exports (recorded in the custody log)")
-    add_model_commands(sub)
-    cli_forensics.add_forensics_command(sub)
-    return parser
-
-
-# --------------------------------------------------------------------------------------------
-# JSON lines
-# --------------------------------------------------------------------------------------------
-
 
 def error_record(path: Path, message: str) -> dict[str, Any]:
     return {"file": str(path), "error": message}
-
-
-# --------------------------------------------------------------------------------------------
-# analyze
-# --------------------------------------------------------------------------------------------
 
 
 def summary_line(analysis: Analysis) -> str:
@@ -187,23 +135,6 @@ def summary_line(analysis: Analysis) -> str:
     return line
 
 
-def _resolve_model(args) -> str | None:
-    """The model to name in messages: --model, the preset's, or the bundled demo checkpoint."""
-    if args.model:
-        return args.model
-    if args.preset:
-        from inspector.core.presets import PresetError, get_preset
-
-        try:
-            preset = get_preset(args.preset)
-        except PresetError:
-            return args.preset  # the error is reported when the spec is built
-        if preset.kind != "demo":  # a folder or adapter preset without one says what it needs
-            return preset.model_id or args.adapter or args.preset
-    demo = demo_model_dir()
-    return str(demo) if demo is not None else None
-
-
 def _file_sha256(path: Path) -> str | None:
     """SHA-256 of a file's bytes, read only; None when it cannot be read."""
     digest = hashlib.sha256()
@@ -225,76 +156,6 @@ def _open_case(args) -> CaseStore:
     return store
 
 
-def _backend_choice(args, model: str) -> BackendChoice | None:
-    """What --server / --preset / --model ask for; None after printing why it cannot be."""
-    if args.server:
-        from inspector.core.backends.remote import RemoteSpec
-
-        return BackendChoice.of_remote(RemoteSpec(
-            args.server, model=args.server_model or "", model_type=args.server_model_type,
-            min_pixels=args.min_pixels, max_pixels=args.max_pixels,
-        ))  # fmt: skip
-    from inspector.core.backends.spec import LocalModelSpec, to_local_spec
-    from inspector.core.presets import PresetError
-
-    # With a preset, the model is the preset's unless --model names one (the demo preset's is the
-    # bundled checkpoint); a folder or adapter preset without --model gets the preset's error.
-    demo_preset = bool(args.preset) and args.preset.strip().lower() == "demo"
-    fields = dict(
-        source=model if not args.preset or demo_preset else args.model,
-        adapter=args.adapter,
-        dtype=args.dtype,
-        quantization=args.quant,
-        device=args.device,
-        allow_download=args.download,
-        reuse_cache=not args.no_cache_reuse,
-    )
-    fields = {k: v for k, v in fields.items() if v is not None}  # unset: the preset's or default
-    try:
-        spec = to_local_spec(args.preset, **fields) if args.preset else LocalModelSpec(**fields)
-    except (PresetError, BackendError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    return BackendChoice.of_local(spec)
-
-
-def _load_pipeline(args, model: str, policy: CloseupPolicy):
-    """Load the model (or connect to the server); the Pipeline, or None after printing why not."""
-    from inspector.core.pipeline import Pipeline, PipelineOptions
-
-    choice = _backend_choice(args, model)
-    if choice is None:
-        return None
-    settings = GenerationSettings.with_token_limit(args.max_new_tokens)
-    if choice.remote is None:
-        print(f"Loading model {model} …", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    try:
-        backend = open_backend(
-            choice, settings, on_message=lambda text: print(f"memory: {text}", file=sys.stderr)
-        )
-    except ServedModelUnknown as exc:
-        listed = ", ".join(exc.served) if exc.served else "none could be read"
-        print(f"error: pass --server-model NAME (served models: {listed})", file=sys.stderr)
-        return None
-    except BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    p = backend.provenance
-    if choice.remote is not None:
-        print(f"Using {p.model_id} at {p.device}", file=sys.stderr)
-    else:
-        print(
-            f"Loaded {p.model_type} on {p.device} ({p.dtype}, quantization {p.quantization}) in "
-            f"{time.perf_counter() - t0:.1f} s",
-            file=sys.stderr,
-        )
-    if p.is_demo:
-        print("NOTE: this is the demo checkpoint, not a detector.", file=sys.stderr)
-    return Pipeline(backend, PipelineOptions(policy=policy, examine=not args.no_examine,
-                                             forensics=args.forensics))
-
-
 def cmd_analyze(args) -> int:
     from inspector.core.pipeline import (
         AnalysisCancelled,
@@ -310,7 +171,7 @@ def cmd_analyze(args) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    model = args.server or _resolve_model(args)
+    model = args.server or resolve_model(args)
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
         return EXIT_USAGE
@@ -348,7 +209,7 @@ def cmd_analyze(args) -> int:
 
     pipeline = None
     if args.server:  # connecting costs nothing: a server that is down is said before a case is made
-        pipeline = _load_pipeline(args, model, policy)
+        pipeline = load_pipeline(args, model, policy)
         if pipeline is None:
             return EXIT_USAGE
 
@@ -367,7 +228,7 @@ def cmd_analyze(args) -> int:
         return bool(store and not args.reanalyse and sha and store.has_analysis(sha))
 
     if pipeline is None and any(not already_in_case(path) for path in files):
-        pipeline = _load_pipeline(args, model, policy)
+        pipeline = load_pipeline(args, model, policy)
         if pipeline is None:
             return EXIT_USAGE
         from inspector.core.batch_pipeline import batched_for
@@ -437,7 +298,7 @@ def cmd_analyze(args) -> int:
                 raise _StopBatch from exc
         run_analyses.append(analysis)
         print("\n".join([f"{path}: {summary_line(analysis)}",
-                         *cli_forensics.analysis_forensic_lines(analysis)]), flush=True)
+                         *forensics.analysis_forensic_lines(analysis)]), flush=True)
         run.write(analysis_record(analysis))
 
     to_analyze = []
@@ -479,83 +340,9 @@ def cmd_analyze(args) -> int:
         if run.interrupted:
             print("note: interrupted, so the report was not rendered", file=sys.stderr)
         else:
-            code = _render_report(store, args.report, args.page_size, args.examiner)
+            code = render_report(store, args.report, args.page_size, args.examiner)
             if code != EXIT_OK:
                 return code
     if run.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failures else EXIT_OK
-
-
-# --------------------------------------------------------------------------------------------
-# report
-# --------------------------------------------------------------------------------------------
-
-
-def _render_report(store: CaseStore, out_path: Path, page_size: str, examiner: str) -> int:
-    try:
-        from inspector.report.export import export_case_report
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] == "PySide6":
-            print(
-                "error: PDF reports are drawn with Qt, and PySide6 is not installed. Install it "
-                "with: pip install 'lte-inspector[report]'",
-                file=sys.stderr,
-            )
-        else:
-            print(f"error: the PDF report renderer is not available: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"Rendering the report of case {store.meta.number} …", file=sys.stderr, flush=True)
-    try:  # renders, hashes and records the export in the custody log
-        exported = export_case_report(store, Path(out_path), page_size, examiner)
-    except Exception as exc:  # the renderer's failure, whatever it is, said in words
-        print(f"error: could not export the report {out_path}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"Report: {out_path} ({exported.pages} pages)", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_report(args) -> int:
-    try:
-        store = CaseStore.open(args.case)
-    except CaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    for problem in store.problems:
-        print(f"note: case {args.case}: {problem}", file=sys.stderr)
-    if not store.latest():
-        print(f"note: case {args.case} holds no analyses yet", file=sys.stderr)
-    return _render_report(store, args.output, args.page_size, args.examiner)
-
-
-def cmd_export(args) -> int:
-    if args.csv is None and args.jsonl is None:
-        print("error: say what to write: --csv OUT.csv and/or --jsonl OUT.jsonl", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        store = CaseStore.open(args.case)
-        written = export_case_tables(store, csv=args.csv, jsonl=args.jsonl,
-                                     examiner=args.examiner)
-    except (CaseError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    for path in written:
-        print(f"Wrote {path} ({len(store.latest())} evidence file(s))", file=sys.stderr)
-    return EXIT_OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = cli_forensics.expand_bare_forensics(sys.argv[1:] if argv is None else argv)
-    args = _build_parser().parse_args(argv)
-    if args.command == "analyze":
-        if args.max_regions < 0:
-            print("error: --max-regions must be 0 or more", file=sys.stderr)
-            return EXIT_USAGE
-        return cmd_analyze(args)
-    commands = {"report": cmd_report, "export": cmd_export, "models": cmd_models,
-                "download": cmd_download, "forensics": cli_forensics.cmd_forensics}
-    return commands[args.command](args) if args.command in commands else EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

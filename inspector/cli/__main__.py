@@ -1,0 +1,7 @@
+"""`python -m inspector.cli`: the same as `lte-inspect`."""
+
+import sys
+
+from inspector.cli import main
+
+sys.exit(main())
