@@ -13,9 +13,9 @@ One run, one model, the same images for every B (the samples repeated up to --co
 It also times Query 2 alone for one batch of four images: one batched re-prefill against four
 one-at-a-time turns reusing their own caches, which is what batch mode gives up.
 
-Without --model it builds the random "bench" Qwen2.5-VL of benchmarks/lte_cost.py (about 60M
-parameters): it writes no regions, so close-ups come from lte_cost's three fixed boxes, and it
-never stops early, so every answer is exactly --max-new-tokens long. Parsing is not included (it
+Without --model it builds the random "bench" Qwen2.5-VL of benchmarks/_bench_model.py (about
+60M parameters): it writes no regions, so close-ups come from that module's three fixed boxes, and
+it never stops early, so every answer is exactly --max-new-tokens long. Parsing is not included (it
 takes microseconds); the thread rendezvous of batch mode is.
 """
 
@@ -25,50 +25,33 @@ import argparse
 import json
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+# _bench_model (imported first) puts the checkout on sys.path
+from _bench_model import BENCH_MODEL_LABEL, add_bench_arguments, closeups_for, model_folder
 
-from lte_cost import build_bench_model, fallback_boxes  # noqa: E402
-
-from inspector.core.backends.base import GenerationSettings  # noqa: E402
-from inspector.core.backends.batching import BatchingBackend, TurnRequest  # noqa: E402
-from inspector.core.backends.local import LocalBackend, LocalModelSpec  # noqa: E402
-from inspector.core.batch import run_concurrently  # noqa: E402
-from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup  # noqa: E402
-from inspector.core.imageio import iter_image_files, load_image  # noqa: E402
-from inspector.core.protocol import examine_messages, locate_messages, parse_locate  # noqa: E402
+from inspector.core.backends.base import GenerationSettings
+from inspector.core.backends.batching import BatchingBackend, TurnRequest
+from inspector.core.backends.local import LocalBackend, LocalModelSpec
+from inspector.core.batch import run_concurrently
+from inspector.core.imageio import iter_image_files, load_image
+from inspector.core.protocol import examine_messages, locate_messages
 
 BATCH_SIZES = (1, 2, 4, 8)
 
 
 def _turns(backend, path: Path):
-    """The loaded image, its size and the Query-1 messages."""
+    """The loaded image and the Query-1 messages."""
     loaded = load_image(path)
-    size = (loaded.width, loaded.height)
-    space = backend.coordinate_space
-    return loaded, size, locate_messages(loaded.image, space.name)
-
-
-def _closeups(backend, loaded, size, answer1: str) -> list:
-    """The close-ups for Query 2: of the model's own regions, else of lte_cost's fixed boxes."""
-    space = backend.coordinate_space
-    boxes = [b for r in parse_locate(answer1).regions
-             if (b := space.from_model(r.coords, size)) is not None]
-    plans = plan_closeups(boxes or fallback_boxes(*size), size, space.view_scale(size),
-                          CloseupPolicy())
-    return [("region", render_closeup(loaded.image, p)) for p in plans]
+    return loaded, locate_messages(loaded.image, backend.coordinate_space.name)
 
 
 def analyse(backend, path: Path, max_new: int) -> dict:
     """One LTE analysis through `backend` (a LocalBackend or a BatchingBackend member)."""
-    loaded, size, m1 = _turns(backend, path)
+    loaded, m1 = _turns(backend, path)
     t1 = backend.generate_turn(m1, max_new_tokens=max_new)
-    crops = _closeups(backend, loaded, size, t1.text)
+    crops = closeups_for(backend, loaded, t1.text)
     t2 = backend.generate_turn(examine_messages(m1, t1.text, crops), max_new_tokens=max_new)
     backend.reset()
     return {"prefill": t1.prefill_tokens + t2.prefill_tokens,
@@ -110,9 +93,9 @@ def query2_reprefill_vs_reuse(backend: LocalBackend, images: list[Path], max_new
     prepared = []
     reuse_seconds = 0.0
     for path in images[:4]:
-        loaded, size, m1 = _turns(backend, path)
+        loaded, m1 = _turns(backend, path)
         t1 = backend.generate_turn(m1, max_new_tokens=max_new)
-        m2 = examine_messages(m1, t1.text, _closeups(backend, loaded, size, t1.text))
+        m2 = examine_messages(m1, t1.text, closeups_for(backend, loaded, t1.text))
         t2 = backend.generate_turn(m2, max_new_tokens=max_new)  # reuses t1's cache
         reuse_seconds += t2.seconds
         backend.reset()
@@ -157,21 +140,19 @@ def markdown(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="model folder (default: build the random bench model)")
-    parser.add_argument("--images", nargs="+", default=[str(ROOT / "resources" / "samples")])
+    add_bench_arguments(parser)
     parser.add_argument("--count", type=int, default=8, help="images per batch size")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=2,
                         help="rounds over all B, alternating their order (the fastest is kept)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--md", type=Path, help="write a Markdown table here")
     args = parser.parse_args(argv)
+    with model_folder(args.model) as model:
+        return measure(args, model)
 
-    tmp = None
-    model = args.model
-    if model is None:
-        tmp = tempfile.TemporaryDirectory(prefix="lte-bench-")
-        model = str(build_bench_model(Path(tmp.name) / "bench"))
+
+def measure(args: argparse.Namespace, model: str) -> int:
+    """Every B in --rounds rounds, then Query 2 alone; print and write the figures."""
     backend = LocalBackend(
         LocalModelSpec(source=model, device="auto", hash_weights=False), GenerationSettings()
     )
@@ -180,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     analyse(backend, images[0], 8)  # warm-up: first calls allocate
     p = backend.provenance
     report = {
-        "model": "random bench Qwen2.5-VL (benchmarks/lte_cost.py)" if tmp else model,
+        "model": BENCH_MODEL_LABEL if args.model is None else model,
         "machine": f"{platform.machine()}, {_cores()} cores, {p.device}, {p.dtype}",
         "max_new_tokens": args.max_new_tokens,
         "load_average_at_start": _load(),
@@ -207,8 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.md:
         args.md.write_text(text)
-    if tmp is not None:
-        tmp.cleanup()
     return 0
 
 

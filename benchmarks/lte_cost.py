@@ -14,11 +14,10 @@ With --prompt-lookup N also
 The LTE paper measured 8.94 s vs 4.38 s (2.04x) for
 LTE-7B against one turn.
 
-Without --model it builds a random Qwen2.5-VL of a "bench" size (about 60M parameters, real
-architecture, image bounds 64..512 x 28 x 28 pixels) so that the vision tokens weigh as they do
-for a real model. A random model writes no parsable regions, so close-ups are then cut from three
-fixed boxes (a face-sized centre box and two details); a trained model's own regions are used when
-it writes them. A random model also never stops early, so every mode generates exactly
+Without --model it builds the random "bench" Qwen2.5-VL of benchmarks/_bench_model.py (about
+60M parameters, so that the vision tokens weigh as they do for a real model). It writes no
+parsable regions, so close-ups are then cut from three fixed boxes; a trained model's own regions
+are used when it writes them. It never stops early, so every mode generates exactly
 --max-new-tokens per answer, which keeps the comparison fair.
 """
 
@@ -28,86 +27,32 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# _bench_model (imported first) puts the checkout on sys.path
+from _bench_model import add_bench_arguments, closeups_for, model_folder
 
-from inspector.core.backends.base import GenerationSettings  # noqa: E402
-from inspector.core.backends.local import LocalBackend, LocalModelSpec  # noqa: E402
-from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup  # noqa: E402
-from inspector.core.geometry import Box  # noqa: E402
-from inspector.core.imageio import iter_image_files, load_image  # noqa: E402
-from inspector.core.protocol import examine_messages, locate_messages, parse_locate  # noqa: E402
-
-BENCH_MIN_PIXELS = 64 * 28 * 28
-BENCH_MAX_PIXELS = 512 * 28 * 28
-
-
-def build_bench_model(out_dir: Path, seed: int = 0) -> Path:
-    """A random Qwen2.5-VL with more realistic proportions than the test model."""
-    import torch
-    from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
-    from trainer.tiny import build_processor, build_tokenizer, tiny_config
-
-    tok = build_tokenizer()
-    data = tiny_config(seed, tok).to_dict()
-    data["text_config"].update(
-        hidden_size=512, intermediate_size=1536, num_hidden_layers=8, num_attention_heads=8,
-        num_key_value_heads=2, max_window_layers=8,
-    )
-    data["text_config"].pop("layer_types", None)  # re-derived for the new depth
-    data["text_config"]["rope_parameters"]["mrope_section"] = [8, 12, 12]  # head_dim 64
-    data["vision_config"].update(
-        depth=8, hidden_size=256, intermediate_size=768, num_heads=4, out_hidden_size=512,
-        fullatt_block_indexes=[3, 7],
-    )
-    config = Qwen2_5_VLConfig(**data)
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    eot = tok.convert_tokens_to_ids("<|endoftext|>")
-    model.generation_config = GenerationConfig(
-        eos_token_id=[tok.convert_tokens_to_ids("<|im_end|>"), eot], pad_token_id=eot
-    )
-    model.save_pretrained(out_dir)
-    processor = build_processor(tok)
-    processor.image_processor.size = {
-        "shortest_edge": BENCH_MIN_PIXELS, "longest_edge": BENCH_MAX_PIXELS,
-    }
-    processor.save_pretrained(out_dir)
-    return out_dir
-
-
-def fallback_boxes(width: int, height: int) -> list[Box]:
-    return [
-        Box(width * 0.40, height * 0.30, width * 0.60, height * 0.55),
-        Box(width * 0.10, height * 0.65, width * 0.25, height * 0.85),
-        Box(width * 0.70, height * 0.10, width * 0.88, height * 0.28),
-    ]
+from inspector.core.backends.base import GenerationSettings
+from inspector.core.backends.local import LocalBackend, LocalModelSpec
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.imageio import iter_image_files, load_image
+from inspector.core.protocol import examine_messages, locate_messages
 
 
 def run_image(backend: LocalBackend, path: Path, examine: bool, max_new: int,
               policy: CloseupPolicy | None = None) -> dict:
     """One analysis as the pipeline runs it; returns tokens and seconds."""
     loaded = load_image(path)
-    size = (loaded.width, loaded.height)
-    space = backend.coordinate_space
     start = time.perf_counter()
-    m1 = locate_messages(loaded.image, space.name)
+    m1 = locate_messages(loaded.image, backend.coordinate_space.name)
     t1 = backend.generate_turn(m1, max_new_tokens=max_new)
     result = {
         "prefill": t1.prefill_tokens, "generated": t1.generated_tokens, "closeups": 0,
     }
     if examine:
-        boxes = [b for r in parse_locate(t1.text).regions
-                 if (b := space.from_model(r.coords, size)) is not None]
-        boxes = boxes or fallback_boxes(*size)
-        plans = plan_closeups(boxes, size, space.view_scale(size), policy or CloseupPolicy())
-        crops = [("region", render_closeup(loaded.image, p)) for p in plans]
+        crops = closeups_for(backend, loaded, t1.text, policy)
         t2 = backend.generate_turn(examine_messages(m1, t1.text, crops), max_new_tokens=max_new)
         result["prefill"] += t2.prefill_tokens
         result["generated"] += t2.generated_tokens
@@ -126,10 +71,8 @@ def same_text(a: list[dict], b: list[dict]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="model folder (default: build a random bench model)")
-    parser.add_argument("--images", nargs="+", default=[str(ROOT / "resources" / "samples")])
+    add_bench_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--quant", default="none", choices=["none", "4bit", "8bit"])
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--prompt-lookup", type=int, default=0, metavar="N",
@@ -139,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="add mode (d): (c) with all close-ups of an image held to F times "
                         "the global view's pixels (CloseupPolicy.budget)")
     args = parser.parse_args(argv)
+    with model_folder(args.model) as model:
+        return measure(args, model)
 
-    tmp = None
-    model = args.model
-    if model is None:
-        tmp = tempfile.TemporaryDirectory(prefix="lte-bench-")
-        model = str(build_bench_model(Path(tmp.name) / "bench"))
+
+def measure(args: argparse.Namespace, model: str) -> int:
+    """Run every mode on the images in turn, print the table, write --json."""
     settings = GenerationSettings()
     backends = {
         reuse: LocalBackend(
@@ -210,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
               f"token for token (greedy): {same_text(samples['p'], samples['b'])}")
     if args.json:
         args.json.write_text(json.dumps({"model": model, "figures": figures}, indent=2))
-    if tmp is not None:
-        tmp.cleanup()
     return 0
 
 

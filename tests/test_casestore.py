@@ -15,12 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from inspector.core.casestore import (
-    CaseError,
-    CaseStore,
-    atomic_write_bytes,
-    atomic_write_json,
-)
+from inspector.core.atomic import atomic_write_bytes, atomic_write_json
+from inspector.core.casestore import CaseError, CaseStore
 from tests.conftest import make_analysis
 
 

@@ -126,7 +126,7 @@ def test_cancel_and_close_during_work(qtbot, tiny_model_dir, photo_path, tmp_pat
     w.queue.cancel_current()
     qtbot.waitUntil(lambda: w.queue_model.item(str(copies[0])).state == "cancelled",
                     timeout=10_000)
-    qtbot.waitUntil(lambda: w.queue.current == str(copies[1]), timeout=10_000)
+    qtbot.waitUntil(lambda: w.queue.running == [str(copies[1])], timeout=10_000)
     w.close()  # while b.jpg is being analysed
     assert w.host.thread_handle.isFinished()
 

@@ -121,7 +121,7 @@ def test_loads_once_and_analyses_in_a_row(host, qtbot, taught_case, tmp_path):
         host.load(taught_factory(taught_case, host, calls))
         # queued before the model is ready: they wait for it instead of failing
         assert queue.add([first, second]) == [first, second]
-        assert queue.current is None and queue.pending == [first, second]
+        assert queue.running == [] and queue.pending == [first, second]
     assert loaded.args[0].model_id == str(taught_case.model_dir)
     assert loading and loading[0] == "Loading the model…"
     with qtbot.waitSignal(queue.queue_idle, timeout=LONG):
@@ -304,7 +304,7 @@ def test_factory_errors_become_load_failed(host, qtbot, photo_path, caplog):
     # nothing is submitted without a model: the image waits in the queue
     queue = AnalysisQueue(host)
     queue.add([photo_path])
-    assert queue.current is None and queue.pending == [str(photo_path)]
+    assert queue.running == [] and queue.pending == [str(photo_path)]
 
     def broken():
         raise RuntimeError("boom")

@@ -227,7 +227,8 @@ def test_layout_wraps_long_words_and_unicode(tmp_path):
     from PySide6.QtGui import QFont, QPdfWriter
 
     from inspector.report.drawing import ensure_app
-    from inspector.report.layout import PageWriter, clean_text
+    from inspector.report.layout import PageWriter
+    from inspector.report.text_lines import clean_text
 
     ensure_app()
     writer = QPdfWriter(str(tmp_path / "x.pdf"))

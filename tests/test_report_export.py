@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.core.casestore import CaseMeta, CaseStore
+from inspector.core.case_meta import CaseMeta
+from inspector.core.casestore import CaseStore
 from inspector.core.imageio import load_image
 from inspector.core.pipeline import evidence_of
 from inspector.core.results import Analysis, ExaminerInput, ModelProvenance, QueryRecord
@@ -165,7 +166,7 @@ def test_lines_do_not_end_inside_a_hyphenated_word(tmp_path):
     from PySide6.QtGui import QFont, QPdfWriter
 
     from inspector.report.drawing import ensure_app
-    from inspector.report.layout import wrap_text
+    from inspector.report.text_lines import wrap_text
 
     ensure_app()
     writer = QPdfWriter(str(tmp_path / "x.pdf"))

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from inspector.core.casestore import atomic_write_bytes
+from inspector.core.atomic import atomic_write_bytes
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.region_choice import CLOSEUP_MODES

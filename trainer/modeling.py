@@ -220,7 +220,7 @@ def prepare_model(
 
 def write_training_info(out_dir: Path, info: dict[str, Any]) -> None:
     """``training_info.json``: what produced this folder (settings, data, figures)."""
-    from inspector.core.casestore import atomic_write_bytes
+    from inspector.core.atomic import atomic_write_bytes
 
     text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
     atomic_write_bytes(out_dir / "training_info.json", text.encode("utf-8"))

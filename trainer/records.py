@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inspector.core.casestore import atomic_write_bytes
+from inspector.core.atomic import atomic_write_bytes
 from inspector.core.protocol import AI_GENERATED, REAL, TAGS
 
 __all__ = [

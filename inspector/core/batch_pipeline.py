@@ -48,21 +48,25 @@ class BatchedPipeline:
         return analysis
 
 
+def batch_size_for(backend: object, requested: int | None) -> BatchSizeChoice:
+    """How many images `backend` should analyse together, with the reason.
+
+    `requested` None: chosen by the backend from free memory (1 on a CPU). A backend that cannot
+    batch (a server: use concurrency there) answers one image per call.
+    """
+    if not hasattr(backend, "generate_turns"):
+        return BatchSizeChoice(1, "this backend answers one image per request")
+    if requested is None:
+        return backend.batch_size_choice()
+    return BatchSizeChoice(requested, f"{requested} at a time (asked for)")
+
+
 def batched_for(
     pipeline: Pipeline, requested: int | None
 ) -> tuple[Pipeline | BatchedPipeline, BatchSizeChoice]:
-    """The pipeline to analyse a list of images with, and the batch size with its reason.
-
-    `requested` None: chosen by the backend from free memory (1 on a CPU). A backend that cannot
-    batch (a server: use concurrency there) keeps one image per call.
-    """
-    backend = pipeline.backend
-    if not hasattr(backend, "generate_turns"):
-        return pipeline, BatchSizeChoice(1, "this backend answers one image per request")
-    if requested is None:
-        choice = backend.batch_size_choice()
-    else:
-        choice = BatchSizeChoice(requested, f"{requested} at a time (asked for)")
+    """The pipeline to analyse a list of images with, and the batch size with its reason
+    (:func:`batch_size_for`)."""
+    choice = batch_size_for(pipeline.backend, requested)
     if choice.size == 1:
         return pipeline, choice
-    return BatchedPipeline(backend, pipeline.options, choice.size), choice
+    return BatchedPipeline(pipeline.backend, pipeline.options, choice.size), choice

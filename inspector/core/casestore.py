@@ -1,18 +1,13 @@
 """Case store: one folder per case, written so that a crash never leaves a half-written record.
 
-Layout::
+What lies where in the folder is :mod:`inspector.core.case_layout`; the metadata is
+:mod:`inspector.core.case_meta`, the analysis files :mod:`inspector.core.analysis_files` and the
+custody log :mod:`inspector.core.custody_log`. :class:`CaseStore` ties them together: it creates
+and opens cases, keeps every analysis in memory as the disk holds it, and logs what it changes.
 
-    DIR/case.json                                      case metadata (CaseMeta)
-    DIR/analyses/<sha256>/<created>_<analysis id>.json  one file per analysis; several = history
-    DIR/closeups/<analysis id>/region-<n>.png          the close-ups Query 2 saw
-    DIR/closeups/<analysis id>/forensics-<name>.png    forensic analyses' maps (8-bit greyscale)
-    DIR/custody.jsonl                                  append-only chain-of-custody log
-
-Every file except the custody log is written atomically (temp file in the same folder, fsync,
-``os.replace``, fsync of the folder), so a reader sees either the old file or the new one, never a
-partial one. An analysis is stored close-ups first and its JSON last: once the JSON exists, its
-close-ups do too. The custody log is only ever appended to (``O_APPEND``, one ``write`` per line,
-fsync). Evidence files are never opened by the store; it records their hashes only.
+Every file except the custody log is written atomically (:mod:`inspector.core.atomic`), so a
+reader sees either the old file or the new one, never a partial one; the custody log is only ever
+appended to. Evidence files are never opened by the store; it records their hashes only.
 
 A crash can leave stray temp files (``.<name>.<random>.tmp``) or close-ups whose analysis JSON was
 never written; they are never read as part of the case. Opening the case moves them into
@@ -22,135 +17,33 @@ deleted) and says so once in :attr:`CaseStore.problems`.
 
 from __future__ import annotations
 
-import datetime as dt
-import io
-import json
 import logging
-import os
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inspector import __version__
-from inspector.core.atomic import (  # noqa: F401  (atomic_write_json: re-exported)
-    atomic_write_bytes,
-    atomic_write_json,
-    fsync_dir,
-    is_temp_name,
+from inspector.core.analysis_files import StoredAnalysis, read_analyses, write_analysis
+from inspector.core.atomic import atomic_write_json, is_temp_name
+from inspector.core.case_layout import (
+    ANALYSES_DIR,
+    CASE_FILE,
+    CLOSEUPS_DIR,
+    CUSTODY_FILE,
+    CaseError,
+    closeup_path,
+    make_dirs,
 )
+from inspector.core.case_meta import CaseMeta, read_case_meta
 from inspector.core.case_recovery import recover_leftovers
 from inspector.core.comparison import comparison_rows_for, write_comparison_csv
-from inspector.core.forensics import map_png_bytes
+from inspector.core.custody_log import analysis_order, append_custody, read_custody
 from inspector.core.results import OVERRIDE_VERDICTS, Analysis, ExaminerInput, utc_now
 
-__all__ = [
-    "CASE_SCHEMA_VERSION",
-    "CaseError",
-    "CaseMeta",
-    "CaseStore",
-    "atomic_write_bytes",
-    "atomic_write_json",
-]
+__all__ = ["CaseError", "CaseStore"]
 
 log = logging.getLogger(__name__)
-
-CASE_SCHEMA_VERSION = 1
-CASE_FILE = "case.json"
-CUSTODY_FILE = "custody.jsonl"
-ANALYSES_DIR = "analyses"
-CLOSEUPS_DIR = "closeups"
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_ANALYSIS_ID = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
-_FORENSIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-class CaseError(Exception):
-    """A case folder is missing, corrupt, or cannot be used as asked; the message says why."""
-
-
-def _mkdir(folder: Path) -> None:
-    """Create ``folder`` (and parents) and make the new directory entries durable."""
-    missing = []
-    p = folder
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    for created in reversed(missing):
-        fsync_dir(created.parent)
-
-
-# --------------------------------------------------------------------------------------------
-# Case metadata
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CaseMeta:
-    number: str
-    title: str = ""
-    examiner: str = ""
-    created: str = field(default_factory=utc_now)
-    software_version: str = __version__
-    schema_version: int = CASE_SCHEMA_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {"schema_version": data.pop("schema_version"), **data}
-
-    @classmethod
-    def from_dict(cls, data: Any) -> CaseMeta:
-        if not isinstance(data, dict):
-            raise ValueError("case.json does not hold a JSON object")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or version > CASE_SCHEMA_VERSION:
-            raise ValueError(
-                f"case schema version {version!r} is not supported by this version of the app "
-                f"(it reads up to {CASE_SCHEMA_VERSION}); update LTE Inspector"
-            )
-        if not isinstance(data.get("number"), str):
-            raise ValueError("case.json has no case number")
-        return cls(
-            number=data["number"],
-            title=str(data.get("title", "")),
-            examiner=str(data.get("examiner", "")),
-            created=str(data.get("created", "")),
-            software_version=str(data.get("software_version", "")),
-            schema_version=version,
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# The store
-# --------------------------------------------------------------------------------------------
-
-
-def _compact_time(iso: str) -> str:
-    """'2026-11-22T12:00:00+00:00' → '20261122T120000Z' (safe in file names on every OS)."""
-    try:
-        moment = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return re.sub(r"[^0-9A-Za-z]", "", iso)[:32] or "undated"
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC)
-    text = moment.strftime("%Y%m%dT%H%M%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + ("Z" if moment.tzinfo is not None else "")
-
-
-def _is_temp(path: Path) -> bool:
-    return is_temp_name(path)
-
-
-@dataclass
-class _Stored:
-    analysis: Analysis
-    path: Path
 
 
 class CaseStore:
@@ -161,44 +54,25 @@ class CaseStore:
         self.meta = meta
         self.problems: list[str] = []  # what opening found wrong (ignored, not fatal)
         self.stray_temp_files: list[Path] = []  # left in place: a save may still be under way
-        self._by_id: dict[str, _Stored] = {}
+        self._by_id: dict[str, StoredAnalysis] = {}
         self._by_sha: dict[str, list[str]] = {}  # sha256 -> analysis ids, oldest first
         self._order: list[str] = []  # every analysis id, oldest first
 
     # ---- paths ------------------------------------------------------------------------------
 
     @property
-    def case_file(self) -> Path:
-        return self.root / CASE_FILE
-
-    @property
     def custody_file(self) -> Path:
         return self.root / CUSTODY_FILE
-
-    @property
-    def analyses_dir(self) -> Path:
-        return self.root / ANALYSES_DIR
 
     @property
     def closeups_dir(self) -> Path:
         return self.root / CLOSEUPS_DIR
 
     def closeup_path(self, analysis_id: str, region_number: int) -> Path:
-        _check_id(analysis_id)
-        return self.closeups_dir / analysis_id / f"region-{int(region_number)}.png"
-
-    def forensic_map_relpath(self, analysis_id: str, name: str) -> str:
-        """Where an analysis's forensic map is kept, relative to the case folder (as recorded)."""
-        _check_id(analysis_id)
-        if not _FORENSIC_NAME.match(name):
-            raise CaseError(f"invalid forensic analysis name {name!r}")
-        return f"{CLOSEUPS_DIR}/{analysis_id}/forensics-{name}.png"
+        return closeup_path(self.root, analysis_id, region_number)
 
     def analysis_path(self, analysis_id: str) -> Path:
-        try:
-            return self._by_id[analysis_id].path
-        except KeyError:
-            raise CaseError(f"no analysis {analysis_id!r} in case {self.root}") from None
+        return self._stored(analysis_id).path
 
     # ---- opening and creating ---------------------------------------------------------------
 
@@ -213,7 +87,7 @@ class CaseStore:
         if (root / CASE_FILE).exists():
             raise CaseError(f"{root} already holds a case; open it instead of creating it")
         if root.exists():
-            others = [p.name for p in root.iterdir() if not _is_temp(p)]
+            others = [p.name for p in root.iterdir() if not is_temp_name(p)]
             if others:
                 shown = ", ".join(sorted(others)[:5]) + (" …" if len(others) > 5 else "")
                 raise CaseError(
@@ -224,9 +98,9 @@ class CaseStore:
         if not number:
             raise CaseError("a case needs a case number")
         try:
-            _mkdir(root)
-            _mkdir(root / ANALYSES_DIR)
-            _mkdir(root / CLOSEUPS_DIR)
+            make_dirs(root)
+            make_dirs(root / ANALYSES_DIR)
+            make_dirs(root / CLOSEUPS_DIR)
             meta = CaseMeta(number=number, title=title or "", examiner=examiner or "")
             atomic_write_json(root / CASE_FILE, meta.to_dict())  # last: marks the folder a case
             store = cls(root, meta)
@@ -239,18 +113,11 @@ class CaseStore:
     def open(cls, root: str | Path) -> CaseStore:
         """Open an existing case and read every analysis in it."""
         root = Path(root)
-        case_file = root / CASE_FILE
         if not root.is_dir():
             raise CaseError(f"no case folder at {root}")
-        if not case_file.is_file():
+        if not (root / CASE_FILE).is_file():
             raise CaseError(f"{root} is not a case folder (it has no {CASE_FILE})")
-        try:
-            meta = CaseMeta.from_dict(json.loads(case_file.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CaseError(f"the case file {case_file} is unreadable or corrupt: {exc}") from exc
-        except (ValueError, TypeError) as exc:
-            raise CaseError(f"the case file {case_file} is not valid: {exc}") from exc
-        store = cls(root, meta)
+        store = cls(root, read_case_meta(root / CASE_FILE))
         store.reload()
         return store
 
@@ -270,66 +137,30 @@ class CaseStore:
     def reload(self) -> None:
         """(Re)read the folder: analyses, then what interrupted saves left (moved aside)."""
         self.problems = []
-        self._by_id = {}
-        self._by_sha = {}
-        self._order = []
+        self._by_id, self._by_sha, self._order = {}, {}, []
         self.stray_temp_files = []
-        analysis_files: list[Path] = []
-        stored: list[_Stored] = []
-        if self.analyses_dir.is_dir():
-            for folder in sorted(self.analyses_dir.iterdir()):
-                if not folder.is_dir():
-                    continue
-                for path in sorted(folder.glob("*.json")):
-                    if _is_temp(path):
-                        continue
-                    analysis_files.append(path)
-                    try:
-                        analysis = Analysis.from_dict(json.loads(path.read_text(encoding="utf-8")))
-                    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-                        self._problem(f"ignored an unreadable analysis file {path}: {exc}")
-                        continue
-                    if analysis.evidence.sha256 != folder.name:
-                        self._problem(
-                            f"ignored {path}: it describes evidence {analysis.evidence.sha256}, "
-                            f"not {folder.name}"
-                        )
-                        continue
-                    if analysis.id in self._by_id:
-                        self._problem(f"ignored {path}: analysis id {analysis.id} is duplicated")
-                        continue
-                    entry = _Stored(analysis, path)
-                    self._by_id[analysis.id] = entry
-                    stored.append(entry)
-        order = self._custody_order()
-        stored.sort(
-            key=lambda s: (s.analysis.created, order.get(s.analysis.id, len(order)), s.path.name)
-        )
-        for entry in stored:
-            self._by_sha.setdefault(entry.analysis.evidence.sha256, []).append(entry.analysis.id)
-            self._order.append(entry.analysis.id)
-        self._recover_leftovers(analysis_files)
-
-    def _recover_leftovers(self, analysis_files: list[Path]) -> None:
-        """Move what interrupted saves left into the recovered folder (see case_recovery)."""
+        found = read_analyses(self.root / ANALYSES_DIR)
+        for problem in found.problems:
+            self._problem(problem)
+        self._by_id = {entry.analysis.id: entry for entry in found.stored}
+        order = analysis_order(self.custody())
+        for entry in sorted(found.stored, key=lambda s: (
+                s.analysis.created, order.get(s.analysis.id, len(order)), s.path.name)):
+            self._index(entry.analysis)
         notes, self.stray_temp_files = recover_leftovers(
-            self.root, self.closeups_dir, self._by_id, analysis_files,
+            self.root, self.closeups_dir, self._by_id, found.files,
             lambda folder, detail: self.log("recovered-leftovers", "", "", folder, detail),
         )  # fmt: skip
         for note in notes:
             self._problem(note)
 
+    def _index(self, analysis: Analysis) -> None:
+        self._by_sha.setdefault(analysis.evidence.sha256, []).append(analysis.id)
+        self._order.append(analysis.id)
+
     def _problem(self, message: str) -> None:
         self.problems.append(message)
         log.info("%s", message)  # callers show `problems` themselves: not a second time here
-
-    def _custody_order(self) -> dict[str, int]:
-        order: dict[str, int] = {}
-        for index, entry in enumerate(self.custody()):
-            analysis_id = entry.get("analysis_id")
-            if entry.get("action") == "analysed" and isinstance(analysis_id, str):
-                order.setdefault(analysis_id, index)
-        return order
 
     # ---- analyses ---------------------------------------------------------------------------
 
@@ -349,48 +180,29 @@ class CaseStore:
         ``analysis.forensics`` (the caller's object too). Earlier analyses of the same evidence
         stay as history.
         """
-        _check_id(analysis.id)
-        sha = analysis.evidence.sha256
-        if not _SHA256.match(sha):
-            raise CaseError(f"analysis {analysis.id} has no valid evidence SHA-256 ({sha!r})")
         if analysis.id in self._by_id:
             raise CaseError(f"analysis {analysis.id} is already in the case")
-        for number, image in sorted((closeups or {}).items()):
-            folder = self.closeups_dir / analysis.id
-            _mkdir(folder)
-            buf = io.BytesIO()
-            image.save(buf, format="PNG")
-            atomic_write_bytes(self.closeup_path(analysis.id, number), buf.getvalue())
-        for name, values in sorted((forensic_maps or {}).items()):
-            result = (analysis.forensics or {}).get(name)
-            if result is None or values is None:  # a map without its result is not kept
-                continue
-            relpath = self.forensic_map_relpath(analysis.id, name)
-            _mkdir(self.closeups_dir / analysis.id)
-            atomic_write_bytes(self.root / relpath, map_png_bytes(values))
-            result["map"] = relpath
-        folder = self.analyses_dir / sha
-        _mkdir(folder)
-        path = folder / f"{_compact_time(analysis.created)}_{analysis.id}.json"
-        atomic_write_json(path, analysis.to_dict())
-        analysis = Analysis.from_dict(analysis.to_dict())  # the cache holds what the disk holds
-        self._by_id[analysis.id] = _Stored(analysis, path)
-        self._by_sha.setdefault(sha, []).append(analysis.id)
-        self._order.append(analysis.id)
+        entry = write_analysis(self.root, analysis, closeups, forensic_maps)
+        analysis = entry.analysis  # the cache holds what the disk holds
+        self._by_id[analysis.id] = entry
+        self._index(analysis)
         initial, final = analysis.initial_verdict, analysis.final_verdict
         verdicts = f"{initial or 'unparsed'} → {final or 'unparsed'}"
         self.log(
-            "analysed", examiner, sha, analysis.evidence.path,
+            "analysed", examiner, analysis.evidence.sha256, analysis.evidence.path,
             f"analysis {analysis.id}: {verdicts}; model {analysis.model.model_id}",
             analysis_id=analysis.id,
         )  # fmt: skip
-        return path
+        return entry.path
 
-    def get(self, analysis_id: str) -> Analysis:
+    def _stored(self, analysis_id: str) -> StoredAnalysis:
         try:
-            return self._by_id[analysis_id].analysis
+            return self._by_id[analysis_id]
         except KeyError:
             raise CaseError(f"no analysis {analysis_id!r} in case {self.root}") from None
+
+    def get(self, analysis_id: str) -> Analysis:
+        return self._stored(analysis_id).analysis
 
     def latest(self) -> list[Analysis]:
         """The latest analysis of each evidence file, sorted by evidence path.
@@ -431,9 +243,7 @@ class CaseStore:
                 f"override verdict must be one of {', '.join(OVERRIDE_VERDICTS)} or none, "
                 f"not {override_verdict!r}"
             )
-        entry = self._by_id.get(analysis_id)
-        if entry is None:
-            raise CaseError(f"no analysis {analysis_id!r} in case {self.root}")
+        entry = self._stored(analysis_id)
         analysis = entry.analysis
         previous = analysis.examiner
         updated = ExaminerInput(examiner or "", notes or "", override_verdict, utc_now())
@@ -453,63 +263,19 @@ class CaseStore:
 
     # ---- custody ----------------------------------------------------------------------------
 
-    def log(
-        self,
-        action: str,
-        examiner: str,
-        sha256: str,
-        file: str,
-        detail: str = "",
-        *,
-        analysis_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Append one line to the custody log (O_APPEND, one write, fsync); never rewrites it."""
-        entry: dict[str, Any] = {
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "examiner": examiner or "",
-            "action": action,
-            "sha256": sha256 or "",
-            "file": str(file or ""),
-            "detail": detail or "",
-        }
-        if analysis_id is not None:
-            entry["analysis_id"] = analysis_id
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-        path = self.custody_file
-        new = not path.exists()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0),
-                     0o644)
-        try:
-            if not new and not _ends_with_newline(path):
-                line = b"\n" + line  # a crash cut the last line short: keep ours separate
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if new:
-            fsync_dir(path.parent)
-        return entry
+    def log(self, action: str, examiner: str, sha256: str, file: str, detail: str = "", *,
+            analysis_id: str | None = None) -> dict[str, Any]:
+        """Append one entry to the custody log (see :mod:`inspector.core.custody_log`)."""
+        return append_custody(self.custody_file, action, examiner, sha256, file, detail,
+                              analysis_id)
 
     def custody(self) -> list[dict[str, Any]]:
-        """Every complete custody line, in order (a line cut short by a crash is reported)."""
-        try:
-            data = self.custody_file.read_bytes()
-        except FileNotFoundError:
-            return []
-        entries = []
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            if not raw.strip():
-                continue
-            try:
-                entry = json.loads(raw.decode("utf-8"))
-                if not isinstance(entry, dict):
-                    raise ValueError("not an object")
-            except (UnicodeDecodeError, ValueError):
-                message = f"custody log line {number} is incomplete or damaged; skipped"
-                if message not in self.problems:
-                    self._problem(message)
-                continue
-            entries.append(entry)
+        """Every complete custody entry, in order (a line cut short by a crash is reported)."""
+        entries, damaged = read_custody(self.custody_file)
+        for number in damaged:
+            message = f"custody log line {number} is incomplete or damaged; skipped"
+            if message not in self.problems:
+                self._problem(message)
         return entries
 
     # ---- exports ----------------------------------------------------------------------------
@@ -522,17 +288,3 @@ class CaseStore:
 
     def __repr__(self) -> str:
         return f"CaseStore({str(self.root)!r}, number={self.meta.number!r})"
-
-
-def _check_id(analysis_id: str) -> None:
-    if not isinstance(analysis_id, str) or not _ANALYSIS_ID.match(analysis_id):
-        raise CaseError(f"invalid analysis id {analysis_id!r}")
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
-            return True
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from inspector.core.casestore import CaseStore, atomic_write_bytes
+from inspector.core.atomic import atomic_write_bytes
+from inspector.core.casestore import CaseStore
 from inspector.core.forensics.record import forensics_record
 from inspector.core.results import Analysis
 

@@ -35,7 +35,7 @@ class CaseActions:
         for problem in case.problems[:3]:
             self.notify(f"Case {case.meta.number}: {problem}")
         # the queue keeps what is waiting or running; finished rows of the old case go
-        keep = set(self.queue.pending) | ({self.queue.current} if self.queue.current else set())
+        keep = set(self.queue.pending) | set(self.queue.running)
         for path in self.queue_model.paths():
             if path not in keep:
                 self.queue_model.remove_path(path)

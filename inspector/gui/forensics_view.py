@@ -144,7 +144,7 @@ class ForensicsController(QObject):
         queue, host = self.w.queue, self.w.host
         if host.model_state != "loaded" or not self.names():
             return False
-        return path == queue.current or (path in queue.pending and not queue.is_stopped)
+        return path in queue.running or (path in queue.pending and not queue.is_stopped)
 
     # -- results from the worker (with the model) -------------------------------------------------
 

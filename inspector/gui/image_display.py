@@ -36,7 +36,7 @@ class ImageDisplay:
         """Show one image: its file is re-read and re-hashed first, off the GUI thread."""
         self.drafts.keep()
         if not follow:
-            self.follow_live = path == self.queue.current and self.follow_action.isChecked()
+            self.follow_live = path in self.queue.running and self.follow_action.isChecked()
         self.shown_path = path
         self._show_token += 1
         token = self._show_token

@@ -122,6 +122,7 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
                           "detector. Configure a real model in Settings.")
         banner.extend(notices or [])
         self.set_banner("\n".join(banner))
+        self.host.set_requested_batch_size(settings.batch_size or None)
         self.host.start()
         if backend_factory is not None:
             self.host.load(backend_factory)
@@ -221,7 +222,7 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
     def reanalyse_shown(self) -> None:
         """Analyse the shown file again: a new analysis; the old one stays in the case."""
         path = self.shown_path
-        if path is None or path == self.queue.current or path in self.queue.pending:
+        if path is None or path in self.queue.running or path in self.queue.pending:
             return
         self.records[path] = ImageRecord()
         self.queue.add([path], self._pipeline_options())
@@ -242,14 +243,9 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
             record.evidence = event.evidence
             self.loader.submit(thumbnail_image, event.image,
                                on_done=lambda q, p=path: self.queue_model.set_icon(p, q))
-            if self.follow_live or self.shown_path is None:
-                if self.view.is_animating():  # let the previous image's examine play out
-                    self.view.examine_finished.connect(
-                        lambda p=path: self.follow_live and self.show_path(p, follow=True),
-                        Qt.ConnectionType.SingleShotConnection,
-                    )
-                else:
-                    self.show_path(path, follow=True)
+            watched = self.shown_path in self.queue.running and self.shown_path != path
+            if (self.follow_live and not watched) or self.shown_path is None:
+                self._follow_next(path)  # after the previous image's examine has played out
             return
         if isinstance(event, RegionLocated):
             record.regions.append(event.region)
@@ -298,6 +294,18 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
         if path == self.displayed_path:
             self.verdicts.show_analysis(analysis)
             self.drafts.show(analysis)
+        if self.follow_live and path == self.shown_path and self.queue.running:
+            self._follow_next(self.queue.running[0])  # a batch-mate still being analysed
+
+    def _follow_next(self, path: str) -> None:
+        """Move the view on to `path`, once the shown image's examine animation has played."""
+        if self.view.is_animating():
+            self.view.examine_finished.connect(
+                lambda p=path: self.follow_live and self.show_path(p, follow=True),
+                Qt.ConnectionType.SingleShotConnection,
+            )
+        else:
+            self.show_path(path, follow=True)
 
     def _item_failed(self, path: str, message: str) -> None:
         self.records.setdefault(path, ImageRecord()).error = message
@@ -342,6 +350,10 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
             f"Model: {provenance.model_id} ({provenance.model_type}, {provenance.dtype}, "
             f"{provenance.quantization}) on {provenance.device}{demo}"
         )
+        batch = self.host.batch_size
+        self.model_label.setToolTip(f"Batch size: {batch.reason}")
+        if batch.size > 1:
+            self.model_label.setText(f"{self.model_label.text()} — {batch.size} images at a time")
         waiting = [p for p in self.queue_model.paths()
                    if self.queue_model.item(p).state == NOT_LOADED]
         if waiting:
@@ -402,6 +414,7 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
                 self.notify(f"Could not save the settings: {exc}")
             self.examiner.set_default_examiner(self.settings.examiner)
             self.view.animations_enabled = self.settings.animation
+            self.host.set_requested_batch_size(self.settings.batch_size or None)
             self.queue.options = self._pipeline_options()
             self.forensics.refresh()
             self.notify("Settings saved. A changed model is loaded when you restart the app.")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from inspector.core import app_settings
 from inspector.core.app_settings import *  # noqa: F403  (re-exported: see the docstring)
 from inspector.core.app_settings import MIN_CLOSEUP_PIXELS, AppSettings, settings_path, validate
-from inspector.core.app_settings.schema import looks_like_path
+from inspector.core.app_settings.schema import MAX_BATCH_SIZE, looks_like_path
 from inspector.core.backends.spec import DEVICES, QUANTIZATIONS
 from inspector.core.region_choice import CLOSEUP_MODES, REGION_ORDERS
 
@@ -108,6 +108,15 @@ class SettingsDialog(QDialog):
         self.closeup_seed_spin.setRange(0, 2**31 - 1)
         self.closeup_seed_spin.setValue(_clamp(s.closeup_seed, 0, 2**31 - 1))
         self.closeup_seed_spin.setToolTip("Seed of random close-ups (with each image's SHA-256)")
+        self.batch_size_spin = QSpinBox()
+        self.batch_size_spin.setRange(0, MAX_BATCH_SIZE)
+        self.batch_size_spin.setSpecialValueText("automatic")  # shown at 0
+        self.batch_size_spin.setSuffix(" images")
+        self.batch_size_spin.setToolTip(
+            "Queued images a local model analyses together (their answers are generated in one "
+            "batch; the one you watch is still shown live). Automatic: 1 on a CPU, as many as "
+            "the GPU's free memory holds (at most 8) on a GPU. A server answers one at a time.")
+        self.batch_size_spin.setValue(_clamp(s.batch_size, 0, MAX_BATCH_SIZE))
         self.animation_check = QCheckBox("Animate the analysis")
         self.animation_check.setChecked(bool(s.animation))
         self.examiner_edit = QLineEdit(s.examiner)
@@ -133,6 +142,7 @@ class SettingsDialog(QDialog):
         form.addRow("Close-ups (ablation)", _row(self.closeup_mode_combo, QLabel("seed"),
                                                  self.closeup_seed_spin))
         form.addRow("Region order", self.region_order_combo)
+        form.addRow("Batch size", self.batch_size_spin)
         form.addRow("", self.animation_check)
         form.addRow("", self.forensics_check)
         form.addRow("Examiner name", self.examiner_edit)
@@ -175,6 +185,7 @@ class SettingsDialog(QDialog):
             region_order=self.region_order_combo.currentText(),
             closeup_seed=self.closeup_seed_spin.value(),
             closeup_budget=float(self.closeup_budget_spin.value()),
+            batch_size=self.batch_size_spin.value(),
             animation=self.animation_check.isChecked(),
             examiner=self.examiner_edit.text().strip(),
             server_url=self.server_url_edit.text().strip(),

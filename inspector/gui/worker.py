@@ -3,7 +3,9 @@
 `AnalysisWorker` lives in the thread and runs `inspector.core.pipeline.Pipeline` synchronously;
 `WorkerHost` (GUI thread) owns the thread and relays every worker signal (declared once, in
 `WorkerReports`) to the GUI thread, so any receiver (a slot, a lambda, a model) runs there;
-`AnalysisQueue` (GUI thread) feeds the host one image at a time and reports each image's state.
+`AnalysisQueue` (GUI thread) feeds the host one image at a time, or a batch of images whose
+model turns run together (batch mode, `inspector.core.batch_pipeline`), and reports each image's
+state.
 
 No model logic lives here: the backend comes from a zero-argument factory and the pipeline does
 the work. Cancellation is a `threading.Event` the pipeline polls between generated tokens.
@@ -32,6 +34,9 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from inspector.core.backends.base import Backend, BackendError
+from inspector.core.batch import run_concurrently
+from inspector.core.batch_pipeline import batch_size_for, batched_for
+from inspector.core.batch_size import BatchSizeChoice
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.imageio import ImageLoadError
 from inspector.core.pipeline import AnalysisCancelled, Pipeline, PipelineOptions
@@ -134,6 +139,15 @@ def _is_expected(exc: BaseException) -> bool:
     return isinstance(exc, ImageLoadError | BackendError)
 
 
+def _batch_choice(backend: Backend, requested: int | None) -> BatchSizeChoice:
+    """The batch size for the window's queue; a failed memory query means one at a time."""
+    try:
+        return batch_size_for(backend, requested)
+    except Exception as exc:  # noqa: BLE001 - batching is an optimisation, never a failure
+        log.warning("could not choose a batch size: %s", exc)
+        return BatchSizeChoice(1, f"one at a time (the batch size could not be chosen: {exc})")
+
+
 class WorkerReports(QObject):
     """What the worker reports, declared once.
 
@@ -166,6 +180,8 @@ class AnalysisWorker(WorkerReports):
         self._doomed: set[int] = set()  # jobs cancelled before they started
         self._closing = False
         self._loading = False  # a factory runs (cannot be interrupted)
+        self.batch_choice = BatchSizeChoice(1, "no model is loaded")  # set before `loaded`
+        self.requested_batch_size: int | None = None  # None: chosen from free memory
 
     # -- called from any thread -----------------------------------------------------------------
 
@@ -219,6 +235,7 @@ class AnalysisWorker(WorkerReports):
                 if self._closing:  # shut down while loading: nobody will use this model
                     return
                 self.backend = backend
+            self.batch_choice = _batch_choice(backend, self.requested_batch_size)
             self.loaded.emit(getattr(backend, "provenance", None))
         finally:
             with self._lock:
@@ -230,7 +247,37 @@ class AnalysisWorker(WorkerReports):
         starts."""
         self._run(job, path, options)
 
-    def _run(self, job: int, path: str, options: PipelineOptions) -> None:
+    @Slot(int, list, object, int)
+    def analyze_batch_job(self, job: int, paths: list[str], options: PipelineOptions,
+                          batch_size: int) -> None:
+        """Analyse several images together, their model turns batched (batch mode); each image
+        is reported on its own, as `analyze_job` reports one. Cancel stops them all."""
+        if not self._begin(job):
+            for path in paths:
+                self.cancelled.emit(path)
+            return
+        try:
+            if self.backend is None:
+                for path in paths:
+                    self.failed.emit(path, "no model is loaded; load a model first")
+                return
+            pipeline, choice = batched_for(Pipeline(self.backend, options), batch_size)
+
+            def analyze_one(path: Path) -> Any:
+                return pipeline.analyze(
+                    path, lambda event: self.pipeline_event.emit(str(path), event),
+                    self._cancel.is_set,
+                )
+
+            run_concurrently(analyze_one, [Path(p) for p in paths], choice.size,
+                             lambda path, analysis, error: self._report(str(path), analysis,
+                                                                        error))
+        finally:
+            with self._lock:
+                self._running = False
+
+    def _begin(self, job: int) -> bool:
+        """Start job `job` unless it was cancelled before it started or the worker closes."""
         with self._lock:
             self._started = max(self._started, job)
             skip = self._closing or job in self._doomed
@@ -238,7 +285,20 @@ class AnalysisWorker(WorkerReports):
             if not skip:
                 self._cancel.clear()
                 self._running = True
-        if skip:
+        return not skip
+
+    def _report(self, path: str, analysis: Any, error: BaseException | None) -> None:
+        if isinstance(error, AnalysisCancelled):
+            self.cancelled.emit(path)
+        elif error is not None:
+            if not _is_expected(error):
+                log.error("analysis of %s failed", path, exc_info=error)
+            self.failed.emit(path, failure_message(error))
+        else:
+            self.finished.emit(path, analysis)
+
+    def _run(self, job: int, path: str, options: PipelineOptions) -> None:
+        if not self._begin(job):
             self.cancelled.emit(path)
             return
         try:
@@ -249,14 +309,10 @@ class AnalysisWorker(WorkerReports):
             analysis = pipeline.analyze(
                 path, lambda event: self.pipeline_event.emit(path, event), self._cancel.is_set
             )
-        except AnalysisCancelled:
-            self.cancelled.emit(path)
         except Exception as exc:
-            if not _is_expected(exc):
-                log.error("analysis of %s failed", path, exc_info=exc)
-            self.failed.emit(path, failure_message(exc))
+            self._report(path, None, exc)
         else:
-            self.finished.emit(path, analysis)
+            self._report(path, analysis, None)
         finally:
             with self._lock:
                 self._running = False
@@ -270,6 +326,7 @@ class WorkerHost(WorkerReports):
     _RELAYED_AS_IS = ("loading", "pipeline_event", "finished", "failed", "cancelled")
     _load_requested = Signal(object)
     _analyze_requested = Signal(int, str, object)
+    _analyze_batch_requested = Signal(int, list, object, int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -280,6 +337,7 @@ class WorkerHost(WorkerReports):
         self.worker.moveToThread(self._thread)
         self._load_requested.connect(self.worker.load_backend)
         self._analyze_requested.connect(self.worker.analyze_job)
+        self._analyze_batch_requested.connect(self.worker.analyze_batch_job)
         for name in self._RELAYED_AS_IS:
             getattr(self.worker, name).connect(getattr(self, name))
         self.worker.loaded.connect(self._on_loaded)
@@ -326,6 +384,25 @@ class WorkerHost(WorkerReports):
         job = self.worker.reserve_job()
         self._analyze_requested.emit(job, str(path), options)
         return job
+
+    def submit_batch(self, paths: list[str], options: PipelineOptions) -> int:
+        """Queue several analyses run together (batch mode); returns the batch's job id."""
+        self.start()
+        job = self.worker.reserve_job()
+        self._analyze_batch_requested.emit(job, list(paths), options, len(paths))
+        return job
+
+    @property
+    def batch_size(self) -> BatchSizeChoice:
+        """How many queued images to analyse together with the loaded model, and why."""
+        return self.worker.batch_choice
+
+    def set_requested_batch_size(self, size: int | None) -> None:
+        """The examiner's batch size (None: from free memory); applies to the next batch."""
+        self.worker.requested_batch_size = size
+        backend = self.worker.backend
+        if backend is not None:
+            self.worker.batch_choice = _batch_choice(backend, size)
 
     def cancel_current(self) -> None:
         self.worker.cancel()
@@ -378,10 +455,11 @@ class WorkerHost(WorkerReports):
 
 
 class AnalysisQueue(QObject):
-    """Pending images, run one after another through a WorkerHost.
+    """Pending images, run through a WorkerHost: one at a time, or in batches of the host's
+    batch size (images with the same options, their model turns batched).
 
     An image is submitted only once a model is loaded. A failed or cancelled image does not stop
-    the queue; `stop_after_current()` does, until `resume()`.
+    the queue; `stop_after_current()` does (after the running batch), until `resume()`.
     """
 
     state_changed = Signal(str, str)  # path, one of STATES
@@ -399,7 +477,7 @@ class AnalysisQueue(QObject):
         self.host = host
         self.options = options or PipelineOptions(policy=CloseupPolicy())
         self._pending: deque[tuple[str, PipelineOptions]] = deque()
-        self._current: str | None = None
+        self._running: list[str] = []
         self._stopped = False
         host.loaded.connect(self._on_loaded)
         host.finished.connect(self._on_finished)
@@ -407,8 +485,9 @@ class AnalysisQueue(QObject):
         host.cancelled.connect(self._on_cancelled)
 
     @property
-    def current(self) -> str | None:
-        return self._current
+    def running(self) -> list[str]:
+        """The images being analysed now (several in batch mode), in queue order."""
+        return list(self._running)
 
     @property
     def pending(self) -> list[str]:
@@ -420,14 +499,14 @@ class AnalysisQueue(QObject):
 
     @property
     def is_busy(self) -> bool:
-        return self._current is not None
+        return bool(self._running)
 
     def add(self, paths: Iterable[str | Path], options: PipelineOptions | None = None) -> list[str]:
         """Queue images (ones already queued or running are skipped); returns those added."""
         added = []
         for p in paths:
             path = str(p)
-            if path == self._current or path in self.pending or path in added:
+            if path in self._running or path in self.pending or path in added:
                 continue
             self._pending.append((path, options or self.options))
             added.append(path)
@@ -448,24 +527,33 @@ class AnalysisQueue(QObject):
         self._start_next(after_item=False)
 
     def cancel_current(self) -> None:
-        if self._current is not None:
+        """Cancel what runs: the image, or every image of the running batch."""
+        if self._running:
             self.host.cancel_current()
 
     def _start_next(self, after_item: bool) -> None:
-        if self._current is not None:
+        if self._running:
             return
         if self._pending and not self._stopped and self.host.is_ready:
             path, options = self._pending.popleft()
-            self._current = path
-            self.state_changed.emit(path, ANALYSING)
-            self.host.submit(path, options)
+            batch = [path]
+            while (len(batch) < self.host.batch_size.size and self._pending
+                   and self._pending[0][1] == options):
+                batch.append(self._pending.popleft()[0])
+            self._running = batch
+            for each in batch:
+                self.state_changed.emit(each, ANALYSING)
+            if len(batch) == 1:
+                self.host.submit(path, options)
+            else:
+                self.host.submit_batch(batch, options)
         elif after_item:
             self.queue_idle.emit()
 
     def _end(self, path: str, state: str) -> bool:
-        if path != self._current:
+        if path not in self._running:
             return False  # not ours (someone else submitted to the host directly)
-        self._current = None
+        self._running.remove(path)
         self.state_changed.emit(path, state)
         return True
 

@@ -11,7 +11,8 @@ from PySide6.QtGui import QColor, QFont
 from inspector.core.wording import format_time_seconds
 from inspector.report.case_facts import custody_examiner
 from inspector.report.drawing import MUTED, Fonts
-from inspector.report.layout import Cell, Column, clean_text
+from inspector.report.table import Cell, Column
+from inspector.report.text_lines import clean_text
 from inspector.report.texts import action_label, field_label, recorded
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from inspector.report import custody, forensics_section, front_matter, image_pag
 from inspector.report.case_facts import CaseFacts
 from inspector.report.drawing import Fonts, fit
 from inspector.report.evidence import EvidenceCheck, ImageLoader, check_evidence
-from inspector.report.layout import Cell, Column, PageWriter
+from inspector.report.layout import PageWriter
+from inspector.report.table import Cell, Column
 
 __all__ = ["CloseupLoader", "ReportDocument"]
 

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
 
 from inspector.core.palette import REGION_COLOURS
 from inspector.core.results import RegionRecord
-from inspector.report.layout import clean_text
+from inspector.report.text_lines import clean_text
 
 __all__ = [
     "BOX_COLOURS",

@@ -27,7 +27,8 @@ from inspector.report.drawing import (
     downscaled,
     pil_to_qimage,
 )
-from inspector.report.layout import Cell, clean_text
+from inspector.report.table import Cell
+from inspector.report.text_lines import clean_text
 from inspector.report.texts import provenance_lines
 
 __all__ = ["EvidenceCheck", "ImageLoader", "check_evidence", "evidence_rows"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from inspector.core.forensics import ANALYSIS_NAMES
 from inspector.core.results import Analysis
-from inspector.report.layout import clean_text
+from inspector.report.text_lines import clean_text
 from inspector.report.texts import field_label
 
 __all__ = [

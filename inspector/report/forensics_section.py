@@ -43,7 +43,8 @@ from inspector.report.forensic_texts import (
     title_of,
 )
 from inspector.report.front_matter import ATTACHMENT_NAME
-from inspector.report.layout import Cell, Column, clean_text
+from inspector.report.table import Cell, Column
+from inspector.report.text_lines import clean_text
 from inspector.report.texts import (
     ELA_CAVEAT,
     FORENSICS_INTRO,

@@ -30,7 +30,8 @@ from inspector.report.drawing import (
     draw_placeholder,
     fit,
 )
-from inspector.report.layout import Cell, Column, clean_text
+from inspector.report.table import Cell, Column
+from inspector.report.text_lines import clean_text
 from inspector.report.texts import HOW_TO_READ, LIMITATIONS, demo_warning, recorded
 
 if TYPE_CHECKING:

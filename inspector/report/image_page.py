@@ -37,7 +37,8 @@ from inspector.report.drawing import (
 from inspector.report.evidence import EvidenceCheck, evidence_rows
 from inspector.report.forensics_section import forensics_section
 from inspector.report.front_matter import LIMITATIONS_ANCHOR
-from inspector.report.layout import Cell, Column, clean_text
+from inspector.report.table import Cell, Column
+from inspector.report.text_lines import clean_text
 from inspector.report.texts import demo_warning
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from inspector.report.document import CloseupLoader, ReportDocument
 from inspector.report.drawing import BOX_COLOURS, RESOLUTION, ensure_app
 from inspector.report.evidence import ImageLoader
 from inspector.report.front_matter import ATTACHMENT_NAME
-from inspector.report.layout import clean_text
+from inspector.report.text_lines import clean_text
 
 __all__ = [
     "ATTACHMENT_NAME",

@@ -18,6 +18,7 @@ from inspector.core.closeups import MIN_OUTPUT_SIDE
 from inspector.core.region_choice import CLOSEUP_MODES, REGION_ORDERS
 
 MIN_CLOSEUP_PIXELS = MIN_OUTPUT_SIDE * MIN_OUTPUT_SIDE
+MAX_BATCH_SIZE = 64
 
 
 @dataclass
@@ -33,6 +34,7 @@ class AppSettings:
     region_order: str = "answer"  # which regions get a close-up: answer | largest
     closeup_seed: int = 0  # seed of random close-ups
     closeup_budget: float = 0.0  # close-up pixels as a fraction of the global view; 0: none
+    batch_size: int = 0  # queued images analysed together by a local model; 0: automatic
     animation: bool = True
     examiner: str = ""
     server_url: str = ""  # OpenAI-compatible server; "" to use the local model
@@ -56,6 +58,8 @@ COMMENTS: dict[str, str] = {
     "closeup_seed": "Seed of random close-ups (with each image's SHA-256).",
     "closeup_budget": "All close-ups of an image together: at most this fraction of the global "
     "view's pixels, never below native resolution. 0: no budget.",
+    "batch_size": f"Queued images a local model analyses together (1 to {MAX_BATCH_SIZE}); "
+    "0: automatic (1 on a CPU, from free memory on a GPU).",
     "animation": "Animate the analysis (true/false).",
     "examiner": "Examiner's name, prefilled in the examiner notes.",
     "server_url": "OpenAI-compatible server (http:// or https://). Empty: use the local model.",
@@ -100,6 +104,8 @@ def check_value(name: str, value: Any) -> str | None:
         return f"must be one of {', '.join(REGION_ORDERS)}"
     if name == "closeup_budget" and (not math.isfinite(value) or value < 0):
         return "must be a finite number, 0 (no budget) or above"
+    if name == "batch_size" and not 0 <= value <= MAX_BATCH_SIZE:
+        return f"must be 0 (automatic) to {MAX_BATCH_SIZE}"
     if name == "server_url" and value and not re.match(r"^https?://[^\s/]+", value):
         return "must start with http:// or https:// and name a host (or be empty)"
     if name in ("model_source", "adapter", "examiner", "server_model") and value != value.strip():
