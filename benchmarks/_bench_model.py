@@ -97,5 +97,5 @@ def closeups_for(backend, loaded, answer1: str, policy: CloseupPolicy | None = N
     boxes = [b for r in parse_locate(answer1).regions
              if (b := space.from_model(r.coords, size)) is not None]
     plans = plan_closeups(boxes or fallback_boxes(*size), size, space.view_scale(size),
-                          policy or CloseupPolicy())
+                          policy or CloseupPolicy(), loaded.sha256, processor=space)  # as the app
     return [("region", render_closeup(loaded.image, p)) for p in plans]

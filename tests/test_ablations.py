@@ -96,6 +96,36 @@ def test_budget_caps_closeup_pixels_but_never_goes_below_native_resolution():
     assert closeup_budget(native, SIZE, 1.0, tight)["closeup_share"] > 0.1
 
 
+def test_budget_counts_the_vision_tokens_the_processor_really_makes():
+    """A processor with a 64-token minimum lifts small close-ups back up: counted in pixels the
+    budget is met on paper and exceeded in tokens; counted in tokens it holds, and no close-up
+    is rendered above the processor's maximum."""
+    from inspector.core.geometry import Qwen25PixelSpace
+
+    processor = Qwen25PixelSpace(min_pixels=64 * 28 * 28, max_pixels=640 * 28 * 28)
+    size = (800, 600)
+    scale = processor.view_scale(size)
+    boxes = [Box(100, 100, 300, 300), Box(400, 300, 560, 420), Box(50, 400, 80, 430),
+             Box(500, 50, 530, 80), Box(300, 350, 330, 380)]  # two large, three small
+    policy = CloseupPolicy(budget=0.75, max_pixels=2048 * 2048, max_regions=5)
+    in_pixels = plan_closeups(boxes, size, scale, policy)
+    record = closeup_budget(in_pixels, size, scale, policy, processor)
+    assert record["closeup_share"] <= 0.76  # within the pixel budget ...
+    assert record["closeup_token_share"] > 0.9  # ... but not in the tokens the model reads
+
+    in_tokens = plan_closeups(boxes, size, scale, policy, processor=processor)
+    record = closeup_budget(in_tokens, size, scale, policy, processor)
+    assert record["budget_tokens"] == round(0.75 * record["global_view_tokens"])
+    assert 0.85 * record["budget_tokens"] <= record["closeup_tokens"] <= record["budget_tokens"]
+    assert all(p.output_size[0] * p.output_size[1] <= processor.max_pixels for p in in_tokens)
+    assert all(p.scale >= 1.0 for p in in_tokens)  # never below native resolution
+    assert [p.crop_box for p in in_tokens] == [p.crop_box for p in in_pixels]
+    # without a budget the processor changes nothing (the plans are today's)
+    free = CloseupPolicy(max_pixels=2048 * 2048, max_regions=5)
+    assert plan_closeups(boxes, size, scale, free, processor=processor) == plan_closeups(
+        boxes, size, scale, free)
+
+
 # --------------------------------------------------------------------------------------------
 # The pipeline, with the tiny taught Qwen2.5-VL (real model output)
 

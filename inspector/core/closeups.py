@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image
 
@@ -26,6 +27,7 @@ __all__ = [
     "MIN_OUTPUT_SIDE",
     "CloseupPlan",
     "CloseupPolicy",
+    "ProcessorView",
     "closeup_budget",
     "global_view_pixels",
     "plan_closeups",
@@ -57,8 +59,9 @@ class CloseupPolicy:
     ``mode``, ``region_order`` and ``seed``: the ablation switches of
     :mod:`inspector.core.region_choice` (``located``/``random``/``none``; ``answer``/``largest``;
     the seed of the random boxes). ``budget``: when set, all close-ups of an image together get at
-    most this fraction of the global view's pixels (so of its vision tokens, up to rounding to the
-    patch grid); magnification is lowered as needed, per region, never below the region's native
+    most this fraction of the global view's vision tokens as the model's processor counts them
+    (``plan_closeups(processor=...)``, as the pipeline plans; without it, of its pixels);
+    magnification is lowered as needed, per region, never below the region's native
     resolution (1 output px per original px) — so a budget can be exceeded, and
     :func:`closeup_budget` says by how much. ``None``: no budget.
     """
@@ -114,6 +117,15 @@ class CloseupPolicy:
             raise ValueError(f"merge_iou must be in (0, 1], got {self.merge_iou!r}")
 
 
+class ProcessorView(Protocol):
+    """What the model's image processor does to any image it is given (the backend's coordinate
+    space): a close-up budget is counted in the vision tokens the model really reads."""
+
+    max_pixels: int
+
+    def vision_tokens(self, image_size: tuple[int, int]) -> int: ...
+
+
 @dataclass(frozen=True)
 class CloseupPlan:
     """One close-up: which region, what to crop (integer px, inside the image), how big to render.
@@ -135,6 +147,7 @@ def plan_closeups(
     global_scale: float,
     policy: CloseupPolicy,
     image_sha256: str = "",
+    processor: ProcessorView | None = None,
 ) -> list[CloseupPlan]:
     """Plan the close-ups for the regions worth examining, in the order they are examined.
 
@@ -149,6 +162,10 @@ def plan_closeups(
     Regions are considered in ``policy.region_order``. ``mode="none"`` plans nothing;
     ``mode="random"`` keeps the same regions but centres each close-up on a random box of the
     same size, seeded by ``policy.seed`` and ``image_sha256`` (required then).
+
+    ``processor``: with a budget, count it in the vision tokens the processor makes of each
+    close-up (its minimum size lifts small ones, its maximum caps big ones, both in steps of its
+    patch grid) rather than in output pixels, and never render a close-up above its maximum.
     """
     width, height = image_size
     if width <= 0 or height <= 0:
@@ -177,10 +194,13 @@ def plan_closeups(
         stand_ins = random_stand_ins([box for _, box in examined], image_size, key)
         examined = [(i, box) for (i, _), box in zip(examined, stand_ins, strict=True)]
     crops = [_crop_box(box, width, height, policy) for _, box in examined]
-    scales = _budgeted_scales(crops, image_size, global_scale, policy)
+    cap = policy.max_pixels
+    if processor is not None and policy.budget is not None:
+        cap = max(MIN_OUTPUT_SIDE * MIN_OUTPUT_SIDE, min(cap, processor.max_pixels))
+    scales = _budgeted_scales(crops, image_size, global_scale, policy, cap, processor)
     plans: list[CloseupPlan] = []
     for (index, box), crop, target in zip(examined, crops, scales, strict=True):
-        output_size, scale = _output_size(crop.width, crop.height, target, policy.max_pixels)
+        output_size, scale = _output_size(crop.width, crop.height, target, cap)
         plans.append(
             CloseupPlan(
                 region_index=index, box=box, crop_box=crop, output_size=output_size, scale=scale
@@ -199,41 +219,69 @@ def closeup_budget(
     image_size: tuple[int, int],
     global_scale: float,
     policy: CloseupPolicy,
+    processor: ProcessorView | None = None,
 ) -> dict[str, object]:
     """What the close-ups cost against the global view, for the analysis record: pixels of the
-    global view, of all close-ups, the budget in pixels (None: no budget) and the share."""
+    global view, of all close-ups, the budget in pixels (None: no budget) and the share; with
+    the processor, the same in vision tokens (what the budget counts then)."""
     view = global_view_pixels(image_size, global_scale)
     used = sum(w * h for w, h in (p.output_size for p in plans))
-    return {
+    record: dict[str, object] = {
         "global_view_pixels": view,
         "closeup_pixels": used,
         "budget_pixels": None if policy.budget is None else round(policy.budget * view),
         "closeup_share": round(used / view, 4) if view else None,
     }
+    if processor is not None:
+        view_tokens = processor.vision_tokens(image_size)
+        used_tokens = sum(processor.vision_tokens(p.output_size) for p in plans)
+        record.update(
+            global_view_tokens=view_tokens,
+            closeup_tokens=used_tokens,
+            budget_tokens=None if policy.budget is None else round(policy.budget * view_tokens),
+            closeup_token_share=round(used_tokens / view_tokens, 4) if view_tokens else None,
+        )
+    return record
 
 
 def _budgeted_scales(
-    crops: Sequence[Box], image_size: tuple[int, int], global_scale: float, policy: CloseupPolicy
+    crops: Sequence[Box],
+    image_size: tuple[int, int],
+    global_scale: float,
+    policy: CloseupPolicy,
+    max_pixels: int,
+    processor: ProcessorView | None,
 ) -> list[float]:
     """The scale each crop is asked for: the policy's target, lowered to fit the budget.
 
     Water-filling: one common scale ``s`` for every crop, each crop clamped between its floor
     (native resolution, or less only where ``max_pixels`` already forces it) and its ceiling (the
     target, or what ``max_pixels`` allows). ``s`` is the largest value whose total cost fits the
-    budget, so crops held down by ``max_pixels`` leave the rest to the others.
+    budget, so crops held down by ``max_pixels`` leave the rest to the others. The cost is the
+    close-ups' pixels against the global view's, or with ``processor`` their vision tokens
+    against the whole image's.
     """
     target = max(1.0, policy.magnification * global_scale)
     if policy.budget is None or not crops:
         return [target] * len(crops)
     areas = [c.width * c.height for c in crops]
-    ceilings = [min(target, math.sqrt(policy.max_pixels / a)) for a in areas]
+    ceilings = [min(target, math.sqrt(max_pixels / a)) for a in areas]
     floors = [min(1.0, hi) for hi in ceilings]
-    budget = policy.budget * global_view_pixels(image_size, global_scale)
+    if processor is None:
+        budget = policy.budget * global_view_pixels(image_size, global_scale)
 
-    def cost(s: float) -> float:
-        return sum(
-            a * min(max(s, lo), hi) ** 2 for a, lo, hi in zip(areas, floors, ceilings, strict=True)
-        )
+        def cost(s: float) -> float:
+            return sum(a * min(max(s, lo), hi) ** 2
+                       for a, lo, hi in zip(areas, floors, ceilings, strict=True))
+    else:
+        budget = policy.budget * processor.vision_tokens(image_size)
+
+        def cost(s: float) -> float:
+            return sum(
+                processor.vision_tokens(_output_size(c.width, c.height, min(max(s, lo), hi),
+                                                     max_pixels)[0])
+                for c, lo, hi in zip(crops, floors, ceilings, strict=True)
+            )
 
     if cost(target) <= budget:
         return [target] * len(crops)

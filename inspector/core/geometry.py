@@ -188,9 +188,14 @@ class CoordinateSpace(Protocol):
     """
 
     name: str
+    max_pixels: int  # the processor's resize bound (any image, close-ups too)
 
     def to_model(self, box: Box, image_size: tuple[int, int]) -> list[int]:
         """Original-pixel box -> integer model coordinates inside the model space."""
+        ...
+
+    def vision_tokens(self, image_size: tuple[int, int]) -> int:
+        """Vision tokens the language model reads for an image of this size."""
         ...
 
     def from_model(self, values: Sequence[float], image_size: tuple[int, int]) -> Box | None:
@@ -274,6 +279,11 @@ class _ResizedView:
     def view_scale(self, image_size: tuple[int, int]) -> float:
         """Resized px per original px of the global view (geometric mean of both axes)."""
         return _view_scale(self.resized_size(image_size), image_size)
+
+    def vision_tokens(self, image_size: tuple[int, int]) -> int:
+        """Vision tokens the language model reads for an image of this size (after merging)."""
+        width, height = self.resized_size(image_size)
+        return (width // self.factor) * (height // self.factor)
 
 
 class Qwen25PixelSpace(_ResizedView):

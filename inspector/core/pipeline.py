@@ -326,8 +326,10 @@ class Pipeline:
             t1 = time.perf_counter()
             boxes = [Box(*r.box) for r in regions]
             global_scale = self.backend.global_scale(size)
-            plans = plan_closeups(boxes, size, global_scale, policy, loaded.sha256)
-            analysis.closeup_policy.update(closeup_budget(plans, size, global_scale, policy))
+            processor = self.backend.coordinate_space  # the budget counts its vision tokens
+            plans = plan_closeups(boxes, size, global_scale, policy, loaded.sha256, processor)
+            analysis.closeup_policy.update(
+                closeup_budget(plans, size, global_scale, policy, processor))
             if not plans:
                 analysis.examine_skipped = (
                     "every region was too large (over half the image) to examine"

@@ -57,7 +57,7 @@ COMMENTS: dict[str, str] = {
     "region_order": f"Which regions get a close-up first: {', '.join(REGION_ORDERS)}.",
     "closeup_seed": "Seed of random close-ups (with each image's SHA-256).",
     "closeup_budget": "All close-ups of an image together: at most this fraction of the global "
-    "view's pixels, never below native resolution. 0: no budget.",
+    "view's vision tokens, never below native resolution. 0: no budget.",
     "batch_size": f"Queued images a local model analyses together (1 to {MAX_BATCH_SIZE}); "
     "0: automatic (1 on a CPU, from free memory on a GPU).",
     "animation": "Animate the analysis (true/false).",

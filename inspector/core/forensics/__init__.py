@@ -2,7 +2,7 @@
 
 One module per analysis, each exposing ``NAME``, ``TITLE``, ``LIMITS`` and
 ``analyze(evidence: ForensicInput) -> ForensicResult``. Modules are imported on first use, so
-OpenCV and SciPy load only when an analysis that needs them runs.
+OpenCV loads only when an analysis that needs it runs.
 """
 
 from __future__ import annotations

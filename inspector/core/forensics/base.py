@@ -78,6 +78,16 @@ class ForensicResult:
     applicable: bool = True
     error: str | None = None
 
+    @classmethod
+    def not_applicable(
+        cls, name: str, title: str, limits: str, statement: str, **indicators: Any
+    ) -> ForensicResult:
+        """The result for a file the method does not apply to (a PNG for the JPEG analyses, an
+        image too small): ``statement`` says why; ``indicators`` are the analysis's CLI keys,
+        left empty."""
+        return cls(name=name, title=title, statement=statement, limits=limits,
+                   indicators=indicators, applicable=False)  # fmt: skip
+
     def to_dict(self, map_path: str | None = None) -> dict[str, Any]:
         """The JSON form used by the CLI, the analysis record and the report attachment."""
         return {

@@ -79,13 +79,9 @@ def analyze(evidence: ForensicInput) -> ForensicResult:
     luma_table = info.component_table(0) if info is not None else None
     if info is None or luma_table is None or len(info.components) not in (1, 3):
         what = "Not a JPEG file" if info is None else "A JPEG without a YCbCr or greyscale luma"
-        return ForensicResult(
-            name=NAME,
-            title=TITLE,
-            statement=f"{what}; double JPEG compression cannot be assessed.",
-            limits=LIMITS,
-            indicators={"detected": None, "score": None, "first_quality": None},
-            applicable=False,
+        why = f"{what}; double JPEG compression cannot be assessed."
+        return ForensicResult.not_applicable(
+            NAME, TITLE, LIMITS, why, detected=None, score=None, first_quality=None
         )
 
     orientation = _exif_orientation(evidence.data)

@@ -170,15 +170,13 @@ def _regions(
     """Connected groups of differing cells as boxes in image pixels, most different first."""
     if not mask.any():
         return []
-    from scipy import ndimage
+    # Imported here: the metadata analysis loads this module, and needs OpenCV only for this.
+    from inspector.core.forensics.numeric import connected_regions
 
-    labels, _count = ndimage.label(mask)
+    labels, areas = connected_regions(mask, connectivity=4)
     sx, sy = image_size[0] / thumb_size[0], image_size[1] / thumb_size[1]
     regions = []
-    for index, found in enumerate(ndimage.find_objects(labels), 1):
-        if found is None:
-            continue
-        rows, cols = found
+    for index, (rows, cols) in areas:
         score = float(cells[rows, cols][labels[rows, cols] == index].max())
         box = [
             int(cols.start * cell * sx),

@@ -228,14 +228,8 @@ def _empty_indicators() -> dict[str, Any]:
 def analyze(evidence: ForensicInput) -> ForensicResult:
     info = parse_jpeg(evidence.data)
     if info is None or evidence.format not in ("JPEG", "MPO"):
-        return ForensicResult(
-            name=NAME,
-            title=TITLE,
-            statement=f"Not a JPEG file ({evidence.format}); there are no JPEG tables to read.",
-            limits=LIMITS,
-            indicators=_empty_indicators(),
-            applicable=False,
-        )
+        why = f"Not a JPEG file ({evidence.format}); there are no JPEG tables to read."
+        return ForensicResult.not_applicable(NAME, TITLE, LIMITS, why, **_empty_indicators())
     indicators = _empty_indicators()
     tables = [info.tables[k] for k in sorted(info.tables)]
     luma = info.component_table(0)

@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from inspector.core.forensics.base import ForensicInput, ForensicRegion, ForensicResult
+from inspector.core.forensics.numeric import connected_regions
 
 NAME = "noise"
 TITLE = "Noise level consistency"
@@ -195,9 +195,9 @@ def _regions(
     mask: np.ndarray, label: str, sigma: np.ndarray, level: float, min_blocks: int
 ) -> list[tuple[ForensicRegion, int]]:
     """Connected departing blocks (8-neighbours) as regions in pixels, with their block counts."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    labels, areas = connected_regions(mask, connectivity=8)
     found = []
-    for index, where in enumerate(ndimage.find_objects(labels), start=1):
+    for index, where in areas:
         members = labels[where] == index
         size = int(members.sum())
         if size < min_blocks:
@@ -231,11 +231,5 @@ def _statement(regions: list[ForensicRegion], found: int, level: float, score: f
 
 
 def _not_applicable(reason: str) -> ForensicResult:
-    return ForensicResult(
-        name=NAME,
-        title=TITLE,
-        statement=f"Noise consistency was not analysed: {reason}.",
-        limits=LIMITS,
-        indicators={"score": None, "regions": []},
-        applicable=False,
-    )
+    why = f"Noise consistency was not analysed: {reason}."
+    return ForensicResult.not_applicable(NAME, TITLE, LIMITS, why, score=None, regions=[])

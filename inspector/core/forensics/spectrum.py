@@ -27,10 +27,14 @@ import math
 
 import numpy as np
 from PIL import Image
-from scipy import fft as sfft
-from scipy import ndimage, special
 
 from inspector.core.forensics.base import ForensicInput, ForensicResult
+from inspector.core.forensics.numeric import (
+    box_mean,
+    fast_fft_length,
+    gamma_upper_inverse,
+    half_power_spectrum,
+)
 from inspector.core.forensics.record import JPEG_FORMATS
 
 NAME = "spectrum"
@@ -82,18 +86,12 @@ _PERIOD_2 = (
 def analyze(evidence: ForensicInput) -> ForensicResult:
     image = evidence.image
     if min(image.size) < MIN_SIDE:
-        return ForensicResult(
-            name=NAME,
-            title=TITLE,
-            statement=f"Not analysed: the image is smaller than {MIN_SIDE} pixels on a side.",
-            limits=LIMITS,
-            indicators={"score": None, "peaks": []},
-            applicable=False,
-        )
+        why = f"Not analysed: the image is smaller than {MIN_SIDE} pixels on a side."
+        return ForensicResult.not_applicable(NAME, TITLE, LIMITS, why, score=None, peaks=[])
     boxes, chosen_for_texture = _tile_boxes(image)
     # The signals lose one pixel per side; the DFT size is the next fast one (zero padding).
     tile_w, tile_h = boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]
-    shape = (sfft.next_fast_len(tile_h - 2, real=True), sfft.next_fast_len(tile_w - 2, real=True))
+    shape = (fast_fft_length(tile_h - 2), fast_fft_length(tile_w - 2))
     power: dict[str, np.ndarray] = {}
     for box in boxes:
         luma = np.asarray(image.crop(box).convert("L"), dtype=np.float32)
@@ -184,7 +182,7 @@ def _tile_boxes(image: Image.Image) -> tuple[list[tuple[int, int, int, int]], bo
     # Rank by texture on an 8x reduced copy: flat or clipped tiles carry no resampling trace.
     factor = 8
     thumb = np.asarray(image.reduce(factor).convert("L"), dtype=np.float32)
-    detail = np.abs(thumb - ndimage.uniform_filter(thumb, 3))
+    detail = np.abs(thumb - box_mean(thumb, 3))
     clipped = (thumb <= 2) | (thumb >= 253)
     ranking = []
     for box in boxes:
@@ -226,10 +224,7 @@ def _tile_spectra(x: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray
     for name, signal in signals.items():
         signal -= signal.mean()
         signal *= window
-        spectrum = sfft.rfft2(signal, s=shape, workers=1)
-        power = np.square(spectrum.real)
-        power += np.square(spectrum.imag)
-        out[name] = power
+        out[name] = half_power_spectrum(signal, shape)
     return out
 
 
@@ -289,7 +284,7 @@ def _independent_tiles(boxes: list[tuple[int, int, int, int]]) -> float:
 def _noise_bound(tiles: float, bins: int) -> float:
     """The largest power/median ratio an average of ``tiles`` periodograms reaches by chance
     over ``bins`` independent frequencies (Gamma(tiles) distributed power)."""
-    return float(special.gammainccinv(tiles, 1.0 / bins) / special.gammainccinv(tiles, 0.5))
+    return gamma_upper_inverse(tiles, 1.0 / bins) / gamma_upper_inverse(tiles, 0.5)
 
 
 # --------------------------------------------------------------------------------------------
