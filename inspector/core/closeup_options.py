@@ -30,9 +30,9 @@ def add_closeup_arguments(parser: argparse.ArgumentParser) -> None:
                    help="which regions get the --max-regions close-ups: the model's answer order "
                    f"or the largest first (default {d.region_order})")
     g.add_argument("--closeup-budget", type=float, default=d.budget, metavar="F",
-                   help="at most F times the global view's vision tokens (as the processor counts them) for all "
-                   "close-ups of an image together, e.g. 0.5; magnification is lowered per "
-                   "region, never below native resolution (default: no budget)")
+                   help="at most F times the global view's vision tokens (as the processor "
+                   "counts them) for all close-ups of an image together, e.g. 0.5; magnification "
+                   "is lowered per region, never below native resolution (default: no budget)")
 
 
 def closeup_policy_from_args(args: argparse.Namespace) -> CloseupPolicy:
