@@ -10,7 +10,6 @@ exit code is 1 if any file failed.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import threading
 from pathlib import Path
@@ -34,6 +33,7 @@ from inspector.core.casestore import CaseError, CaseStore
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.comparison import comparison_rows_for, write_comparison_csv
 from inspector.core.exports import analysis_record
+from inspector.core.file_hash import file_sha256
 from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
 from inspector.core.wording import override_text, p_ai_text, verdict_text
@@ -136,15 +136,11 @@ def summary_line(analysis: Analysis) -> str:
 
 
 def _file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file's bytes, read only; None when it cannot be read."""
-    digest = hashlib.sha256()
+    """The file's SHA-256, None when it cannot be read (the analysis then says why)."""
     try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _open_case(args) -> CaseStore:

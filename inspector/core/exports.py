@@ -7,13 +7,13 @@ each export in the case's custody log with the SHA-256 of what was written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from inspector.core.atomic import atomic_write_bytes
 from inspector.core.casestore import CaseStore
+from inspector.core.file_hash import file_sha256
 from inspector.core.forensics.record import forensics_record
 from inspector.core.results import Analysis
 
@@ -84,7 +84,6 @@ def export_case_tables(
         atomic_write_bytes(jsonl, lines.encode("utf-8"))
         written.append(Path(jsonl))
     for path in written:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        store.log("results-exported", examiner, digest, str(path),
+        store.log("results-exported", examiner, file_sha256(path), str(path),
                   f"{len(analyses)} evidence file(s), {path.suffix.lstrip('.').upper()}")
     return written

@@ -3,11 +3,11 @@ line and the window do it."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inspector.core.file_hash import file_sha256
 from inspector.report.pdf import render_case_report
 
 __all__ = ["ReportExport", "export_case_report"]
@@ -28,11 +28,7 @@ def export_case_report(store: Any, out_path: Path | str, page_size: str = "A4",
     logged then."""
     path = Path(out_path).resolve()
     pages = render_case_report(store, path, page_size, exported_by=examiner)
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
+    sha = file_sha256(path)
     store.log("report-exported", examiner, sha, str(path),
               f"PDF report, {pages} pages, {page_size}")
     return ReportExport(pages, sha, path)
