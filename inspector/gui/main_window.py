@@ -243,8 +243,7 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
             record.evidence = event.evidence
             self.loader.submit(thumbnail_image, event.image,
                                on_done=lambda q, p=path: self.queue_model.set_icon(p, q))
-            watched = self.shown_path in self.queue.running and self.shown_path != path
-            if (self.follow_live and not watched) or self.shown_path is None:
+            if (self.follow_live and self._precedes_watched(path)) or self.shown_path is None:
                 self._follow_next(path)  # after the previous image's examine has played out
             return
         if isinstance(event, RegionLocated):
@@ -296,6 +295,15 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
             self.drafts.show(analysis)
         if self.follow_live and path == self.shown_path and self.queue.running:
             self._follow_next(self.queue.running[0])  # a batch-mate still being analysed
+
+    def _precedes_watched(self, path: str) -> bool:
+        """Whether the view, following the queue, should move to `path` (just loaded): the shown
+        image is no longer analysed, or `path` comes before it in the same batch (their images
+        load within milliseconds of each other, so this settles before any text streams)."""
+        running = self.queue.running
+        if self.shown_path not in running or path not in running:
+            return True
+        return running.index(path) < running.index(self.shown_path)
 
     def _follow_next(self, path: str) -> None:
         """Move the view on to `path`, once the shown image's examine animation has played."""
