@@ -147,6 +147,15 @@ def test_pipeline_over_the_server_matches_the_local_result(remote, taught_case, 
     assert SECRET not in json.dumps(analysis.to_dict())
 
 
+def test_confidence_order_over_a_server_without_logprobs_keeps_the_answer_order(
+        remote, taught_case):
+    policy = CloseupPolicy(region_order="confidence", max_regions=1)
+    analysis = Pipeline(remote, PipelineOptions(policy=policy)).analyze(taught_case.image_path)
+    assert len(analysis.regions) >= 2 and all(r.confidence is None for r in analysis.regions)
+    assert [c.region for c in analysis.closeups] == [1]  # the answer's first region
+    assert any("no token probabilities" in p for p in analysis.query1.problems)
+
+
 def test_server_behaviour_is_recorded_in_details(remote, taught_case):
     image = Image.open(taught_case.image_path).convert("RGB")
     turn = remote.generate_turn(
@@ -155,6 +164,7 @@ def test_server_behaviour_is_recorded_in_details(remote, taught_case):
     assert turn.stop_reason == "length" and turn.generated_tokens == 8
     assert turn.details["usage"] == "reported by the server"
     assert turn.details["logprobs"].startswith("not returned")
+    assert turn.token_scores is None  # so regions get no confidence rather than an invented one
     # transformers serve answers 422 to mm_processor_kwargs: the backend drops the field
     assert turn.details["mm_processor_kwargs"].startswith("not sent")
 

@@ -27,8 +27,9 @@ def add_closeup_arguments(parser: argparse.ArgumentParser) -> None:
                    help="seed of --closeups random; with the image's SHA-256 it fixes the boxes "
                    f"(default {d.seed})")
     g.add_argument("--region-order", choices=REGION_ORDERS, default=d.region_order,
-                   help="which regions get the --max-regions close-ups: the model's answer order "
-                   f"or the largest first (default {d.region_order})")
+                   help="which regions get the --max-regions close-ups: the model's answer order, "
+                   "the largest first, or the ones the model wrote most surely first (its token "
+                   f"probabilities; a server must return logprobs) (default {d.region_order})")
     g.add_argument("--closeup-budget", type=float, default=d.budget, metavar="F",
                    help="at most F times the global view's vision tokens (as the processor "
                    "counts them) for all close-ups of an image together, e.g. 0.5; magnification "

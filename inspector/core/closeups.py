@@ -148,6 +148,7 @@ def plan_closeups(
     policy: CloseupPolicy,
     image_sha256: str = "",
     processor: ProcessorView | None = None,
+    confidences: Sequence[float | None] | None = None,
 ) -> list[CloseupPlan]:
     """Plan the close-ups for the regions worth examining, in the order they are examined.
 
@@ -159,7 +160,8 @@ def plan_closeups(
     least ``MIN_OUTPUT_SIDE`` px. A ``policy.budget`` lowers the scales further (see
     :class:`CloseupPolicy`).
 
-    Regions are considered in ``policy.region_order``. ``mode="none"`` plans nothing;
+    Regions are considered in ``policy.region_order`` (``confidence`` reads ``confidences``, one
+    per box). ``mode="none"`` plans nothing;
     ``mode="random"`` keeps the same regions but centres each close-up on a random box of the
     same size, seeded by ``policy.seed`` and ``image_sha256`` (required then).
 
@@ -176,7 +178,7 @@ def plan_closeups(
         return []
     key = stand_in_key(policy.seed, image_sha256) if policy.mode == "random" else ""
 
-    order = region_order(boxes, image_size, policy.region_order)
+    order = region_order(boxes, image_size, policy.region_order, confidences)
     picked = select_regions(
         [boxes[i] for i in order],
         image_size,

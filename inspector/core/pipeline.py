@@ -35,6 +35,7 @@ from inspector.core.protocol import (
     parse_locate,
 )
 from inspector.core.provenance import read_provenance
+from inspector.core.region_choice import region_confidence
 from inspector.core.results import (
     Analysis,
     CloseupRecord,
@@ -243,11 +244,12 @@ class Pipeline:
         text_so_far = ""
         problems1: list[str] = []
 
-        def to_record(raw: RawRegion) -> RegionRecord | None:
+        def to_record(raw: RawRegion, token_scores=None) -> RegionRecord | None:
             box = space.from_model(raw.coords, size)
             if box is None:
                 return None
-            return RegionRecord(len(regions) + 1, box.to_list(), raw.label, list(raw.coords))
+            return RegionRecord(len(regions) + 1, box.to_list(), raw.label, list(raw.coords),
+                                confidence=region_confidence(raw.span, token_scores))
 
         def on_token_1(piece: str) -> None:
             nonlocal stream, text_so_far
@@ -284,7 +286,7 @@ class Pipeline:
         regions.clear()
         for raw in answer1.regions:
             try:
-                record = to_record(raw)
+                record = to_record(raw, turn1.token_scores)
             except Exception as exc:
                 log.exception("converting region %r to image pixels failed", raw.label)
                 problems1.append(
@@ -300,6 +302,10 @@ class Pipeline:
                              f"image ({size[0]}×{size[1]} pixels): nothing could be examined")
         if turn1.stop_reason == "length":
             problems1.append("the answer reached the token limit and was cut off")
+        if (self.options.policy.region_order == "confidence" and len(regions) > 1
+                and all(r.confidence is None for r in regions)):
+            problems1.append("region order 'confidence': this backend gave no token "
+                             "probabilities, so the regions keep the answer's order")
         query1 = _query_record(turn1, answer1.explanation, answer1.verdict, problems1)
         timings["query1"] = turn1.seconds
         emit(InitialVerdict(query1, list(regions)))
@@ -327,7 +333,8 @@ class Pipeline:
             boxes = [Box(*r.box) for r in regions]
             global_scale = self.backend.global_scale(size)
             processor = self.backend.coordinate_space  # the budget counts its vision tokens
-            plans = plan_closeups(boxes, size, global_scale, policy, loaded.sha256, processor)
+            plans = plan_closeups(boxes, size, global_scale, policy, loaded.sha256, processor,
+                                  [r.confidence for r in regions])
             analysis.closeup_policy.update(
                 closeup_budget(plans, size, global_scale, policy, processor))
             if not plans:

@@ -133,6 +133,7 @@ class RawRegion:
 
     coords: list[float]
     label: str
+    span: tuple[int, int] | None = None  # characters of its JSON object in the whole answer
 
 
 @dataclass
@@ -412,9 +413,15 @@ def _region_from_object(obj: dict[str, Any], number: int, problems: list[str]) -
     return RawRegion(values, label.strip())
 
 
-def parse_regions(body: str, problems: list[str]) -> list[RawRegion]:
-    """Regions from the body of <regions>; each valid closed object counts, bad ones are listed."""
-    objects, finished = scan_json_objects(body)
+def parse_regions(body: str, problems: list[str], offset: int = 0) -> list[RawRegion]:
+    """Regions from the body of <regions>; each valid closed object counts, bad ones are listed.
+
+    ``offset``: where the body starts in the whole answer, so each region's ``span`` points into
+    the answer (the tokens that wrote it, for a per-region confidence).
+    """
+    scanner = _ArrayScanner()
+    spans = scanner.scan(body, 0, len(body))
+    objects, finished = [body[a:b] for a, b in spans], scanner.finished
     stripped = body.strip()
     if stripped and not stripped.startswith("["):
         problems.append("<regions> does not hold a JSON list")
@@ -427,6 +434,8 @@ def parse_regions(body: str, problems: list[str]) -> list[RawRegion]:
             continue
         region = _region_from_object(obj, number, problems)
         if region is not None:
+            start, end = spans[number - 1]
+            region.span = (offset + start, offset + end)
             regions.append(region)
     return regions
 
@@ -440,7 +449,9 @@ def parse_locate(text: object) -> LocateAnswer:
     sections = _find_sections(text, _TAG_NAMES_LOCATE, answer.problems)
     answer.explanation = _parse_text(sections, "explanation", answer.problems)
     if "regions" in sections:
-        answer.regions = parse_regions(sections["regions"].body, answer.problems)
+        section = sections["regions"]
+        answer.regions = parse_regions(section.body, answer.problems,
+                                       offset=section.start + len("<regions>"))
     else:
         answer.problems.append("no <regions> section")
     answer.verdict = _parse_verdict(sections, answer.problems)

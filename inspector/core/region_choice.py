@@ -4,7 +4,8 @@
   boxes of the same sizes, at seeded random places: the paper's "random cropping" ablation) or
   ``none`` (no close-ups, no Query 2: the single-turn baseline).
 * region order — which regions are kept when there are more than ``max_regions``: ``answer`` (the
-  model's order, LTE's) or ``largest`` (by area, the paper's "largest boxes" ablation).
+  model's order, LTE's), ``largest`` (by area, the paper's "largest boxes" ablation) or
+  ``confidence`` (the regions the model wrote most surely first: :func:`region_confidence`).
 
 Pure functions of the boxes, the image size and a seed; the random boxes of an image depend only
 on the seed and the image's SHA-256, so a run can be repeated and an image's close-ups do not
@@ -24,25 +25,63 @@ __all__ = [
     "REGION_ORDERS",
     "check_choice",
     "random_stand_ins",
+    "region_confidence",
     "region_order",
     "stand_in_key",
 ]
 
 CLOSEUP_MODES: tuple[str, ...] = ("located", "random", "none")
-REGION_ORDERS: tuple[str, ...] = ("answer", "largest")
+REGION_ORDERS: tuple[str, ...] = ("answer", "largest", "confidence")
 
 
-def region_order(boxes: Sequence[Box], image_size: tuple[int, int], order: str) -> list[int]:
+def region_confidence(
+    span: tuple[int, int] | None, token_scores: Sequence[tuple[int, float]] | None
+) -> float | None:
+    """How sure the model was of one region as it wrote it: the geometric mean of the
+    probabilities of the tokens that wrote its characters ``span`` (its JSON object, box and
+    label), from the backend's ``(end offset, log-probability)`` per token; None without them."""
+    if span is None or not token_scores:
+        return None
+    start, end = span
+    logprobs, token_start = [], 0
+    for token_end, logprob in token_scores:
+        if token_end > start and token_start < end and math.isfinite(logprob):
+            logprobs.append(logprob)
+        token_start = token_end
+        if token_start >= end:
+            break
+    if not logprobs:
+        return None
+    return math.exp(sum(logprobs) / len(logprobs))
+
+
+def region_order(
+    boxes: Sequence[Box],
+    image_size: tuple[int, int],
+    order: str,
+    confidences: Sequence[float | None] | None = None,
+) -> list[int]:
     """Indices of ``boxes`` in the order regions are considered for a close-up.
 
     ``answer`` keeps the model's order; ``largest`` sorts by area inside the image, largest first
-    (ties keep the model's order; a box with no area inside the image goes last).
+    (ties keep the model's order; a box with no area inside the image goes last);
+    ``confidence`` sorts by ``confidences``, most confident first (ties and unknown ones keep the
+    model's order, unknown ones last).
     """
     if order not in REGION_ORDERS:
         raise ValueError(f"region order must be one of {', '.join(REGION_ORDERS)}; got {order!r}")
     indices = list(range(len(boxes)))
     if order == "answer":
         return indices
+    if order == "confidence":
+        known = list(confidences or [])
+        known += [None] * (len(boxes) - len(known))
+
+        def surety(index: int) -> float:
+            value = known[index]
+            return -value if value is not None else math.inf
+
+        return sorted(indices, key=surety)  # stable: ties keep the answer's order
     width, height = image_size
 
     def area(index: int) -> float:

@@ -77,6 +77,9 @@ class RegionRecord:
     label: str
     model_coords: list[float] = field(default_factory=list)  # as the model wrote them
     examined: bool = False  # a close-up of it went to Query 2
+    # how sure the model was of this region as it wrote it: the geometric mean of its tokens'
+    # probabilities; None when the backend gives no token probabilities
+    confidence: float | None = None
 
 
 @dataclass

@@ -103,7 +103,8 @@ class SettingsDialog(QDialog):
         self.region_order_combo = self._combo(REGION_ORDERS, s.region_order)
         self.region_order_combo.setToolTip(
             "Which regions get the close-ups when there are more than Max regions: the model's "
-            "order, or the largest first.")
+            "order, the largest first, or the ones the model wrote most surely first (its token "
+            "probabilities).")
         self.closeup_seed_spin = QSpinBox()
         self.closeup_seed_spin.setRange(0, 2**31 - 1)
         self.closeup_seed_spin.setValue(_clamp(s.closeup_seed, 0, 2**31 - 1))

@@ -31,7 +31,7 @@ class AppSettings:
     closeup_max_pixels: int = 512 * 512
     magnification: float = 2.0
     closeup_mode: str = "located"  # the LTE paper's ablations: located | random | none
-    region_order: str = "answer"  # which regions get a close-up: answer | largest
+    region_order: str = "answer"  # which regions get a close-up: answer | largest | confidence
     closeup_seed: int = 0  # seed of random close-ups
     closeup_budget: float = 0.0  # close-up pixels as a fraction of the global view; 0: none
     batch_size: int = 0  # queued images analysed together by a local model; 0: automatic

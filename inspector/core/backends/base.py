@@ -69,6 +69,9 @@ class TurnResult:
     stop_reason: str  # "eos" | "length" | "cancelled"
     confidence: float | None = None  # P(ai-generated) at the verdict position, when readable
     details: dict[str, Any] = field(default_factory=dict)
+    # per generated token that has text: (end offset in `text`, log-probability of the token);
+    # None when the backend cannot say (a server that returns no logprobs)
+    token_scores: list[tuple[int, float]] | None = None
 
 
 class Backend(Protocol):

@@ -20,7 +20,11 @@ _WATCH = tuple(TAG[:j] for j in range(2, len(TAG) + 1))  # "<v", "<ve", …, "<v
 
 
 class VerdictRecorder:
-    """A recording-only logits processor (returns the scores unchanged)."""
+    """A recording-only logits processor (returns the scores unchanged).
+
+    Besides the verdict's distribution it keeps each generated token's own log-probability, from
+    which :meth:`token_scores` gives the per-token scores a region's confidence is read from.
+    """
 
     def __init__(self, tokenizer, vocabulary: Callable[[], list[str]]) -> None:
         self.tokenizer = tokenizer
@@ -29,15 +33,41 @@ class VerdictRecorder:
         self.vocabulary = vocabulary
         self.prompt_len: int | None = None
         self.stored: dict[int, Any] = {}  # generation step -> probabilities (CPU tensor)
+        self.chosen: list[float] = []  # log-probability of each generated token, in order
+        self._last_logprobs: Any = None  # the distribution of the step just seen
 
     def __call__(self, input_ids, scores):
         if self.prompt_len is None:
             self.prompt_len = int(input_ids.shape[1])
         step = int(input_ids.shape[1]) - self.prompt_len
+        if step > 0 and self._last_logprobs is not None:
+            self.chosen.append(float(self._last_logprobs[int(input_ids[0, -1])]))
+        self._last_logprobs = scores[0].float().log_softmax(-1)
         if step > 0:
             tail = self.tokenizer.decode(input_ids[0, -8:], skip_special_tokens=True)
             if tail.rstrip(" ").endswith(_WATCH):
                 self.stored[step] = scores[0].float().softmax(-1).cpu()
+        return scores
+
+    def token_scores(self, generated: list[int]) -> list[tuple[int, float]] | None:
+        """(end offset in the decoded answer, log-probability) of each generated token that has
+        text, for `TurnResult.token_scores`; None when nothing was recorded."""
+        chosen = list(self.chosen[: len(generated)])
+        if len(chosen) < len(generated) and self._last_logprobs is not None:
+            chosen.append(float(self._last_logprobs[generated[len(chosen)]]))  # the last token
+        if not chosen or len(chosen) < len(generated):
+            return None
+        scores: list[tuple[int, float]] = []
+        end = 0
+        for k, logprob in enumerate(chosen):
+            # the length of the text so far; a token that ends inside a multi-byte character
+            # adds nothing until the character is whole
+            new_end = len(self.tokenizer.decode(generated[: k + 1], skip_special_tokens=True))
+            if new_end > end:
+                scores.append((new_end, logprob))
+                end = new_end
+            elif scores:  # no text of its own: it belongs to the token that completes it
+                scores[-1] = (scores[-1][0], scores[-1][1] + logprob)
         return scores
 
     def confidence(self, generated: list[int]) -> float | None:

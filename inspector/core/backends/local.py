@@ -354,6 +354,7 @@ class LocalBackend:
             seconds=time.perf_counter() - started,
             stop_reason=stop_reason,
             confidence=recorder.confidence(generated),
+            token_scores=recorder.token_scores(generated),
         )
 
     def generate_turns(self, requests: list[TurnRequest]) -> list[TurnResult]:
@@ -410,6 +411,7 @@ class LocalBackend:
                 seconds=seconds,
                 stop_reason=row.stop_reason or "length",
                 confidence=recorders[i].confidence(generated),
+                token_scores=recorders[i].token_scores(generated),
                 details={"batch_size": len(requests)},
             ))
         return results

@@ -433,6 +433,7 @@ class RemoteBackend:
 
         pieces: list[str] = []
         lp_tokens: list[str] = []
+        lp_chosen: list[float] = []  # each generated token's own log-probability
         lp_tops: list[dict[str, float]] = []
         usage = None
         finish = None
@@ -469,6 +470,7 @@ class RemoteBackend:
                     logprobs = choice.get("logprobs") or {}
                     for entry in logprobs.get("content") or []:
                         lp_tokens.append(entry.get("token", ""))
+                        lp_chosen.append(_finite_or(entry.get("logprob"), -math.inf))
                         lp_tops.append(
                             {
                                 t.get("token", ""): float(t.get("logprob", -math.inf))
@@ -487,7 +489,9 @@ class RemoteBackend:
         text = "".join(pieces)
         if finish is None and not pieces:
             raise _Retry(f"the server at {self.url} closed the stream without an answer")
-        return self._result(text, usage, finish, lp_tokens, lp_tops, started, details)
+        result = self._result(text, usage, finish, lp_tokens, lp_tops, started, details)
+        result.token_scores = token_scores_from_logprobs(text, lp_tokens, lp_chosen)
+        return result
 
     def _result(self, text, usage, finish, lp_tokens, lp_tops, started, details) -> TurnResult:
         prompt = generated = prefill = 0
@@ -530,3 +534,26 @@ class RemoteBackend:
             stop_reason="cancelled",
             details=details,
         )
+
+
+def _finite_or(value: object, default: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def token_scores_from_logprobs(
+    text: str, tokens: list[str], logprobs: list[float]
+) -> list[tuple[int, float]] | None:
+    """``TurnResult.token_scores`` from a server's per-token logprobs: each token's end offset in
+    the answer and its log-probability; None when there are none or their text is not the
+    answer's (a server that reports tokens some other way)."""
+    if not tokens or len(tokens) != len(logprobs) or "".join(tokens) != text:
+        return None
+    scores, end = [], 0
+    for token, logprob in zip(tokens, logprobs, strict=True):
+        end += len(token)
+        scores.append((end, logprob))
+    return scores
