@@ -301,3 +301,15 @@ def test_report_from_real_case_store(tmp_path):
                        capture_output=True, check=True).stdout
     )
     assert len(data["custody"]) == len(store.custody())
+
+
+@needs_poppler
+def test_a_region_says_how_surely_the_model_wrote_it(tmp_path):
+    from inspector.report import render_report
+
+    analyses, closeups = build_analyses(tmp_path / "evidence")
+    analyses[0].regions[0].confidence = 0.8125
+    pdf = tmp_path / "report.pdf"
+    render_report(analyses[:1], _Meta(), pdf, "A4", closeup_loader=_closeup_loader(closeups))
+    joined = re.sub(r"\s+", " ", " ".join(_pages_text(pdf, layout=False)))
+    assert "written with surety 0.81" in joined

@@ -21,6 +21,7 @@ __all__ = [
     "p_ai_reading",
     "p_ai_text",
     "record_text",
+    "region_text",
     "verdict_text",
 ]
 
@@ -38,6 +39,13 @@ def confidence_text(p: float | None) -> str:
     if p is None or not isinstance(p, int | float) or p != p:
         return "not available"
     return f"{float(p):.2f}"
+
+
+def region_text(label: str, confidence: float | None) -> str:
+    """A region's label, with how surely the model wrote it when that is known."""
+    if confidence is None:
+        return label
+    return f"{label} (written with surety {confidence_text(confidence)})"
 
 
 def p_ai_text(p: float | None) -> str:

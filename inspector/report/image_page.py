@@ -19,6 +19,7 @@ from inspector.core.wording import (
     format_time,
     override_text,
     p_ai_text,
+    region_text,
     verdict_text,
 )
 from inspector.report.drawing import (
@@ -228,7 +229,7 @@ def _regions(doc: ReportDocument, a: Analysis, check: EvidenceCheck) -> None:
             rows.append([
                 Cell(str(region.number), font=f.small_bold, fill=QColor(colour),
                      color=QColor(text_colour)),
-                clean_text(region.label),
+                clean_text(region_text(region.label, region.confidence)),
                 ", ".join(f"{v:.0f}" for v in region.box),
                 seen, points,
             ])
