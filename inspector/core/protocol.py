@@ -133,7 +133,8 @@ class RawRegion:
 
     coords: list[float]
     label: str
-    span: tuple[int, int] | None = None  # characters of its JSON object in the whole answer
+    # characters of its JSON object in the whole answer (where it was written, not what it is)
+    span: tuple[int, int] | None = field(default=None, compare=False)
 
 
 @dataclass
