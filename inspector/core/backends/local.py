@@ -43,6 +43,7 @@ from inspector.core.backends.local_loading import (
     weights_sha256,
 )
 from inspector.core.backends.local_streams import PerRow, Row, RowsStop, RowsStream, TokenStream
+from inspector.core.backends.lookup_decoding import continue_greedy, supports_lookup
 from inspector.core.backends.spec import (  # noqa: F401  (re-exported: the spec's old home)
     DEVICES,
     DTYPES,
@@ -295,9 +296,7 @@ class LocalBackend:
         kwargs: dict[str, Any] = dict(inputs)
         prefill = prompt_len
         lookup = self._prompt_lookup(messages)
-        # transformers' assisted decoding re-reads the whole prompt on its first step, which
-        # the reused cache's image features do not cover: prompt lookup recomputes the prompt
-        plan = self._reuse_plan(inputs) if self.spec.reuse_cache and not lookup else None
+        plan = self._reuse_plan(inputs) if self.spec.reuse_cache else None
         if plan is not None:
             common, extra = plan
             self._cache.crop(common - self._cache.get_seq_length())
@@ -313,18 +312,34 @@ class LocalBackend:
 
         recorder = VerdictRecorder(self.tokenizer, self._token_texts)
         stream = TokenStream(self.tokenizer, on_token)
+        eos_ids = self._eos_ids()
+        details: dict[str, Any] = {}
         try:
             with torch.inference_mode():
+                # with prompt lookup, generate computes the prompt and the first token only
                 out = self.model.generate(
                     **kwargs,
                     **self._sampling(),
-                    **lookup,
-                    max_new_tokens=max_new_tokens,
+                    max_new_tokens=1 if lookup else max_new_tokens,
                     streamer=stream,
                     stopping_criteria=StoppingCriteriaList([_Cancel()]),
                     logits_processor=LogitsProcessorList([recorder]),
                     return_dict_in_generate=True,
                 )
+            ids = out.sequences[0].tolist()
+            cache = out[_cache_argument()]
+            if lookup and ids[-1] not in eos_ids and len(ids) - prompt_len < max_new_tokens:
+                new, stats = continue_greedy(
+                    self.model, cache, _cache_argument(), ids,
+                    generated=len(ids) - prompt_len, max_new_tokens=max_new_tokens,
+                    draft_tokens=lookup, eos_ids=eos_ids,
+                    processors=[*self._greedy_penalty(), recorder],
+                    on_tokens=lambda tokens: stream.put(torch.tensor(tokens)),
+                    is_cancelled=lambda: bool(is_cancelled and is_cancelled()),
+                )
+                ids += new
+                details = {"lookup_forwards": stats.forwards, "lookup_drafted": stats.drafted,
+                           "lookup_accepted": stats.accepted}
         except torch.cuda.OutOfMemoryError as exc:
             self.reset()
             torch.cuda.empty_cache()
@@ -332,10 +347,8 @@ class LocalBackend:
                 "the GPU ran out of memory while analysing; lower max pixels or the number of "
                 "regions, or use 4-bit quantization"
             ) from exc
-        sequence = out.sequences[0]
-        generated = sequence[prompt_len:].tolist()
+        generated = ids[prompt_len:]
         cancelled = bool(is_cancelled and is_cancelled())
-        eos_ids = self._eos_ids()
         if cancelled:
             stop_reason = "cancelled"
         elif generated and generated[-1] in eos_ids:
@@ -343,8 +356,8 @@ class LocalBackend:
         else:
             stop_reason = "length"
         if not cancelled and self.spec.reuse_cache:
-            self._cache = out[_cache_argument()]
-            self._cache_ids = sequence[: self._cache.get_seq_length()]
+            self._cache = cache
+            self._cache_ids = torch.tensor(ids[: cache.get_seq_length()], device=self.device)
         text = self.tokenizer.decode(generated, skip_special_tokens=True)
         return TurnResult(
             text=text,
@@ -355,6 +368,7 @@ class LocalBackend:
             stop_reason=stop_reason,
             confidence=recorder.confidence(generated),
             token_scores=recorder.token_scores(generated),
+            details=details,
         )
 
     def generate_turns(self, requests: list[TurnRequest]) -> list[TurnResult]:
@@ -426,15 +440,26 @@ class LocalBackend:
             )
         return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
 
-    def _prompt_lookup(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """Prompt-lookup decoding for a turn that continues a conversation (Query 2), whose
-        answer copies phrases of the earlier answer and region labels. Greedy only: it then
-        changes the speed, never the tokens. Cancel is checked once per verified draft."""
+    def _prompt_lookup(self, messages: list[dict[str, Any]]) -> int:
+        """Draft length of prompt-lookup decoding for this turn (0: off). Only for a turn that
+        continues a conversation (Query 2), whose answer copies phrases of the earlier answer
+        and region labels; greedy only, where it changes the speed, never the tokens (see
+        lookup_decoding.py). Cancel is checked before every verifying forward."""
         n = self.settings.prompt_lookup_tokens
         continues = any(m.get("role") == "assistant" for m in messages)
         if n <= 0 or self.settings.do_sample or not continues:
-            return {}
-        return {"prompt_lookup_num_tokens": n}
+            return 0
+        if not supports_lookup(self.core.generation_config):
+            log.info("prompt lookup off: the model's generation config shapes the logits")
+            return 0
+        return n
+
+    def _greedy_penalty(self) -> list:
+        """The repetition penalty of the model's generation config, as generate applies it."""
+        from transformers import RepetitionPenaltyLogitsProcessor
+
+        penalty = self.core.generation_config.repetition_penalty
+        return [] if penalty in (None, 1.0) else [RepetitionPenaltyLogitsProcessor(penalty)]
 
     def _eos_ids(self) -> set[int]:
         eos = self.core.generation_config.eos_token_id
