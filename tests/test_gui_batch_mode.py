@@ -142,9 +142,11 @@ def test_batch_size_is_a_setting_automatic_by_default(qtbot, tmp_path):
     dialog = SettingsDialog(AppSettings(), path=tmp_path / "s.toml")
     qtbot.addWidget(dialog)
     assert dialog.batch_size_spin.text() == "automatic"  # 0 is said in words
+    assert dialog.prompt_lookup_spin.text() == "off"
     dialog.batch_size_spin.setValue(4)
+    dialog.prompt_lookup_spin.setValue(10)
     path = save_settings(dialog.settings(), tmp_path / "s.toml")
-    assert load_settings(path)[0].batch_size == 4
+    assert (load_settings(path)[0].batch_size, load_settings(path)[0].prompt_lookup) == (4, 10)
     path.write_text("batch_size = 100\n")
     settings, problems = load_settings(path)
     assert settings.batch_size == 0

@@ -104,3 +104,30 @@ def test_cancel_stops_query2_within_one_verifying_forward(taught_case):
     # the first token, then one verifying forward: up to 10 drafted tokens + its own
     assert len(pieces) >= 2 and t2.generated_tokens <= 1 + 10 + 1
     assert "".join(pieces) == t2.text
+
+
+def test_prompt_lookup_is_a_command_line_option_and_a_setting(taught_case, tmp_path):
+    import json
+
+    from inspector.cli import main
+    from inspector.core.app_settings import (
+        AppSettings,
+        load_settings,
+        save_settings,
+        to_generation_settings,
+    )
+
+    out = tmp_path / "r.jsonl"
+    assert main(["analyze", str(taught_case.image_path), "--model", str(taught_case.model_dir),
+                 "--device", "cpu", "--max-new-tokens", "400", "--prompt-lookup", "8",
+                 "--json", str(out)]) == 0
+    record = json.loads(out.read_text().splitlines()[0])["analysis"]
+    assert record["model"]["generation"]["prompt_lookup_tokens"] == 8
+    assert record["query2"]["raw_text"] == taught_case.examine_answer  # the same answer
+
+    path = save_settings(AppSettings(prompt_lookup=10), tmp_path / "s.toml")
+    settings, problems = load_settings(path)
+    assert problems == [] and to_generation_settings(settings).prompt_lookup_tokens == 10
+    path.write_text("prompt_lookup = -1\n")
+    settings, problems = load_settings(path)
+    assert settings.prompt_lookup == 0 and "must be 0 (off) to 64" in problems[0]

@@ -69,6 +69,10 @@ def register(sub) -> None:
                    help="recompute Query 2 from scratch instead of reusing Query 1's KV cache")
     a.add_argument("--max-new-tokens", type=int, default=1024, metavar="N",
                    help="token limit per answer (default 1024)")
+    a.add_argument("--prompt-lookup", type=int, default=0, metavar="N",
+                   help="Query 2 drafts up to N tokens from the conversation so far and keeps "
+                   "what the model confirms: the same answer, faster when Query 2 restates "
+                   "Query 1 (greedy, local model; default 0: off)")
     a.add_argument("--json", type=Path, metavar="OUT.jsonl",
                    help="append one JSON object per image to this file")
     a.add_argument("--stream", action="store_true", help="print the model's text as it comes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 
 from inspector.core.backends.base import BackendError, GenerationSettings
 from inspector.core.backends.open import BackendChoice, ServedModelUnknown, open_backend
@@ -68,7 +69,8 @@ def load_pipeline(args, model: str, policy: CloseupPolicy):
     choice = backend_choice(args, model)
     if choice is None:
         return None
-    settings = GenerationSettings.with_token_limit(args.max_new_tokens)
+    settings = replace(GenerationSettings.with_token_limit(args.max_new_tokens),
+                       prompt_lookup_tokens=max(0, args.prompt_lookup))
     if choice.remote is None:
         print(f"Loading model {model} …", file=sys.stderr, flush=True)
     t0 = time.perf_counter()

@@ -19,7 +19,7 @@ def backend_factory_for(settings, on_message=None):
     """
     from inspector.core.backends.base import BackendError
     from inspector.core.backends.open import BackendChoice, open_backend
-    from inspector.gui.settings import to_local_spec
+    from inspector.gui.settings import to_generation_settings, to_local_spec
 
     try:
         spec = to_local_spec(settings)
@@ -44,18 +44,21 @@ def backend_factory_for(settings, on_message=None):
                 "(Ctrl+,) and give a hub id or a model folder; `lte-inspect models` lists "
                 "presets and `lte-inspect download` fetches one."
             )
-    return (lambda: open_backend(choice, on_message=on_message)), choice.is_demo, None
+    generation = to_generation_settings(settings)
+    return (lambda: open_backend(choice, generation, on_message)), choice.is_demo, None
 
 
 def demo_factory_for(settings, on_message=None):
     """A factory for the bundled demo checkpoint (offered when the configured model fails to
     load), or None when none is bundled."""
     from inspector.core.backends.open import BackendChoice, open_backend
+    from inspector.gui.settings import to_generation_settings
 
     choice = BackendChoice.of_demo(settings.device, DEMO_MODEL)
     if choice is None:
         return None
-    return lambda: open_backend(choice, on_message=on_message)
+    generation = to_generation_settings(settings)
+    return lambda: open_backend(choice, generation, on_message)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,6 +118,15 @@ class SettingsDialog(QDialog):
             "batch; the one you watch is still shown live). Automatic: 1 on a CPU, as many as "
             "the GPU's free memory holds (at most 8) on a GPU. A server answers one at a time.")
         self.batch_size_spin.setValue(_clamp(s.batch_size, 0, MAX_BATCH_SIZE))
+        self.prompt_lookup_spin = QSpinBox()
+        self.prompt_lookup_spin.setRange(0, 64)
+        self.prompt_lookup_spin.setSpecialValueText("off")  # shown at 0
+        self.prompt_lookup_spin.setSuffix(" tokens")
+        self.prompt_lookup_spin.setToolTip(
+            "Query 2 drafts up to this many tokens from the conversation so far and keeps what "
+            "the model confirms: the same answer, faster when Query 2 restates Query 1 (local "
+            "model, greedy). Applies when the model is next loaded.")
+        self.prompt_lookup_spin.setValue(_clamp(s.prompt_lookup, 0, 64))
         self.animation_check = QCheckBox("Animate the analysis")
         self.animation_check.setChecked(bool(s.animation))
         self.examiner_edit = QLineEdit(s.examiner)
@@ -144,6 +153,7 @@ class SettingsDialog(QDialog):
                                                  self.closeup_seed_spin))
         form.addRow("Region order", self.region_order_combo)
         form.addRow("Batch size", self.batch_size_spin)
+        form.addRow("Prompt lookup (Query 2)", self.prompt_lookup_spin)
         form.addRow("", self.animation_check)
         form.addRow("", self.forensics_check)
         form.addRow("Examiner name", self.examiner_edit)
@@ -187,6 +197,7 @@ class SettingsDialog(QDialog):
             closeup_seed=self.closeup_seed_spin.value(),
             closeup_budget=float(self.closeup_budget_spin.value()),
             batch_size=self.batch_size_spin.value(),
+            prompt_lookup=self.prompt_lookup_spin.value(),
             animation=self.animation_check.isChecked(),
             examiner=self.examiner_edit.text().strip(),
             server_url=self.server_url_edit.text().strip(),

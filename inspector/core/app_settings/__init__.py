@@ -11,7 +11,11 @@ The dialog that edits them is ``inspector.gui.settings.SettingsDialog``. API key
 stored here: the remote backend reads its key from ``$LTE_API_KEY`` or the system keyring.
 """
 
-from inspector.core.app_settings.conversions import to_closeup_policy, to_local_spec
+from inspector.core.app_settings.conversions import (
+    to_closeup_policy,
+    to_generation_settings,
+    to_local_spec,
+)
 from inspector.core.app_settings.reading import APP_NAME, load_settings, settings_path
 from inspector.core.app_settings.schema import MIN_CLOSEUP_PIXELS, AppSettings, validate
 from inspector.core.app_settings.writing import save_settings, to_toml
@@ -24,6 +28,7 @@ __all__ = [
     "save_settings",
     "settings_path",
     "to_closeup_policy",
+    "to_generation_settings",
     "to_local_spec",
     "to_toml",
     "validate",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from inspector.core.app_settings.schema import AppSettings, looks_like_path
+from inspector.core.backends.base import GenerationSettings
 from inspector.core.backends.spec import LocalModelSpec
 from inspector.core.backends.spec import to_local_spec as spec_for_preset
 from inspector.core.closeups import CloseupPolicy
@@ -21,6 +22,11 @@ def to_closeup_policy(settings: AppSettings) -> CloseupPolicy:
         seed=int(settings.closeup_seed),
         budget=float(settings.closeup_budget) or None,
     )
+
+
+def to_generation_settings(settings: AppSettings) -> GenerationSettings:
+    """How the window's model generates (the other fields keep their defaults)."""
+    return GenerationSettings(prompt_lookup_tokens=int(settings.prompt_lookup))
 
 
 def to_local_spec(settings: AppSettings) -> LocalModelSpec | None:
