@@ -109,6 +109,30 @@ def test_mark_trains_the_tower_only_and_where_the_language_model(workspace):
     assert not (where.output_dir / "locate-run").exists()
 
 
+def test_where_places_and_point_add_their_losses_and_save_no_head(workspace):
+    lines: list[str] = []
+    placed = run_locate_warmup(LocateWarmupSettings(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "places",
+        mark_epochs=0, where_steps=3, where_batch_size=2, logging_steps=1, where_places=1.0,
+        places_layer=1, where_point=1.0,
+    ), print_fn=lines.append)
+    assert len(placed.where_place_losses) == 3  # one loss of each kind per step
+    assert len(placed.where_point_losses) == 3
+    assert all(loss > 0 for loss in placed.where_place_losses + placed.where_point_losses)
+    assert any("image-token place loss" in line for line in lines)
+    assert any("first-box centre loss" in line for line in lines)
+    base, saved = load_file(workspace.base / "model.safetensors"), load_file(
+        placed.output_dir / "model.safetensors")
+    assert set(saved) == set(base), "the temporary place head must not reach the checkpoint"
+    info = json.loads((placed.output_dir / "training_info.json").read_text(encoding="utf-8"))
+    assert info["where_place_losses"] == placed.where_place_losses
+    assert info["where_point_losses"] == placed.where_point_losses
+    with pytest.raises(ValueError, match="places_layer 99"):
+        run_locate_warmup(LocateWarmupSettings(
+            model=workspace.base, train=workspace.records, output_dir=workspace.root / "bad",
+            mark_epochs=0, where_steps=1, where_places=1.0, places_layer=99))
+
+
 def test_locate_warmup_refuses_an_adapter_and_bad_settings(tmp_path, workspace):
     (tmp_path / "adapter_config.json").write_text("{}", encoding="utf-8")
     with pytest.raises(ValueError, match="adapter"):
@@ -117,6 +141,9 @@ def test_locate_warmup_refuses_an_adapter_and_bad_settings(tmp_path, workspace):
     with pytest.raises(ValueError, match="snap"):
         run_locate_warmup(LocateWarmupSettings(model=workspace.base, train=workspace.records,
                                                output_dir=tmp_path / "o", snap=-1))
+    with pytest.raises(ValueError, match="where_places"):
+        run_locate_warmup(LocateWarmupSettings(model=workspace.base, train=workspace.records,
+                                               output_dir=tmp_path / "o", where_places=-1))
 
 
 def test_cli_locate_warmup_reports_missing_records(tmp_path, capsys):

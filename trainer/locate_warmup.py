@@ -20,7 +20,17 @@ most common box. Two phases, both on training records only:
   ``where_vision``) answer one short question per image (:data:`WHERE_QUESTION`) whose only
   target is the regions' boxes in the protocol's ``bbox_2d`` notation, in the model's coordinate
   space, in reading order, optionally snapped to the patch grid (``snap``): the language model
-  must learn to read positions off the image tokens.
+  must learn to read positions off the image tokens. With ``where_places`` (a weight; 0, off, by
+  default) a temporary linear head also reads each image token's own row and column from the
+  language model's hidden state after layer ``places_layer`` (MSE added to the loss): position
+  enters Qwen2.5-VL only through rotary attention scores, never the values, so an image token
+  carries no readable place unless a layer computes one, and the tower cannot (2-D RoPE, no
+  absolute reference: a linear probe on the demo's tower reads row and column with R^2 near 0),
+  while the language model can, from M-RoPE's scores against the text before the image (if
+  its ``rope_theta`` leaves the column frequencies room to turn: see decision 0004). With
+  ``where_point`` another temporary head reads the first target box's centre from the last
+  layer's state before the answer, a dense signal for finding the marked token and copying its
+  place.
 
 The result (the whole model, with its processor) is where SFT starts. What it gave on the demo
 is recorded in docs/decisions/0004-demo-checkpoint.md ("Locating"): so far not enough.
@@ -32,7 +42,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +77,24 @@ class LocateWarmupSettings:
     snap: int = GRID  # phase-2 targets snapped to this grid in model space (0: exact boxes)
     # Phase 1 also teaches each token its own row and column, so that an attention head that
     # finds the marked token can read its place from it. Off by default: on the demo it made the
-    # marking worse (top cell in an artifact on 59 % of AI training images instead of 73 %).
+    # marking worse (top cell in an artifact on 59 % of AI training images instead of 73 %), and
+    # the tower cannot learn it (no absolute position in it: probe R^2 <= 0.05 after 6 epochs);
+    # ``where_places`` puts the place in the language model instead.
     positions: bool = False
+    # Phase 2 also teaches the language model each image token's own row and column (weight of
+    # that MSE, read by a temporary linear head from the hidden state after ``places_layer``).
+    where_places: float = 0.0
+    places_layer: int = 1
+    # ... and the first box's centre from the last prompt token's state (weight of that MSE).
+    where_point: float = 0.0
     seed: int = 0
     logging_steps: int = 20
 
     def validate(self) -> None:
         if self.mark_epochs < 0 or self.where_steps < 0 or self.snap < 0:
             raise ValueError("mark_epochs, where_steps and snap must be >= 0")
+        if self.where_places < 0 or self.where_point < 0 or self.places_layer < 1:
+            raise ValueError("where_places and where_point must be >= 0, places_layer >= 1")
         if min(self.mark_batch_size, self.where_batch_size) < 1:
             raise ValueError("batch sizes must be positive")
         if min(self.mark_learning_rate, self.where_learning_rate) <= 0:
@@ -93,6 +113,8 @@ class LocateWarmupResult:
     mark_hit_rate: float | None  # top marked cell inside an artifact (ai training images)
     where_losses: list[float]
     seconds: float
+    where_place_losses: list[float] = field(default_factory=list)  # per step, with where_places
+    where_point_losses: list[float] = field(default_factory=list)  # per step, with where_point
 
 
 def snap_box(coords: list[int], grid: int, width: int, height: int) -> list[int]:
@@ -190,14 +212,16 @@ def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateW
     images = [_image(r, settings.train) for r in records]
     model, processor = load_for_training(settings.model)
     mark_losses, hit = _mark(model, processor, records, images, settings, out, print_fn)
-    where_losses = _where(model, processor, records, images, space, settings, out, print_fn)
+    aux: dict[str, list[float]] = {"place": [], "point": []}
+    where_losses = _where(model, processor, records, images, space, settings, out, print_fn, aux)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     result = LocateWarmupResult(out, len(records), mark_losses, hit, where_losses,
-                                time.perf_counter() - started)
+                                time.perf_counter() - started, aux["place"], aux["point"])
     write_training_info(out, {
         "stage": "locate-warmup", "settings": asdict(settings), "examples": len(records),
         "mark_losses": mark_losses, "mark_hit_rate": hit, "where_losses": where_losses,
+        "where_place_losses": aux["place"], "where_point_losses": aux["point"],
         "seconds": round(result.seconds, 1),
     })
     return result
@@ -297,8 +321,9 @@ def _hit_rate(marker, collate, records, batch_size: int) -> float | None:
 
 
 def _where(model, processor, records, images, space, settings, out: Path,
-           print_fn) -> list[float]:
-    """Phase 2: the language model and projector learn to answer WHERE_QUESTION with boxes."""
+           print_fn, aux_losses: dict[str, list[float]]) -> list[float]:
+    """Phase 2: the language model and projector learn to answer WHERE_QUESTION with boxes
+    (and the auxiliary losses of ``where_places`` / ``where_point``, kept in aux_losses)."""
     if not settings.where_steps:
         return []
     from trl import SFTConfig, SFTTrainer
@@ -323,18 +348,124 @@ def _where(model, processor, records, images, space, settings, out: Path,
         max_steps=settings.where_steps, learning_rate=settings.where_learning_rate,
         per_device_train_batch_size=settings.where_batch_size, **_run_arguments(settings, out),
     )
-    trainer = SFTTrainer(model=model, args=config, train_dataset=to_dataset(rows),
-                         processing_class=processor,
-                         callbacks=[progress_callback("locate warm-up (where)", print_fn)])
+    trainer_class, cleanup = SFTTrainer, None
+    if settings.where_places or settings.where_point:
+        trainer_class, cleanup = _auxiliary_loss_trainer(model, settings, aux_losses)
+    trainer = trainer_class(model=model, args=config, train_dataset=to_dataset(rows),
+                            processing_class=processor,
+                            callbacks=[progress_callback("locate warm-up (where)", print_fn)])
     quiet(trainer)
     print_fn(f"Teaching the language model where the regions are: {settings.where_steps} "
              "steps ...")
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        if cleanup is not None:  # the heads are scaffolding: they must not reach the saved model
+            cleanup()
     shutil.rmtree(out / "locate-run", ignore_errors=True)
+    for key, what in (("place", "image-token place"), ("point", "first-box centre")):
+        if aux_losses[key]:
+            tail = aux_losses[key][-settings.logging_steps:]
+            print_fn(f"  {what} loss (MSE, row and column as shares): "
+                     f"{sum(tail) / len(tail):.4f} over the last {len(tail)} steps")
     for param in model.parameters():
         param.requires_grad_(True)
     model.eval()
     return logged(trainer, "loss")
+
+
+def _auxiliary_loss_trainer(model, settings: LocateWarmupSettings,
+                            losses: dict[str, list[float]]):
+    """``(SFTTrainer subclass, cleanup)``: the subclass adds to the answer's loss, per training
+    step (each MSE also appended to ``losses["place"]`` / ``losses["point"]``):
+
+    * ``where_places`` x the MSE of each image token's (row, column), read by a linear head from
+      the language model's hidden state after layer ``places_layer``;
+    * ``where_point`` x the MSE of the first target box's centre (row, column as shares of the
+      image), read by a linear head from the last layer's state at the last prompt token: a dense
+      signal for finding the marked token and copying its place, which the answer's digits give
+      only through a cross-entropy.
+
+    The heads are submodules (``model.locate_*_head``) so that the optimizer trains them;
+    ``cleanup()`` removes them and the hooks, so they never reach the saved model."""
+    import torch
+    from trl import SFTTrainer
+
+    decoder_layers = model.model.language_model.layers
+    if settings.places_layer > len(decoder_layers):
+        raise ValueError(f"places_layer {settings.places_layer}: the language model has "
+                         f"{len(decoder_layers)} layers")
+    merge = model.config.vision_config.spatial_merge_size
+    patch = model.config.vision_config.patch_size
+    image_token = model.config.image_token_id
+    hidden_size = model.config.text_config.hidden_size
+    captured: dict[str, Any] = {}
+
+    def keeper(key: str):
+        def keep(_module, _inputs, output) -> None:
+            captured[key] = output[0] if isinstance(output, tuple) else output
+        return keep
+
+    hooks, heads = [], {}
+    if settings.where_places:
+        heads["place"] = model.locate_place_head = torch.nn.Linear(hidden_size, 2)
+        hooks.append(decoder_layers[settings.places_layer - 1].register_forward_hook(
+            keeper("place")))
+    if settings.where_point:
+        heads["point"] = model.locate_point_head = torch.nn.Linear(hidden_size, 2)
+        hooks.append(decoder_layers[-1].register_forward_hook(keeper("point")))
+
+    def place_loss(inputs) -> Any:
+        hidden = captured.pop("place")[inputs["input_ids"] == image_token]
+        places = torch.cat([token_places(int(g[1]) // merge, int(g[2]) // merge)
+                            for g in inputs["image_grid_thw"]]).to(hidden)
+        return torch.nn.functional.mse_loss(heads["place"](hidden), places)
+
+    def point_loss(inputs, tokenizer) -> Any:
+        hidden, labels = captured.pop("point"), inputs["labels"]
+        starts = (labels != -100).int().argmax(1)  # each row's first answer token
+        states, targets = [], []
+        for i, (row, grid) in enumerate(zip(labels, inputs["image_grid_thw"], strict=True)):
+            box = _first_box(tokenizer.decode(row[row != -100], skip_special_tokens=True))
+            if box is None:
+                continue
+            height, width = int(grid[1]) * patch, int(grid[2]) * patch
+            states.append(hidden[i, max(0, int(starts[i]) - 1)])
+            targets.append([(box[1] + box[3]) / 2 / height, (box[0] + box[2]) / 2 / width])
+        if not states:
+            return hidden.sum() * 0.0
+        return torch.nn.functional.mse_loss(heads["point"](torch.stack(states)),
+                                            torch.tensor(targets).to(hidden))
+
+    weights = {"place": settings.where_places, "point": settings.where_point}
+
+    class AuxiliaryLossTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = result[0] if return_outputs else result
+            for key in heads:
+                extra = (place_loss(inputs) if key == "place"
+                         else point_loss(inputs, self.processing_class.tokenizer))
+                if model.training:
+                    losses[key].append(round(extra.item(), 5))
+                loss = loss + weights[key] * extra
+            return (loss, result[1]) if return_outputs else loss
+
+    def cleanup() -> None:
+        for hook in hooks:
+            hook.remove()
+        for key in heads:
+            delattr(model, f"locate_{key}_head")
+
+    return AuxiliaryLossTrainer, cleanup
+
+
+def _first_box(text: str) -> list[int] | None:
+    """The first ``[x1, y1, x2, y2]`` in a where answer."""
+    import re
+
+    found = re.search(r"\[\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\]", text)
+    return [int(v) for v in found.groups()] if found else None
 
 
 def register(subparsers) -> None:
@@ -362,6 +493,15 @@ def register(subparsers) -> None:
                    help=f"snap phase-2 boxes to this grid (default {d.snap}; 0: exact boxes)")
     p.add_argument("--positions", action="store_true",
                    help="phase 1 also teaches each token its own row and column")
+    p.add_argument("--where-places", type=float, default=d.where_places, metavar="W",
+                   help="phase 2 also teaches the language model each image token's row and "
+                   "column (weight of that loss; default 0: off)")
+    p.add_argument("--places-layer", type=int, default=d.places_layer, metavar="N",
+                   help="language-model layer whose output the --where-places head reads "
+                   f"(default {d.places_layer})")
+    p.add_argument("--where-point", type=float, default=d.where_point, metavar="W",
+                   help="phase 2 also reads the first box's centre from the state before the "
+                   "answer (weight of that loss; default 0: off)")
     p.add_argument("--where-vision", action="store_true",
                    help="phase 2 also trains the vision tower (default: frozen, as in SFT)")
     p.add_argument("--seed", type=int, default=d.seed, metavar="N")
@@ -374,7 +514,9 @@ def _cmd_locate_warmup(args) -> int:
     settings = LocateWarmupSettings(
         model=args.model, train=args.train, output_dir=args.output_dir,
         mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
-        positions=args.positions, where_vision=args.where_vision, seed=args.seed,
+        positions=args.positions, where_vision=args.where_vision,
+        where_places=args.where_places, places_layer=args.places_layer,
+        where_point=args.where_point, seed=args.seed,
     )
     try:
         result = run_locate_warmup(settings)
