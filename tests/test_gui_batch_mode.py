@@ -118,6 +118,14 @@ def test_queued_images_are_analysed_together_each_with_its_own_results(
     assert shown_order[0] == order[0] and shown_order[-1] == order[-1]
     assert shown_order == sorted(set(shown_order), key=order.index)
 
+    # a region's tooltip says how surely the model wrote it (from the model's own scores)
+    taught = str(images[0])
+    window.show_path(taught)
+    qtbot.waitUntil(lambda: window.displayed_path == taught, timeout=30_000)
+    region = window.records[taught].analysis.regions[0]
+    tip = window.view.region_item(region.number).toolTip()
+    assert region.confidence is not None and f"written with surety {region.confidence:.2f}" in tip
+
 
 def test_cancel_stops_every_image_of_the_running_batch(make_window, qtbot, images):
     window = make_window(batch_size=3)

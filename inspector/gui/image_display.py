@@ -131,7 +131,8 @@ class ImageDisplay:
             return
         for r in analysis.regions:
             self.view.add_region(r.number, r.box, r.label,
-                                 examined=r.examined or r.number in record.closeups)
+                                 examined=r.examined or r.number in record.closeups,
+                                 confidence=r.confidence)
         self.verdicts.show_analysis(analysis)
         self.drafts.show(analysis)
         if record.closeups:

@@ -370,8 +370,9 @@ class ImageView(QGraphicsView):
     # -- regions ---------------------------------------------------------------------------------
 
     def add_region(self, number: int, box: Sequence[float], label: str,
-                   examined: bool = False) -> RegionItem:
-        """Draw region ``number`` (box in image pixels); replaces a region with that number."""
+                   examined: bool = False, confidence: float | None = None) -> RegionItem:
+        """Draw region ``number`` (box in image pixels); replaces a region with that number.
+        ``confidence``: how surely the model wrote it (said in its tooltip), when known."""
         number = int(number)
         item = self._regions.get(number)
         if item is None:
@@ -384,6 +385,7 @@ class ImageView(QGraphicsView):
             item.set_box(box)
             item.set_label(label)
             item.set_examined(examined)
+        item.set_confidence(confidence)
         item.set_view_scale(self.transform().m11(), self.image_rect())
         item.set_highlighted(number == self._highlighted)
         return item

@@ -23,6 +23,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.palette import region_colour, region_text_colour
+from inspector.core.wording import region_text
 
 __all__ = ["RegionItem", "RegionTag", "box_to_rect"]
 
@@ -150,6 +151,7 @@ class RegionItem(QGraphicsObject):
         self._number = int(number)
         self._rect = box_to_rect(box)
         self._label = str(label or "")
+        self._confidence: float | None = None  # how surely the model wrote it, when known
         self._examined = bool(examined)
         self._highlighted = False
         self._scale = 1.0  # logical screen pixels per image pixel
@@ -201,6 +203,10 @@ class RegionItem(QGraphicsObject):
         self._rect = box_to_rect(box)
         self._place_tag()
         self.update()
+
+    def set_confidence(self, confidence: float | None) -> None:
+        self._confidence = confidence
+        self._update_tooltip()
 
     def set_label(self, label: str) -> None:
         self._label = str(label or "")
@@ -293,4 +299,5 @@ class RegionItem(QGraphicsObject):
         self._tag.set_offset(QPointF(x, y))
 
     def _update_tooltip(self) -> None:
-        self.setToolTip(f"{self._number}. {self._label}" if self._label else str(self._number))
+        text = region_text(self._label, self._confidence) if self._label else ""
+        self.setToolTip(f"{self._number}. {text}" if text else str(self._number))
