@@ -54,6 +54,13 @@ class ImageDisplay:
         self.loader.submit(check_for_display, self._resolve(path), recorded,
                            on_done=lambda found: self._checked(token, path, *found))
 
+    def _draw_regions(self, analysis: Any, record: ImageRecord) -> None:
+        """The analysis's regions over the shown image, each with how surely it was written."""
+        for r in analysis.regions:
+            self.view.add_region(r.number, r.box, r.label,
+                                 examined=r.examined or r.number in record.closeups,
+                                 confidence=r.confidence)
+
     def _clear_panels(self, message: str) -> None:
         self.displayed_path = None
         self.view.clear(message)
@@ -129,10 +136,7 @@ class ImageDisplay:
             self.state_bar.show_state(check.describe(analysis.evidence.sha256),
                                       can_reanalyse=True)
             return
-        for r in analysis.regions:
-            self.view.add_region(r.number, r.box, r.label,
-                                 examined=r.examined or r.number in record.closeups,
-                                 confidence=r.confidence)
+        self._draw_regions(analysis, record)
         self.verdicts.show_analysis(analysis)
         self.drafts.show(analysis)
         if record.closeups:

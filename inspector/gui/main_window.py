@@ -291,9 +291,7 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
                                 forensic_maps=self.forensics.finish(path, analysis))
         self.table_model.add_analysis(analysis)
         if path == self.displayed_path:
-            for r in analysis.regions:  # as parsed at the end, with how surely each was written
-                self.view.add_region(r.number, r.box, r.label, examined=r.examined,
-                                     confidence=r.confidence)
+            self._draw_regions(analysis, record)  # as parsed at the end, with their confidence
             self.verdicts.show_analysis(analysis)
             self.drafts.show(analysis)
         if self.follow_live and path == self.shown_path and self.queue.running:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from inspector.core.atomic import atomic_write_bytes
 from inspector.core.backends.base import BackendError, ModelNotFoundError
+from inspector.core.file_hash import file_sha256
 
 __all__ = [
     "loading_bar_only_where_useful",
@@ -119,11 +120,7 @@ def weights_sha256(folder: Path) -> str | None:
         key = f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
         digest = cache.get(key)
         if digest is None:
-            h = hashlib.sha256()
-            with open(real, "rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    h.update(chunk)
-            digest = cache[key] = h.hexdigest()
+            digest = cache[key] = file_sha256(real)
             changed = True
         outer.update(f"{f.name}:{digest}\n".encode())
     if changed:
