@@ -27,7 +27,8 @@ def toy_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
-        "--warmup-epochs", "1", "--read-steps", "2", "--sft-epochs", "1",
+        "--warmup-epochs", "1", "--read-steps", "2", "--mark-epochs", "1", "--where-steps", "2",
+        "--sft-epochs", "1",
         "--grpo-steps", "1", "1",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
@@ -44,14 +45,17 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert "NOT a detector" in card
     for stage in ("before training", "after SFT", "after GRPO"):
         assert f"| {stage} |" in card
-    assert "Vision warm-up" in card
+    assert "Vision warm-up" in card and "Locate warm-up" in card
     # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
     info = json.loads((out / "warmup" / "training_info.json").read_text(encoding="utf-8"))
     assert info["settings"]["read_steps"] == 2 and len(info["read_losses"]) <= 2
-    # SFT started from the warmed-up vision tower and kept it frozen.
+    # the locate warm-up ran with the toy sizes and its pointer losses
+    info = json.loads((out / "locate" / "training_info.json").read_text(encoding="utf-8"))
+    assert len(info["where_losses"]) <= 2 and info["where_attend_losses"]
+    # SFT started from the located model (tower marked in its phase 1) and kept the tower frozen.
     from safetensors.torch import load_file
 
-    warm = load_file(out / "warmup" / "model.safetensors")
+    warm = load_file(out / "locate" / "model.safetensors")
     sft = load_file(out / "sft" / "model.safetensors")
     vision = [k for k in warm if ".visual." in f".{k}" and "merger" not in k]
     assert vision and all((warm[k] == sft[k]).all() for k in vision)

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from trainer.locate_warmup import (
     LocateWarmupSettings,
+    box_cells,
     cell_targets,
     run_locate_warmup,
     snap_box,
@@ -131,6 +132,40 @@ def test_where_places_and_point_add_their_losses_and_save_no_head(workspace):
         run_locate_warmup(LocateWarmupSettings(
             model=workspace.base, train=workspace.records, output_dir=workspace.root / "bad",
             mark_epochs=0, where_steps=1, where_places=1.0, places_layer=99))
+
+
+def test_box_cells_are_the_tokens_a_box_overlaps():
+    # a 3 x 4 grid of 28-px cells; the box covers columns 1-2 of rows 0-1 (edges on grid lines)
+    inside = box_cells([28, 0, 84, 56], 28, cols=4, count=12).reshape(3, 4)
+    assert inside.tolist() == [[False, True, True, False], [False, True, True, False],
+                               [False, False, False, False]]
+    # a box off the grid touches every cell it overlaps, however little
+    cells = box_cells([27, 55, 29, 57], 28, cols=4, count=12)
+    assert cells.nonzero().squeeze(1).tolist() == [4, 5, 8, 9]
+
+
+def test_where_attend_teaches_a_pointer_head_and_leaves_the_model_as_it_was(workspace):
+    lines: list[str] = []
+    settings = LocateWarmupSettings(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "attend",
+        mark_epochs=0, where_steps=12, where_batch_size=2, logging_steps=1, where_attend=1.0,
+        attend_layer=1, where_learning_rate=3e-3,
+    )
+    pointed = run_locate_warmup(settings, print_fn=lines.append)
+    losses = pointed.where_attend_losses
+    assert len(losses) == 12 and all(loss > 0 for loss in losses)
+    # the supervised head moves its attention into the boxes: -log(mass) falls
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    assert any("pointer attention" in line for line in lines)
+    base, saved = load_file(workspace.base / "model.safetensors"), load_file(
+        pointed.output_dir / "model.safetensors")
+    assert set(saved) == set(base)
+    # the eager attention (which returns the weights) was for training only
+    assert "eager" not in (pointed.output_dir / "config.json").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="attend_layer 9"):
+        run_locate_warmup(LocateWarmupSettings(
+            model=workspace.base, train=workspace.records, output_dir=workspace.root / "bad2",
+            mark_epochs=0, where_steps=1, where_attend=1.0, attend_layer=9))
 
 
 def test_locate_warmup_refuses_an_adapter_and_bad_settings(tmp_path, workspace):

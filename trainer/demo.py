@@ -11,6 +11,9 @@ interrupted run continues where it stopped):
    training, after SFT and after GRPO.
 4. warmup — the vision tower's missing pre-training (:mod:`trainer.warmup`): image-level labels
    of the training images and their ground-truth close-ups.
+4b. locate — :mod:`trainer.locate_warmup`: the tower marks the artifact cells, then the language
+   model answers "where?" with the boxes only, with a pointer head taught to attend to the box's
+   image tokens and to carry their place (decision 0004, E13).
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -51,6 +55,9 @@ class DemoSettings:
     warmup_epochs: float = 4.0
     warmup_learning_rate: float = 3e-4
     warmup_read_steps: int = 1000  # the warm-up's phase 2 (the language model reads the image)
+    locate_mark_epochs: float = 2.0  # locate warm-up phase 1 (the tower marks artifact cells)
+    locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate warm-up)
+    locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
     sft_batch_size: int = 4
@@ -199,7 +206,7 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   their ground-truth close-ups, {warm_epochs:g} epoch(s), lr {warm_lr:g}, {warm_examples} images
   (the head's accuracy on them afterwards {warm_acc:.2f}); then the whole model learns to answer
   a one-word question (real or ai-generated) about each, so the language model reads the image.
-- SFT: full fine-tuning of the language model and projector (vision tower frozen after its
+{locate}- SFT: full fine-tuning of the language model and projector (vision tower frozen after its
   warm-up), {sft_epochs:g} epoch(s), lr
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
   {loss_last:.3f}. In {flip:.0%} of the Query-2 training conversations the Query-1 answer in
@@ -226,12 +233,33 @@ Final checkpoint per source (clean):
 def _recipe_minutes(out: Path) -> float:
     """Compute time of the recipe from what each step recorded (so a rerun reports the same)."""
     seconds = 0.0
-    for info in (out / step / "training_info.json" for step in ("warmup", "sft", "grpo")):
+    for info in (out / step / "training_info.json"
+                 for step in ("warmup", "locate", "sft", "grpo")):
         if info.is_file():
             seconds += float(json.loads(info.read_text("utf-8")).get("seconds", 0))
     for report in out.glob("eval-*.json"):
         seconds += float(json.loads(report.read_text("utf-8")).get("seconds_total", 0))
     return seconds / 60
+
+
+def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
+    """The model card's bullet on the locate warm-up ('' when the recipe skipped it)."""
+    info_path = locate_dir / "training_info.json"
+    if not settings.locate_where_steps or not info_path.is_file():
+        return ""
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    hit = info.get("mark_hit_rate")
+    marked = f" (top marked cell inside an artifact on {hit:.0%} of AI training images)" \
+        if hit is not None else ""
+    attend = info.get("where_attend_losses") or [float("nan")]
+    return (
+        f"- Locate warm-up (`trainer/locate_warmup.py`): the tower marks artifact cells, "
+        f"{settings.locate_mark_epochs:g} epoch(s){marked}; then the language model answers "
+        f"\"where?\" with the boxes only, {settings.locate_where_steps} steps, lr "
+        f"{settings.locate_learning_rate:g}, while head 0 of its second layer learns to attend "
+        f"from the box's tokens to the image tokens inside the box (attention mass there "
+        f"{math.exp(-attend[-1]):.2f} at the end) and to carry their place (decision 0004).\n"
+    )
 
 
 def _params(model_dir: Path) -> int:
@@ -265,6 +293,7 @@ def _write_model(grpo_dir: Path, model_dir: Path, card: str) -> None:
 def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
+    from trainer.locate_warmup import LocateWarmupSettings, run_locate_warmup
     from trainer.sft import SFTSettings, run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
@@ -305,12 +334,27 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         ), print_fn=_say)
     warm = json.loads(warm_info.read_text(encoding="utf-8"))
 
+    sft_start = warm_dir
+    if settings.locate_where_steps:
+        sft_start = out / "locate"
+        if not (sft_start / "training_info.json").is_file():
+            _say("[locate] the tower marks the artifacts; the language model learns to point "
+                 "at them and write their boxes")
+            run_locate_warmup(LocateWarmupSettings(
+                model=warm_dir, train=train, output_dir=sft_start,
+                mark_epochs=settings.locate_mark_epochs,
+                where_steps=settings.locate_where_steps,
+                where_learning_rate=settings.locate_learning_rate,
+                where_places=1.0, places_layer=1, where_attend=1.0, attend_layer=1,
+                where_read=10.0, seed=settings.model_seed,
+            ), print_fn=_say)
+
     sft_dir = out / "sft"
     sft_info = sft_dir / "training_info.json"
     if not sft_info.is_file():
         _say("[sft] full fine-tuning of the language model and projector ...")
         run_sft(SFTSettings(
-            model=warm_dir, train=train, output_dir=sft_dir, method="full",
+            model=sft_start, train=train, output_dir=sft_dir, method="full",
             train_vision=False, train_projector=True, epochs=settings.sft_epochs,
             learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
             warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
@@ -370,7 +414,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         loss_first=losses[0], loss_last=losses[-1], grpo_locate=settings.grpo_steps_locate,
         grpo_examine=settings.grpo_steps_examine, grpo_lr=settings.grpo_learning_rate,
         minutes=_recipe_minutes(out), stage_table=table,
-        flip=settings.flip_rate,
+        flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
         per_source=_per_source_table(reports[STAGES[2]]), degraded=degraded,
         ablations=ablations,
     )
@@ -421,6 +465,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--read-steps", type=int, default=d.warmup_read_steps, metavar="N",
                    help="steps of the warm-up's second phase, where the language model learns to "
                    f"read the image (default {d.warmup_read_steps}; 0 skips it)")
+    p.add_argument("--mark-epochs", type=float, default=d.locate_mark_epochs, metavar="N",
+                   help="locate warm-up: passes in which the tower learns to mark artifact cells "
+                   f"(default {d.locate_mark_epochs:g})")
+    p.add_argument("--where-steps", type=int, default=d.locate_where_steps, metavar="N",
+                   help="locate warm-up: steps in which the language model learns to point at "
+                   f"and write the boxes (default {d.locate_where_steps}; 0 skips the locate "
+                   "warm-up)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
@@ -448,6 +499,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
         warmup_epochs=args.warmup_epochs, warmup_read_steps=args.read_steps,
+        locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         sft_epochs=args.sft_epochs,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
@@ -459,7 +511,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
         f"--size {args.size} --warmup-epochs {args.warmup_epochs:g} --read-steps "
-        f"{args.read_steps} --sft-epochs "
+        f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
+        f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g} --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
     )

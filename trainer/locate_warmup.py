@@ -50,6 +50,7 @@ __all__ = [
     "WHERE_QUESTION",
     "LocateWarmupResult",
     "LocateWarmupSettings",
+    "box_cells",
     "cell_targets",
     "register",
     "run_locate_warmup",
@@ -87,14 +88,26 @@ class LocateWarmupSettings:
     places_layer: int = 1
     # ... and the first box's centre from the last prompt token's state (weight of that MSE).
     where_point: float = 0.0
+    # Phase 2 also teaches one attention head of layer ``attend_layer`` (0-based; head 0) to
+    # point, from every token that writes a box, at the image tokens inside that box (weight of
+    # -log of the attention mass on them): the read-out "find the marked token" directly.
+    where_attend: float = 0.0
+    attend_layer: int = 2
+    # ... and a temporary linear head reads box k's corners (shares of the image) from that
+    # layer's output at every token that writes box k (weight of that MSE): the pointer's value
+    # must carry the place it points at.
+    where_read: float = 0.0
     seed: int = 0
     logging_steps: int = 20
 
     def validate(self) -> None:
         if self.mark_epochs < 0 or self.where_steps < 0 or self.snap < 0:
             raise ValueError("mark_epochs, where_steps and snap must be >= 0")
-        if self.where_places < 0 or self.where_point < 0 or self.places_layer < 1:
-            raise ValueError("where_places and where_point must be >= 0, places_layer >= 1")
+        if min(self.where_places, self.where_point, self.where_attend, self.where_read) < 0:
+            raise ValueError("where_places, where_point, where_attend and where_read must be "
+                             ">= 0")
+        if self.places_layer < 1 or self.attend_layer < 0:
+            raise ValueError("places_layer must be >= 1 and attend_layer >= 0")
         if min(self.mark_batch_size, self.where_batch_size) < 1:
             raise ValueError("batch sizes must be positive")
         if min(self.mark_learning_rate, self.where_learning_rate) <= 0:
@@ -115,6 +128,8 @@ class LocateWarmupResult:
     seconds: float
     where_place_losses: list[float] = field(default_factory=list)  # per step, with where_places
     where_point_losses: list[float] = field(default_factory=list)  # per step, with where_point
+    where_attend_losses: list[float] = field(default_factory=list)  # per step, with where_attend
+    where_read_losses: list[float] = field(default_factory=list)  # per step, with where_read
 
 
 def snap_box(coords: list[int], grid: int, width: int, height: int) -> list[int]:
@@ -212,16 +227,18 @@ def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateW
     images = [_image(r, settings.train) for r in records]
     model, processor = load_for_training(settings.model)
     mark_losses, hit = _mark(model, processor, records, images, settings, out, print_fn)
-    aux: dict[str, list[float]] = {"place": [], "point": []}
+    aux: dict[str, list[float]] = {"place": [], "point": [], "attend": [], "read": []}
     where_losses = _where(model, processor, records, images, space, settings, out, print_fn, aux)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     result = LocateWarmupResult(out, len(records), mark_losses, hit, where_losses,
-                                time.perf_counter() - started, aux["place"], aux["point"])
+                                time.perf_counter() - started, aux["place"], aux["point"],
+                                aux["attend"], aux["read"])
     write_training_info(out, {
         "stage": "locate-warmup", "settings": asdict(settings), "examples": len(records),
         "mark_losses": mark_losses, "mark_hit_rate": hit, "where_losses": where_losses,
         "where_place_losses": aux["place"], "where_point_losses": aux["point"],
+        "where_attend_losses": aux["attend"], "where_read_losses": aux["read"],
         "seconds": round(result.seconds, 1),
     })
     return result
@@ -349,7 +366,8 @@ def _where(model, processor, records, images, space, settings, out: Path,
         per_device_train_batch_size=settings.where_batch_size, **_run_arguments(settings, out),
     )
     trainer_class, cleanup = SFTTrainer, None
-    if settings.where_places or settings.where_point:
+    if settings.where_places or settings.where_point or settings.where_attend or \
+            settings.where_read:
         trainer_class, cleanup = _auxiliary_loss_trainer(model, settings, aux_losses)
     trainer = trainer_class(model=model, args=config, train_dataset=to_dataset(rows),
                             processing_class=processor,
@@ -363,11 +381,13 @@ def _where(model, processor, records, images, space, settings, out: Path,
         if cleanup is not None:  # the heads are scaffolding: they must not reach the saved model
             cleanup()
     shutil.rmtree(out / "locate-run", ignore_errors=True)
-    for key, what in (("place", "image-token place"), ("point", "first-box centre")):
+    for key, what in (("place", "image-token place (MSE)"), ("point", "first-box centre (MSE)"),
+                      ("attend", "pointer attention (-log mass in the box)"),
+                      ("read", "box corners read at the pointer (MSE)")):
         if aux_losses[key]:
             tail = aux_losses[key][-settings.logging_steps:]
-            print_fn(f"  {what} loss (MSE, row and column as shares): "
-                     f"{sum(tail) / len(tail):.4f} over the last {len(tail)} steps")
+            print_fn(f"  {what} loss: {sum(tail) / len(tail):.4f} over the last {len(tail)} "
+                     "steps")
     for param in model.parameters():
         param.requires_grad_(True)
     model.eval()
@@ -414,6 +434,25 @@ def _auxiliary_loss_trainer(model, settings: LocateWarmupSettings,
     if settings.where_point:
         heads["point"] = model.locate_point_head = torch.nn.Linear(hidden_size, 2)
         hooks.append(decoder_layers[-1].register_forward_hook(keeper("point")))
+    attention_before = None
+    if (settings.where_attend or settings.where_read) and \
+            settings.attend_layer >= len(decoder_layers):
+        raise ValueError(f"attend_layer {settings.attend_layer}: the language model has "
+                         f"{len(decoder_layers)} layers (0-based)")
+    if settings.where_read:
+        heads["read"] = model.locate_read_head = torch.nn.Linear(hidden_size, 4)
+        hooks.append(decoder_layers[settings.attend_layer].register_forward_hook(
+            keeper("read")))
+    if settings.where_attend:
+        # only the eager attention returns its weights
+        attention_before = model.config.text_config._attn_implementation
+        model.set_attn_implementation("eager")
+
+        def keep_weights(_module, _inputs, output) -> None:
+            captured["attend"] = output[1]
+
+        hooks.append(decoder_layers[settings.attend_layer].self_attn.register_forward_hook(
+            keep_weights))
 
     def place_loss(inputs) -> Any:
         hidden = captured.pop("place")[inputs["input_ids"] == image_token]
@@ -437,35 +476,111 @@ def _auxiliary_loss_trainer(model, settings: LocateWarmupSettings,
         return torch.nn.functional.mse_loss(heads["point"](torch.stack(states)),
                                             torch.tensor(targets).to(hidden))
 
-    weights = {"place": settings.where_places, "point": settings.where_point}
+    def writing_queries(inputs, tokenizer) -> list[list[tuple[int, list[int]]]]:
+        """Per row: (position whose state predicts a token of box k, box k) for every answer
+        token from the box's opening brace to its closing one."""
+        rows = []
+        for ids, labels in zip(inputs["input_ids"], inputs["labels"], strict=True):
+            answer_positions = (labels != -100).nonzero().squeeze(1).tolist()
+            pieces = [tokenizer.decode([int(ids[t])]) for t in answer_positions]
+            boxes = _all_boxes("".join(pieces))
+            queries, opened, closed = [], 0, 0
+            for t, piece in zip(answer_positions, pieces, strict=True):
+                opened += piece.count("{")
+                if closed < opened <= len(boxes):
+                    queries.append((t - 1, boxes[opened - 1]))
+                closed += piece.count("}")
+            rows.append(queries)
+        return rows
+
+    def attend_loss(inputs, queries) -> Any:
+        weights = captured.pop("attend")[:, 0]  # (batch, query, key) of the pointer head
+        terms = []
+        for i, (ids, row) in enumerate(zip(inputs["input_ids"], queries, strict=True)):
+            cols = int(inputs["image_grid_thw"][i][2]) // merge
+            image_positions = (ids == image_token).nonzero().squeeze(1)
+            for query, box in row:
+                inside = box_cells(box, patch * merge, cols, len(image_positions))
+                if inside.any():
+                    mass = weights[i, query, image_positions][inside].sum()
+                    terms.append(-torch.log(mass.clamp_min(1e-6)))
+        if not terms:
+            return weights.sum() * 0.0
+        return torch.stack(terms).mean()
+
+    def read_loss(inputs, queries) -> Any:
+        hidden = captured.pop("read")
+        states, targets = [], []
+        for i, row in enumerate(queries):
+            grid = inputs["image_grid_thw"][i]
+            height, width = int(grid[1]) * patch, int(grid[2]) * patch
+            for query, box in row:
+                states.append(hidden[i, query])
+                targets.append([box[0] / width, box[1] / height, box[2] / width,
+                                box[3] / height])
+        if not states:
+            return hidden.sum() * 0.0
+        return torch.nn.functional.mse_loss(heads["read"](torch.stack(states)),
+                                            torch.tensor(targets).to(hidden))
+
+    weights = {"place": settings.where_places, "point": settings.where_point,
+               "attend": settings.where_attend, "read": settings.where_read}
 
     class AuxiliaryLossTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             loss = result[0] if return_outputs else result
+            tokenizer = self.processing_class.tokenizer
+            queries = (writing_queries(inputs, tokenizer)
+                       if "attend" in heads or "read" in heads else [])
             for key in heads:
                 extra = (place_loss(inputs) if key == "place"
-                         else point_loss(inputs, self.processing_class.tokenizer))
+                         else point_loss(inputs, tokenizer) if key == "point"
+                         else attend_loss(inputs, queries) if key == "attend"
+                         else read_loss(inputs, queries))
                 if model.training:
                     losses[key].append(round(extra.item(), 5))
                 loss = loss + weights[key] * extra
             return (loss, result[1]) if return_outputs else loss
 
+    if settings.where_attend:
+        heads["attend"] = None  # no head: the loss is on an attention pattern
+
     def cleanup() -> None:
         for hook in hooks:
             hook.remove()
-        for key in heads:
-            delattr(model, f"locate_{key}_head")
+        for key, head in heads.items():
+            if head is not None:
+                delattr(model, f"locate_{key}_head")
+        if attention_before is not None:
+            model.set_attn_implementation(attention_before)
 
     return AuxiliaryLossTrainer, cleanup
 
 
-def _first_box(text: str) -> list[int] | None:
-    """The first ``[x1, y1, x2, y2]`` in a where answer."""
+def _all_boxes(text: str) -> list[list[int]]:
+    """Every ``[x1, y1, x2, y2]`` in a where answer, in order."""
     import re
 
-    found = re.search(r"\[\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\]", text)
-    return [int(v) for v in found.groups()] if found else None
+    return [[int(v) for v in found] for found in
+            re.findall(r"\[\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\]", text)]
+
+
+def _first_box(text: str) -> list[int] | None:
+    """The first ``[x1, y1, x2, y2]`` in a where answer."""
+    boxes = _all_boxes(text)
+    return boxes[0] if boxes else None
+
+
+def box_cells(box: list[int], cell: int, cols: int, count: int) -> Any:
+    """Boolean ``(count,)``: which merged image tokens (row-major, ``cols`` per row, ``cell``
+    pixels square) overlap ``box`` (model pixels)."""
+    import torch
+
+    index = torch.arange(count)
+    rows, columns = index // cols, index % cols
+    return ((columns + 1) * cell > box[0]) & (columns * cell < box[2]) & \
+        ((rows + 1) * cell > box[1]) & (rows * cell < box[3])
 
 
 def register(subparsers) -> None:
@@ -502,6 +617,12 @@ def register(subparsers) -> None:
     p.add_argument("--where-point", type=float, default=d.where_point, metavar="W",
                    help="phase 2 also reads the first box's centre from the state before the "
                    "answer (weight of that loss; default 0: off)")
+    p.add_argument("--where-attend", type=float, default=d.where_attend, metavar="W",
+                   help="phase 2 also teaches head 0 of one language-model layer to attend, from "
+                   "every token that writes a box, to the image tokens inside it (weight of that "
+                   "loss; default 0: off)")
+    p.add_argument("--attend-layer", type=int, default=d.attend_layer, metavar="N",
+                   help=f"the --where-attend layer, 0-based (default {d.attend_layer})")
     p.add_argument("--where-vision", action="store_true",
                    help="phase 2 also trains the vision tower (default: frozen, as in SFT)")
     p.add_argument("--seed", type=int, default=d.seed, metavar="N")
@@ -516,7 +637,8 @@ def _cmd_locate_warmup(args) -> int:
         mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
         positions=args.positions, where_vision=args.where_vision,
         where_places=args.where_places, places_layer=args.places_layer,
-        where_point=args.where_point, seed=args.seed,
+        where_point=args.where_point, where_attend=args.where_attend,
+        attend_layer=args.attend_layer, seed=args.seed,
     )
     try:
         result = run_locate_warmup(settings)

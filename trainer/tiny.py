@@ -44,17 +44,19 @@ MAX_PIXELS = 36 * 28 * 28
 # Model sizes. "tiny" is the test model; "demo" is the bundled demo checkpoint's architecture
 # (trained from scratch by `lte-train demo`): wider and deeper, images seen at up to 224 x 224
 # (64 vision tokens) so planted artifacts survive the global view. Every Linear input is a
-# multiple of 64 (bitsandbytes 4-bit).
-SIZES: dict[str, dict[str, int]] = {
+# multiple of 64 (bitsandbytes 4-bit). ``rope_theta`` of the language model: the demo's is low
+# so that M-RoPE's width frequencies turn enough across its 8 token columns for attention to tell
+# columns apart (at 10^6 they turn < 0.002 rad; decision 0004, "Locating").
+SIZES: dict[str, dict[str, float]] = {
     "tiny": {
         "hidden": 128, "intermediate": 256, "layers": 2, "heads": 4, "kv_heads": 2,
         "vision_hidden": 64, "vision_intermediate": 128, "vision_depth": 2, "vision_heads": 2,
-        "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS,
+        "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS, "rope_theta": 1e6,
     },
     "demo": {
         "hidden": 192, "intermediate": 384, "layers": 4, "heads": 6, "kv_heads": 2,
         "vision_hidden": 128, "vision_intermediate": 256, "vision_depth": 4, "vision_heads": 4,
-        "min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28,
+        "min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28, "rope_theta": 100.0,
     },
 }
 
@@ -418,7 +420,7 @@ def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny"):
         # mrope: temporal/height/width sections over head_dim/2 = 16 rotary frequencies.
         "rope_parameters": {
             "rope_type": "default",
-            "rope_theta": 1000000.0,
+            "rope_theta": float(dims["rope_theta"]),
             "mrope_section": [4, 6, 6],
         },
         "bos_token_id": ids["<|endoftext|>"],
@@ -458,7 +460,7 @@ def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny"):
     )
 
 
-def _size(size: str) -> dict[str, int]:
+def _size(size: str) -> dict[str, float]:
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}")
     return SIZES[size]
