@@ -45,7 +45,8 @@ def token_features(model_dir: Path, records_path: Path, count: int,
 
     from inspector.core.protocol import AI_GENERATED
     from trainer.conversations import load_record_image
-    from trainer.locate_warmup import WHERE_QUESTION, cell_targets, token_places
+    from trainer.locate_warmup import WHERE_QUESTION, cell_targets
+    from trainer.pointer_losses import token_places
     from trainer.records import read_records
 
     processor = AutoProcessor.from_pretrained(model_dir)

@@ -10,13 +10,12 @@ from safetensors.torch import load_file
 
 from trainer.locate_warmup import (
     LocateWarmupSettings,
-    box_cells,
     cell_targets,
     run_locate_warmup,
     snap_box,
-    token_places,
     where_target,
 )
+from trainer.pointer_losses import box_cells, token_places
 from trainer.records import Record, Region
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -120,8 +119,8 @@ def test_where_places_and_point_add_their_losses_and_save_no_head(workspace):
     assert len(placed.where_place_losses) == 3  # one loss of each kind per step
     assert len(placed.where_point_losses) == 3
     assert all(loss > 0 for loss in placed.where_place_losses + placed.where_point_losses)
-    assert any("image-token place loss" in line for line in lines)
-    assert any("first-box centre loss" in line for line in lines)
+    assert any("image-token place (MSE) loss" in line for line in lines)
+    assert any("first-box centre (MSE) loss" in line for line in lines)
     base, saved = load_file(workspace.base / "model.safetensors"), load_file(
         placed.output_dir / "model.safetensors")
     assert set(saved) == set(base), "the temporary place head must not reach the checkpoint"

@@ -167,6 +167,29 @@ def test_frozen_parts_stay_byte_identical(workspace, train_vision, train_project
             assert not any(changed[part]), f"{part} was frozen but changed"
 
 
+def test_sft_keeps_a_pointer_head_pointing_on_query_1_rows_only(workspace):
+    from trainer.pointer_losses import PointerLosses
+
+    pointer = PointerLosses(places=1.0, attend=1.0, attend_layer=1, read=10.0)
+    result, lines = _run_sft(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "sft-pointer",
+        method="full", learning_rate=3e-3, batch_size=4, max_steps=3, logging_steps=1,
+        save_steps=1000, pointer_losses=pointer,
+    )
+    info = json.loads((result.output_dir / "training_info.json").read_text(encoding="utf-8"))
+    # both queries' rows are in the batches; every step had Query-1 boxes to point at
+    logged = info["pointer_losses"]
+    assert set(logged) == {"place", "attend", "read"}
+    assert all(len(v) == 3 and all(x > 0 for x in v) for v in logged.values())
+    assert any("pointer attention" in line for line in lines)
+    saved = load_file(result.output_dir / "model.safetensors")
+    assert set(saved) == set(load_file(workspace.base / "model.safetensors"))
+    assert "eager" not in (result.output_dir / "config.json").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="full model"):
+        SFTSettings(model=workspace.base, train=workspace.records, output_dir=workspace.root / "x",
+                    method="lora", pointer_losses=pointer).validate()
+
+
 def test_default_sft_trains_vision_and_projector_too(sft_full, workspace):
     result, _ = sft_full
     assert all(n > 0 for n in result.trainable.values())

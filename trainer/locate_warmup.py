@@ -46,16 +46,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainer.pointer_losses import PointerLosses, token_places
+
 __all__ = [
     "WHERE_QUESTION",
     "LocateWarmupResult",
     "LocateWarmupSettings",
-    "box_cells",
     "cell_targets",
     "register",
     "run_locate_warmup",
     "snap_box",
-    "token_places",
     "where_target",
 ]
 
@@ -103,11 +103,7 @@ class LocateWarmupSettings:
     def validate(self) -> None:
         if self.mark_epochs < 0 or self.where_steps < 0 or self.snap < 0:
             raise ValueError("mark_epochs, where_steps and snap must be >= 0")
-        if min(self.where_places, self.where_point, self.where_attend, self.where_read) < 0:
-            raise ValueError("where_places, where_point, where_attend and where_read must be "
-                             ">= 0")
-        if self.places_layer < 1 or self.attend_layer < 0:
-            raise ValueError("places_layer must be >= 1 and attend_layer >= 0")
+        self.pointer_losses().validate()
         if min(self.mark_batch_size, self.where_batch_size) < 1:
             raise ValueError("batch sizes must be positive")
         if min(self.mark_learning_rate, self.where_learning_rate) <= 0:
@@ -116,6 +112,12 @@ class LocateWarmupSettings:
             raise ValueError(f"training records not found: {self.train}")
         if (Path(self.model) / "adapter_config.json").is_file():
             raise ValueError(f"{self.model} is an adapter: the locate warm-up trains a full model")
+
+
+    def pointer_losses(self) -> PointerLosses:
+        return PointerLosses(places=self.where_places, places_layer=self.places_layer,
+                             point=self.where_point, attend=self.where_attend,
+                             attend_layer=self.attend_layer, read=self.where_read)
 
 
 @dataclass
@@ -169,15 +171,6 @@ def cell_targets(record, rows: int, cols: int) -> Any:
     cover = torch.nn.functional.adaptive_avg_pool2d(mask[None, None], (rows, cols)).reshape(-1)
     artifact = cover if record.label == AI_GENERATED else torch.zeros_like(cover)
     return torch.stack([cover, artifact], dim=1)
-
-
-def token_places(rows: int, cols: int) -> Any:
-    """``(rows*cols, 2)``: each merged token's (row, column) centre as a share of the grid."""
-    import torch
-
-    r = (torch.arange(rows, dtype=torch.float32) + 0.5) / rows
-    c = (torch.arange(cols, dtype=torch.float32) + 0.5) / cols
-    return torch.stack(torch.meshgrid(r, c, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
 def _marker_class():
@@ -347,6 +340,7 @@ def _where(model, processor, records, images, space, settings, out: Path,
 
     from trainer.conversations import gt_model_boxes, trl_row
     from trainer.modeling import freeze
+    from trainer.pointer_losses import auxiliary_loss_trainer, report_losses
     from trainer.rows import to_dataset
     from trainer.runs import logged, progress_callback, quiet
 
@@ -366,9 +360,9 @@ def _where(model, processor, records, images, space, settings, out: Path,
         per_device_train_batch_size=settings.where_batch_size, **_run_arguments(settings, out),
     )
     trainer_class, cleanup = SFTTrainer, None
-    if settings.where_places or settings.where_point or settings.where_attend or \
-            settings.where_read:
-        trainer_class, cleanup = _auxiliary_loss_trainer(model, settings, aux_losses)
+    if settings.pointer_losses().active:
+        trainer_class, cleanup = auxiliary_loss_trainer(model, settings.pointer_losses(),
+                                                        aux_losses)
     trainer = trainer_class(model=model, args=config, train_dataset=to_dataset(rows),
                             processing_class=processor,
                             callbacks=[progress_callback("locate warm-up (where)", print_fn)])
@@ -381,206 +375,11 @@ def _where(model, processor, records, images, space, settings, out: Path,
         if cleanup is not None:  # the heads are scaffolding: they must not reach the saved model
             cleanup()
     shutil.rmtree(out / "locate-run", ignore_errors=True)
-    for key, what in (("place", "image-token place (MSE)"), ("point", "first-box centre (MSE)"),
-                      ("attend", "pointer attention (-log mass in the box)"),
-                      ("read", "box corners read at the pointer (MSE)")):
-        if aux_losses[key]:
-            tail = aux_losses[key][-settings.logging_steps:]
-            print_fn(f"  {what} loss: {sum(tail) / len(tail):.4f} over the last {len(tail)} "
-                     "steps")
+    report_losses(aux_losses, settings.logging_steps, print_fn)
     for param in model.parameters():
         param.requires_grad_(True)
     model.eval()
     return logged(trainer, "loss")
-
-
-def _auxiliary_loss_trainer(model, settings: LocateWarmupSettings,
-                            losses: dict[str, list[float]]):
-    """``(SFTTrainer subclass, cleanup)``: the subclass adds to the answer's loss, per training
-    step (each MSE also appended to ``losses["place"]`` / ``losses["point"]``):
-
-    * ``where_places`` x the MSE of each image token's (row, column), read by a linear head from
-      the language model's hidden state after layer ``places_layer``;
-    * ``where_point`` x the MSE of the first target box's centre (row, column as shares of the
-      image), read by a linear head from the last layer's state at the last prompt token: a dense
-      signal for finding the marked token and copying its place, which the answer's digits give
-      only through a cross-entropy.
-
-    The heads are submodules (``model.locate_*_head``) so that the optimizer trains them;
-    ``cleanup()`` removes them and the hooks, so they never reach the saved model."""
-    import torch
-    from trl import SFTTrainer
-
-    decoder_layers = model.model.language_model.layers
-    if settings.places_layer > len(decoder_layers):
-        raise ValueError(f"places_layer {settings.places_layer}: the language model has "
-                         f"{len(decoder_layers)} layers")
-    merge = model.config.vision_config.spatial_merge_size
-    patch = model.config.vision_config.patch_size
-    image_token = model.config.image_token_id
-    hidden_size = model.config.text_config.hidden_size
-    captured: dict[str, Any] = {}
-
-    def keeper(key: str):
-        def keep(_module, _inputs, output) -> None:
-            captured[key] = output[0] if isinstance(output, tuple) else output
-        return keep
-
-    hooks, heads = [], {}
-    if settings.where_places:
-        heads["place"] = model.locate_place_head = torch.nn.Linear(hidden_size, 2)
-        hooks.append(decoder_layers[settings.places_layer - 1].register_forward_hook(
-            keeper("place")))
-    if settings.where_point:
-        heads["point"] = model.locate_point_head = torch.nn.Linear(hidden_size, 2)
-        hooks.append(decoder_layers[-1].register_forward_hook(keeper("point")))
-    attention_before = None
-    if (settings.where_attend or settings.where_read) and \
-            settings.attend_layer >= len(decoder_layers):
-        raise ValueError(f"attend_layer {settings.attend_layer}: the language model has "
-                         f"{len(decoder_layers)} layers (0-based)")
-    if settings.where_read:
-        heads["read"] = model.locate_read_head = torch.nn.Linear(hidden_size, 4)
-        hooks.append(decoder_layers[settings.attend_layer].register_forward_hook(
-            keeper("read")))
-    if settings.where_attend:
-        # only the eager attention returns its weights
-        attention_before = model.config.text_config._attn_implementation
-        model.set_attn_implementation("eager")
-
-        def keep_weights(_module, _inputs, output) -> None:
-            captured["attend"] = output[1]
-
-        hooks.append(decoder_layers[settings.attend_layer].self_attn.register_forward_hook(
-            keep_weights))
-
-    def place_loss(inputs) -> Any:
-        hidden = captured.pop("place")[inputs["input_ids"] == image_token]
-        places = torch.cat([token_places(int(g[1]) // merge, int(g[2]) // merge)
-                            for g in inputs["image_grid_thw"]]).to(hidden)
-        return torch.nn.functional.mse_loss(heads["place"](hidden), places)
-
-    def point_loss(inputs, tokenizer) -> Any:
-        hidden, labels = captured.pop("point"), inputs["labels"]
-        starts = (labels != -100).int().argmax(1)  # each row's first answer token
-        states, targets = [], []
-        for i, (row, grid) in enumerate(zip(labels, inputs["image_grid_thw"], strict=True)):
-            box = _first_box(tokenizer.decode(row[row != -100], skip_special_tokens=True))
-            if box is None:
-                continue
-            height, width = int(grid[1]) * patch, int(grid[2]) * patch
-            states.append(hidden[i, max(0, int(starts[i]) - 1)])
-            targets.append([(box[1] + box[3]) / 2 / height, (box[0] + box[2]) / 2 / width])
-        if not states:
-            return hidden.sum() * 0.0
-        return torch.nn.functional.mse_loss(heads["point"](torch.stack(states)),
-                                            torch.tensor(targets).to(hidden))
-
-    def writing_queries(inputs, tokenizer) -> list[list[tuple[int, list[int]]]]:
-        """Per row: (position whose state predicts a token of box k, box k) for every answer
-        token from the box's opening brace to its closing one."""
-        rows = []
-        for ids, labels in zip(inputs["input_ids"], inputs["labels"], strict=True):
-            answer_positions = (labels != -100).nonzero().squeeze(1).tolist()
-            pieces = [tokenizer.decode([int(ids[t])]) for t in answer_positions]
-            boxes = _all_boxes("".join(pieces))
-            queries, opened, closed = [], 0, 0
-            for t, piece in zip(answer_positions, pieces, strict=True):
-                opened += piece.count("{")
-                if closed < opened <= len(boxes):
-                    queries.append((t - 1, boxes[opened - 1]))
-                closed += piece.count("}")
-            rows.append(queries)
-        return rows
-
-    def attend_loss(inputs, queries) -> Any:
-        weights = captured.pop("attend")[:, 0]  # (batch, query, key) of the pointer head
-        terms = []
-        for i, (ids, row) in enumerate(zip(inputs["input_ids"], queries, strict=True)):
-            cols = int(inputs["image_grid_thw"][i][2]) // merge
-            image_positions = (ids == image_token).nonzero().squeeze(1)
-            for query, box in row:
-                inside = box_cells(box, patch * merge, cols, len(image_positions))
-                if inside.any():
-                    mass = weights[i, query, image_positions][inside].sum()
-                    terms.append(-torch.log(mass.clamp_min(1e-6)))
-        if not terms:
-            return weights.sum() * 0.0
-        return torch.stack(terms).mean()
-
-    def read_loss(inputs, queries) -> Any:
-        hidden = captured.pop("read")
-        states, targets = [], []
-        for i, row in enumerate(queries):
-            grid = inputs["image_grid_thw"][i]
-            height, width = int(grid[1]) * patch, int(grid[2]) * patch
-            for query, box in row:
-                states.append(hidden[i, query])
-                targets.append([box[0] / width, box[1] / height, box[2] / width,
-                                box[3] / height])
-        if not states:
-            return hidden.sum() * 0.0
-        return torch.nn.functional.mse_loss(heads["read"](torch.stack(states)),
-                                            torch.tensor(targets).to(hidden))
-
-    weights = {"place": settings.where_places, "point": settings.where_point,
-               "attend": settings.where_attend, "read": settings.where_read}
-
-    class AuxiliaryLossTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            loss = result[0] if return_outputs else result
-            tokenizer = self.processing_class.tokenizer
-            queries = (writing_queries(inputs, tokenizer)
-                       if "attend" in heads or "read" in heads else [])
-            for key in heads:
-                extra = (place_loss(inputs) if key == "place"
-                         else point_loss(inputs, tokenizer) if key == "point"
-                         else attend_loss(inputs, queries) if key == "attend"
-                         else read_loss(inputs, queries))
-                if model.training:
-                    losses[key].append(round(extra.item(), 5))
-                loss = loss + weights[key] * extra
-            return (loss, result[1]) if return_outputs else loss
-
-    if settings.where_attend:
-        heads["attend"] = None  # no head: the loss is on an attention pattern
-
-    def cleanup() -> None:
-        for hook in hooks:
-            hook.remove()
-        for key, head in heads.items():
-            if head is not None:
-                delattr(model, f"locate_{key}_head")
-        if attention_before is not None:
-            model.set_attn_implementation(attention_before)
-
-    return AuxiliaryLossTrainer, cleanup
-
-
-def _all_boxes(text: str) -> list[list[int]]:
-    """Every ``[x1, y1, x2, y2]`` in a where answer, in order."""
-    import re
-
-    return [[int(v) for v in found] for found in
-            re.findall(r"\[\s*(\d+),\s*(\d+),\s*(\d+),\s*(\d+)\s*\]", text)]
-
-
-def _first_box(text: str) -> list[int] | None:
-    """The first ``[x1, y1, x2, y2]`` in a where answer."""
-    boxes = _all_boxes(text)
-    return boxes[0] if boxes else None
-
-
-def box_cells(box: list[int], cell: int, cols: int, count: int) -> Any:
-    """Boolean ``(count,)``: which merged image tokens (row-major, ``cols`` per row, ``cell``
-    pixels square) overlap ``box`` (model pixels)."""
-    import torch
-
-    index = torch.arange(count)
-    rows, columns = index // cols, index % cols
-    return ((columns + 1) * cell > box[0]) & (columns * cell < box[2]) & \
-        ((rows + 1) * cell > box[1]) & (rows * cell < box[3])
 
 
 def register(subparsers) -> None:

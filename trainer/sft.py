@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from trainer.modeling import TrainingSettings
+from trainer.pointer_losses import PointerLosses
 
 __all__ = ["SFTResult", "SFTSettings", "run_sft"]
 
@@ -38,9 +39,16 @@ class SFTSettings(TrainingSettings):
     weight_decay: float = 0.0
     max_length: int | None = None
     save_total_limit: int = 2
+    # auxiliary losses on the Query-1 rows that keep a locate warm-up's pointer head pointing
+    # (trainer/pointer_losses.py; all off by default)
+    pointer_losses: PointerLosses = field(default_factory=PointerLosses)
 
     def validate(self) -> None:
         super().validate()
+        self.pointer_losses.validate()
+        if self.pointer_losses.active and self.method != "full":
+            raise ValueError("the pointer losses train a full model (method 'full'), not "
+                             f"{self.method!r}")
         for name in ("batch_size", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -131,7 +139,13 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         print_fn(f"  no checkpoint in {out} yet: starting from the beginning")
     elif resume:
         print_fn(f"  resuming from {resume}")
-    trainer = SFTTrainer(
+    trainer_class, cleanup, pointer_log = SFTTrainer, None, {}
+    if settings.pointer_losses.active:
+        from trainer.pointer_losses import auxiliary_loss_trainer
+
+        trainer_class, cleanup = auxiliary_loss_trainer(model, settings.pointer_losses,
+                                                        pointer_log)
+    trainer = trainer_class(
         model=model,
         args=config,
         train_dataset=train_ds,
@@ -144,7 +158,15 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         len(train_ds) / (settings.batch_size * settings.grad_accum) * settings.epochs
     )
     print_fn(f"Training on {n_rows} conversations, about {steps_total} optimizer steps ...")
-    trainer.train(resume_from_checkpoint=resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    finally:
+        if cleanup is not None:  # the pointer heads are scaffolding, never saved
+            cleanup()
+    if pointer_log:
+        from trainer.pointer_losses import report_losses
+
+        report_losses(pointer_log, settings.logging_steps, print_fn)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         processor.save_pretrained(out)
@@ -171,5 +193,6 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         "seconds": round(result.seconds, 1),
         "rows": n_rows,
         "trainable": trainable,
+        "pointer_losses": pointer_log,
     })
     return result
