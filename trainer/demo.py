@@ -39,6 +39,11 @@ from inspector.core.demo_model import DEMO_MARKER, demo_model_path
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
 STAGES = ("before training", "after SFT", "after GRPO")
+# The pointer losses of the locate step, kept on in SFT's Query-1 rows (decision 0004, E13):
+# place after layer 1, head 0 of layer 1 points at the box's image tokens, its output carries
+# the box's corners.
+DEMO_POINTER_LOSSES = {"places": 1.0, "places_layer": 1, "attend": 1.0, "attend_layer": 1,
+                       "read": 10.0}
 MAX_CHECKPOINT_MB = 20
 REPO_DEMO_MODEL = demo_model_path()  # where `--install` puts it: the app's demo checkpoint
 
@@ -294,6 +299,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
     from trainer.locate_warmup import LocateWarmupSettings, run_locate_warmup
+    from trainer.pointer_losses import PointerLosses
     from trainer.sft import SFTSettings, run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
@@ -345,8 +351,11 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
                 mark_epochs=settings.locate_mark_epochs,
                 where_steps=settings.locate_where_steps,
                 where_learning_rate=settings.locate_learning_rate,
-                where_places=1.0, places_layer=1, where_attend=1.0, attend_layer=1,
-                where_read=10.0, seed=settings.model_seed,
+                where_places=DEMO_POINTER_LOSSES["places"],
+                places_layer=DEMO_POINTER_LOSSES["places_layer"],
+                where_attend=DEMO_POINTER_LOSSES["attend"],
+                attend_layer=DEMO_POINTER_LOSSES["attend_layer"],
+                where_read=DEMO_POINTER_LOSSES["read"], seed=settings.model_seed,
             ), print_fn=_say)
 
     sft_dir = out / "sft"
@@ -359,6 +368,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
             warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
             seed=settings.model_seed, flip_rate=settings.flip_rate,
+            pointer_losses=(PointerLosses(**DEMO_POINTER_LOSSES) if settings.locate_where_steps
+                            else PointerLosses()),
         ), print_fn=_say)
     sft = json.loads(sft_info.read_text(encoding="utf-8"))
     _say("[eval] after SFT ...")

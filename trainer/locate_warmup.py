@@ -30,10 +30,13 @@ most common box. Two phases, both on training records only:
   its ``rope_theta`` leaves the column frequencies room to turn: see decision 0004). With
   ``where_point`` another temporary head reads the first target box's centre from the last
   layer's state before the answer, a dense signal for finding the marked token and copying its
-  place.
+  place. With ``where_attend`` head 0 of layer ``attend_layer`` is taught to attend, from the
+  tokens that write each box, to the image tokens inside it, and with ``where_read`` that layer's
+  output must carry the box's corners (:mod:`trainer.pointer_losses` has all four losses).
 
-The result (the whole model, with its processor) is where SFT starts. What it gave on the demo
-is recorded in docs/decisions/0004-demo-checkpoint.md ("Locating"): so far not enough.
+The result (the whole model, with its processor) is where SFT starts. What each variant gave on
+the demo is recorded in docs/decisions/0004-demo-checkpoint.md ("Locating", E1–E13): only the
+pointer (E13) made the answers follow the image.
 """
 
 from __future__ import annotations
