@@ -28,6 +28,7 @@ def toy_demo(tmp_path_factory):
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
         "--warmup-epochs", "1", "--read-steps", "2", "--mark-epochs", "1", "--where-steps", "2",
+        "--rope-theta", "100",
         "--sft-epochs", "1",
         "--grpo-steps", "1", "1",
         "--no-degradations", "--eval-max-new-tokens", "40",
@@ -49,6 +50,10 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
     info = json.loads((out / "warmup" / "training_info.json").read_text(encoding="utf-8"))
     assert info["settings"]["read_steps"] == 2 and len(info["read_losses"]) <= 2
+    # the language model was built with the rotary base asked for (decision 0004, E13)
+    config = json.loads((out / "init" / "config.json").read_text(encoding="utf-8"))
+    assert config["text_config"]["rope_parameters"]["rope_theta"] == 100
+    assert "--rope-theta 100" in card
     # the locate warm-up ran with the toy sizes and its pointer losses
     info = json.loads((out / "locate" / "training_info.json").read_text(encoding="utf-8"))
     assert len(info["where_losses"]) <= 2 and info["where_attend_losses"]

@@ -187,3 +187,17 @@ def test_cli_locate_warmup_reports_missing_records(tmp_path, capsys):
                  "-o", str(tmp_path / "out")])
     assert code == 2
     assert "training records not found" in capsys.readouterr().err
+
+
+def test_cli_locate_warmup_passes_the_pointer_options(workspace):
+    from trainer.cli import main
+
+    out = workspace.root / "cli-pointer"
+    code = main(["locate-warmup", str(workspace.base), str(workspace.records), "-o", str(out),
+                 "--mark-epochs", "0", "--where-steps", "1", "--where-places", "1",
+                 "--where-attend", "2", "--attend-layer", "0", "--where-read", "5"])
+    assert code == 0
+    info = json.loads((out / "training_info.json").read_text(encoding="utf-8"))
+    assert info["settings"]["where_attend"] == 2 and info["settings"]["attend_layer"] == 0
+    assert info["settings"]["where_read"] == 5
+    assert len(info["where_attend_losses"]) == len(info["where_read_losses"]) == 1

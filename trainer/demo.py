@@ -11,9 +11,10 @@ interrupted run continues where it stopped):
    training, after SFT and after GRPO.
 4. warmup — the vision tower's missing pre-training (:mod:`trainer.warmup`): image-level labels
    of the training images and their ground-truth close-ups.
-4b. locate — :mod:`trainer.locate_warmup`: the tower marks the artifact cells, then the language
-   model answers "where?" with the boxes only, with a pointer head taught to attend to the box's
-   image tokens and to carry their place (decision 0004, E13).
+4b. locate (with ``--where-steps N``; off by default) — :mod:`trainer.locate_warmup`: the tower
+   marks the artifact cells, then the language model answers "where?" with the boxes only, with
+   a pointer head taught to attend to the box's image tokens and to carry their place; SFT then
+   keeps those pointer losses on its Query-1 rows (decision 0004, E13).
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
@@ -57,11 +58,12 @@ class DemoSettings:
     test_seed: int = 2
     model_seed: int = 0
     size: str = "demo"
+    rope_theta: float | None = None  # the language model's rotary base (None: Qwen's 10^6)
     warmup_epochs: float = 4.0
     warmup_learning_rate: float = 3e-4
     warmup_read_steps: int = 1000  # the warm-up's phase 2 (the language model reads the image)
     locate_mark_epochs: float = 2.0  # locate warm-up phase 1 (the tower marks artifact cells)
-    locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate warm-up)
+    locate_where_steps: int = 0  # locate warm-up phase 2 (0, the default, skips the step)
     locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
@@ -323,7 +325,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     if not (init / "config.json").is_file():
         _say(f"[init] a {settings.size} Qwen2.5-VL with random weights (seed "
              f"{settings.model_seed}) -> {init}")
-        build_tiny_model(init, seed=settings.model_seed, size=settings.size)
+        build_tiny_model(init, seed=settings.model_seed, size=settings.size,
+                         rope_theta=settings.rope_theta)
 
     reports: dict[str, dict[str, Any]] = {}
     _say("[eval] before training ...")
@@ -476,13 +479,16 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--read-steps", type=int, default=d.warmup_read_steps, metavar="N",
                    help="steps of the warm-up's second phase, where the language model learns to "
                    f"read the image (default {d.warmup_read_steps}; 0 skips it)")
+    p.add_argument("--rope-theta", type=float, default=None, metavar="X",
+                   help="rotary base of the language model (default Qwen's 1e6; about 100 lets "
+                   "the demo's attention tell image columns apart, decision 0004)")
     p.add_argument("--mark-epochs", type=float, default=d.locate_mark_epochs, metavar="N",
                    help="locate warm-up: passes in which the tower learns to mark artifact cells "
                    f"(default {d.locate_mark_epochs:g})")
     p.add_argument("--where-steps", type=int, default=d.locate_where_steps, metavar="N",
                    help="locate warm-up: steps in which the language model learns to point at "
-                   f"and write the boxes (default {d.locate_where_steps}; 0 skips the locate "
-                   "warm-up)")
+                   "and write the boxes (default 0: no locate warm-up; 1200 with --rope-theta "
+                   "100 is decision 0004's E13 run)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
@@ -509,6 +515,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
+        rope_theta=args.rope_theta,
         warmup_epochs=args.warmup_epochs, warmup_read_steps=args.read_steps,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         sft_epochs=args.sft_epochs,
@@ -518,10 +525,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         ablations=not args.no_ablations,
         install=REPO_DEMO_MODEL if args.install else None,
     )
+    rope = f" --rope-theta {args.rope_theta:g}" if args.rope_theta else ""
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
-        f"--size {args.size} --warmup-epochs {args.warmup_epochs:g} --read-steps "
+        f"--size {args.size}{rope} --warmup-epochs {args.warmup_epochs:g} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
         f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g} --grpo-steps "

@@ -95,7 +95,7 @@ class LocateWarmupSettings:
     # point, from every token that writes a box, at the image tokens inside that box (weight of
     # -log of the attention mass on them): the read-out "find the marked token" directly.
     where_attend: float = 0.0
-    attend_layer: int = 2
+    attend_layer: int = 1
     # ... and a temporary linear head reads box k's corners (shares of the image) from that
     # layer's output at every token that writes box k (weight of that MSE): the pointer's value
     # must carry the place it points at.
@@ -425,6 +425,9 @@ def register(subparsers) -> None:
                    "loss; default 0: off)")
     p.add_argument("--attend-layer", type=int, default=d.attend_layer, metavar="N",
                    help=f"the --where-attend layer, 0-based (default {d.attend_layer})")
+    p.add_argument("--where-read", type=float, default=d.where_read, metavar="W",
+                   help="phase 2 also reads each box's corners from the --attend-layer output at "
+                   "the tokens that write it (weight of that loss; default 0: off)")
     p.add_argument("--where-vision", action="store_true",
                    help="phase 2 also trains the vision tower (default: frozen, as in SFT)")
     p.add_argument("--seed", type=int, default=d.seed, metavar="N")
@@ -440,7 +443,7 @@ def _cmd_locate_warmup(args) -> int:
         positions=args.positions, where_vision=args.where_vision,
         where_places=args.where_places, places_layer=args.places_layer,
         where_point=args.where_point, where_attend=args.where_attend,
-        attend_layer=args.attend_layer, seed=args.seed,
+        attend_layer=args.attend_layer, where_read=args.where_read, seed=args.seed,
     )
     try:
         result = run_locate_warmup(settings)

@@ -44,19 +44,17 @@ MAX_PIXELS = 36 * 28 * 28
 # Model sizes. "tiny" is the test model; "demo" is the bundled demo checkpoint's architecture
 # (trained from scratch by `lte-train demo`): wider and deeper, images seen at up to 224 x 224
 # (64 vision tokens) so planted artifacts survive the global view. Every Linear input is a
-# multiple of 64 (bitsandbytes 4-bit). ``rope_theta`` of the language model: the demo's is low
-# so that M-RoPE's width frequencies turn enough across its 8 token columns for attention to tell
-# columns apart (at 10^6 they turn < 0.002 rad; decision 0004, "Locating").
-SIZES: dict[str, dict[str, float]] = {
+# multiple of 64 (bitsandbytes 4-bit).
+SIZES: dict[str, dict[str, int]] = {
     "tiny": {
         "hidden": 128, "intermediate": 256, "layers": 2, "heads": 4, "kv_heads": 2,
         "vision_hidden": 64, "vision_intermediate": 128, "vision_depth": 2, "vision_heads": 2,
-        "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS, "rope_theta": 1e6,
+        "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS,
     },
     "demo": {
         "hidden": 192, "intermediate": 384, "layers": 4, "heads": 6, "kv_heads": 2,
         "vision_hidden": 128, "vision_intermediate": 256, "vision_depth": 4, "vision_heads": 4,
-        "min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28, "rope_theta": 100.0,
+        "min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28,
     },
 }
 
@@ -389,7 +387,14 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny"):
+# The language model's rotary base, as Qwen2.5's. A low one (about 100) lets M-RoPE's width
+# frequencies turn enough across a small image's token columns for attention to tell columns
+# apart (at 10^6 they turn < 0.002 rad across 8 columns; decision 0004, "Locating").
+DEFAULT_ROPE_THETA = 1e6
+
+
+def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny",
+                rope_theta: float | None = None):
     """The ``Qwen2_5_VLConfig`` of a tiny model whose token ids point at ``tokenizer``'s tokens.
 
     ``seed`` does not change the architecture; it is accepted so a config and the weights built
@@ -420,7 +425,7 @@ def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny"):
         # mrope: temporal/height/width sections over head_dim/2 = 16 rotary frequencies.
         "rope_parameters": {
             "rope_type": "default",
-            "rope_theta": float(dims["rope_theta"]),
+            "rope_theta": float(rope_theta or DEFAULT_ROPE_THETA),
             "mrope_section": [4, 6, 6],
         },
         "bos_token_id": ids["<|endoftext|>"],
@@ -460,7 +465,7 @@ def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny"):
     )
 
 
-def _size(size: str) -> dict[str, float]:
+def _size(size: str) -> dict[str, int]:
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}")
     return SIZES[size]
@@ -578,7 +583,8 @@ def build_qwen3_processor(tokenizer=None):
 
 
 def build_tiny_model(
-    out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl", size: str = "tiny"
+    out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl", size: str = "tiny",
+    rope_theta: float | None = None,
 ) -> Path:
     """Write a tiny random Qwen2.5-VL (or Qwen3-VL) model + processor + card to ``out_dir``.
 
@@ -601,7 +607,8 @@ def build_tiny_model(
         config, processor = tiny_qwen3_config(tok), build_qwen3_processor(tok)
         bounds = (QWEN3_MIN_PIXELS, QWEN3_MAX_PIXELS)
     else:
-        config, processor = tiny_config(seed, tok, size), build_processor(tok, size)
+        config = tiny_config(seed, tok, size, rope_theta)
+        processor = build_processor(tok, size)
         bounds = (dims["min_pixels"], dims["max_pixels"])
 
     cpu_rng = torch.random.get_rng_state()
