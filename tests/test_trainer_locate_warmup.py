@@ -15,7 +15,7 @@ from trainer.locate_warmup import (
     snap_box,
     where_target,
 )
-from trainer.pointer_losses import box_cells, token_places
+from trainer.pointer_losses import PointerLosses, box_cells, token_places
 from trainer.records import Record, Region
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -113,8 +113,8 @@ def test_where_places_and_point_add_their_losses_and_save_no_head(workspace):
     lines: list[str] = []
     placed = run_locate_warmup(LocateWarmupSettings(
         model=workspace.base, train=workspace.records, output_dir=workspace.root / "places",
-        mark_epochs=0, where_steps=3, where_batch_size=2, logging_steps=1, where_places=1.0,
-        places_layer=1, where_point=1.0,
+        mark_epochs=0, where_steps=3, where_batch_size=2, logging_steps=1,
+        pointer=PointerLosses(places=1.0, places_layer=1, point=1.0),
     ), print_fn=lines.append)
     assert len(placed.where_place_losses) == 3  # one loss of each kind per step
     assert len(placed.where_point_losses) == 3
@@ -130,7 +130,7 @@ def test_where_places_and_point_add_their_losses_and_save_no_head(workspace):
     with pytest.raises(ValueError, match="places_layer 99"):
         run_locate_warmup(LocateWarmupSettings(
             model=workspace.base, train=workspace.records, output_dir=workspace.root / "bad",
-            mark_epochs=0, where_steps=1, where_places=1.0, places_layer=99))
+            mark_epochs=0, where_steps=1, pointer=PointerLosses(places=1.0, places_layer=99)))
 
 
 def test_box_cells_are_the_tokens_a_box_overlaps():
@@ -147,8 +147,8 @@ def test_where_attend_teaches_a_pointer_head_and_leaves_the_model_as_it_was(work
     lines: list[str] = []
     settings = LocateWarmupSettings(
         model=workspace.base, train=workspace.records, output_dir=workspace.root / "attend",
-        mark_epochs=0, where_steps=12, where_batch_size=2, logging_steps=1, where_attend=1.0,
-        attend_layer=1, where_learning_rate=3e-3,
+        mark_epochs=0, where_steps=12, where_batch_size=2, logging_steps=1,
+        pointer=PointerLosses(attend=1.0, attend_layer=1), where_learning_rate=3e-3,
     )
     pointed = run_locate_warmup(settings, print_fn=lines.append)
     losses = pointed.where_attend_losses
@@ -164,7 +164,7 @@ def test_where_attend_teaches_a_pointer_head_and_leaves_the_model_as_it_was(work
     with pytest.raises(ValueError, match="attend_layer 9"):
         run_locate_warmup(LocateWarmupSettings(
             model=workspace.base, train=workspace.records, output_dir=workspace.root / "bad2",
-            mark_epochs=0, where_steps=1, where_attend=1.0, attend_layer=9))
+            mark_epochs=0, where_steps=1, pointer=PointerLosses(attend=1.0, attend_layer=9)))
 
 
 def test_locate_warmup_refuses_an_adapter_and_bad_settings(tmp_path, workspace):
@@ -177,7 +177,8 @@ def test_locate_warmup_refuses_an_adapter_and_bad_settings(tmp_path, workspace):
                                                output_dir=tmp_path / "o", snap=-1))
     with pytest.raises(ValueError, match="where_places"):
         run_locate_warmup(LocateWarmupSettings(model=workspace.base, train=workspace.records,
-                                               output_dir=tmp_path / "o", where_places=-1))
+                                               output_dir=tmp_path / "o",
+                                               pointer=PointerLosses(places=-1)))
 
 
 def test_cli_locate_warmup_reports_missing_records(tmp_path, capsys):
@@ -198,6 +199,7 @@ def test_cli_locate_warmup_passes_the_pointer_options(workspace):
                  "--where-attend", "2", "--attend-layer", "0", "--where-read", "5"])
     assert code == 0
     info = json.loads((out / "training_info.json").read_text(encoding="utf-8"))
-    assert info["settings"]["where_attend"] == 2 and info["settings"]["attend_layer"] == 0
-    assert info["settings"]["where_read"] == 5
+    pointer = info["settings"]["pointer"]
+    assert pointer["attend"] == 2 and pointer["attend_layer"] == 0 and pointer["read"] == 5
+    assert pointer["places"] == 1
     assert len(info["where_attend_losses"]) == len(info["where_read_losses"]) == 1

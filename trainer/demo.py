@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.demo_model import DEMO_MARKER, demo_model_path
+from trainer.pointer_losses import PointerLosses
 
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
@@ -43,8 +44,8 @@ STAGES = ("before training", "after SFT", "after GRPO")
 # The pointer losses of the locate step, kept on in SFT's Query-1 rows (decision 0004, E13):
 # place after layer 1, head 0 of layer 1 points at the box's image tokens, its output carries
 # the box's corners.
-DEMO_POINTER_LOSSES = {"places": 1.0, "places_layer": 1, "attend": 1.0, "attend_layer": 1,
-                       "read": 10.0}
+DEMO_POINTER_LOSSES = PointerLosses(places=1.0, places_layer=1, attend=1.0, attend_layer=1,
+                                    read=10.0)
 MAX_CHECKPOINT_MB = 20
 REPO_DEMO_MODEL = demo_model_path()  # where `--install` puts it: the app's demo checkpoint
 
@@ -301,7 +302,6 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
     from trainer.locate_warmup import LocateWarmupSettings, run_locate_warmup
-    from trainer.pointer_losses import PointerLosses
     from trainer.sft import SFTSettings, run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
@@ -354,11 +354,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
                 mark_epochs=settings.locate_mark_epochs,
                 where_steps=settings.locate_where_steps,
                 where_learning_rate=settings.locate_learning_rate,
-                where_places=DEMO_POINTER_LOSSES["places"],
-                places_layer=DEMO_POINTER_LOSSES["places_layer"],
-                where_attend=DEMO_POINTER_LOSSES["attend"],
-                attend_layer=DEMO_POINTER_LOSSES["attend_layer"],
-                where_read=DEMO_POINTER_LOSSES["read"], seed=settings.model_seed,
+                pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
             ), print_fn=_say)
 
     sft_dir = out / "sft"
@@ -371,7 +367,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
             warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
             seed=settings.model_seed, flip_rate=settings.flip_rate,
-            pointer_losses=(PointerLosses(**DEMO_POINTER_LOSSES) if settings.locate_where_steps
+            pointer_losses=(DEMO_POINTER_LOSSES if settings.locate_where_steps
                             else PointerLosses()),
         ), print_fn=_say)
     sft = json.loads(sft_info.read_text(encoding="utf-8"))

@@ -85,28 +85,16 @@ class LocateWarmupSettings:
     # the tower cannot learn it (no absolute position in it: probe R^2 <= 0.05 after 6 epochs);
     # ``where_places`` puts the place in the language model instead.
     positions: bool = False
-    # Phase 2 also teaches the language model each image token's own row and column (weight of
-    # that MSE, read by a temporary linear head from the hidden state after ``places_layer``).
-    where_places: float = 0.0
-    places_layer: int = 1
-    # ... and the first box's centre from the last prompt token's state (weight of that MSE).
-    where_point: float = 0.0
-    # Phase 2 also teaches one attention head of layer ``attend_layer`` (0-based; head 0) to
-    # point, from every token that writes a box, at the image tokens inside that box (weight of
-    # -log of the attention mass on them): the read-out "find the marked token" directly.
-    where_attend: float = 0.0
-    attend_layer: int = 1
-    # ... and a temporary linear head reads box k's corners (shares of the image) from that
-    # layer's output at every token that writes box k (weight of that MSE): the pointer's value
-    # must carry the place it points at.
-    where_read: float = 0.0
+    # Phase 2's auxiliary losses (trainer/pointer_losses.py; all off by default): each image
+    # token's place after layer 1, the first box's centre, the pointer head and its read-out.
+    pointer: PointerLosses = field(default_factory=PointerLosses)
     seed: int = 0
     logging_steps: int = 20
 
     def validate(self) -> None:
         if self.mark_epochs < 0 or self.where_steps < 0 or self.snap < 0:
             raise ValueError("mark_epochs, where_steps and snap must be >= 0")
-        self.pointer_losses().validate()
+        self.pointer.validate()
         if min(self.mark_batch_size, self.where_batch_size) < 1:
             raise ValueError("batch sizes must be positive")
         if min(self.mark_learning_rate, self.where_learning_rate) <= 0:
@@ -115,12 +103,6 @@ class LocateWarmupSettings:
             raise ValueError(f"training records not found: {self.train}")
         if (Path(self.model) / "adapter_config.json").is_file():
             raise ValueError(f"{self.model} is an adapter: the locate warm-up trains a full model")
-
-
-    def pointer_losses(self) -> PointerLosses:
-        return PointerLosses(places=self.where_places, places_layer=self.places_layer,
-                             point=self.where_point, attend=self.where_attend,
-                             attend_layer=self.attend_layer, read=self.where_read)
 
 
 @dataclass
@@ -363,9 +345,8 @@ def _where(model, processor, records, images, space, settings, out: Path,
         per_device_train_batch_size=settings.where_batch_size, **_run_arguments(settings, out),
     )
     trainer_class, cleanup = SFTTrainer, None
-    if settings.pointer_losses().active:
-        trainer_class, cleanup = auxiliary_loss_trainer(model, settings.pointer_losses(),
-                                                        aux_losses)
+    if settings.pointer.active:
+        trainer_class, cleanup = auxiliary_loss_trainer(model, settings.pointer, aux_losses)
     trainer = trainer_class(model=model, args=config, train_dataset=to_dataset(rows),
                             processing_class=processor,
                             callbacks=[progress_callback("locate warm-up (where)", print_fn)])
@@ -388,6 +369,7 @@ def _where(model, processor, records, images, space, settings, out: Path,
 def register(subparsers) -> None:
     """Add the ``locate-warmup`` subcommand to lte-train's subparsers."""
     d = LocateWarmupSettings(model=Path("."), train=Path("."), output_dir=Path("."))
+    pointer = d.pointer
     p = subparsers.add_parser(
         "locate-warmup",
         help="teach a model trained from nothing to write where the evidence is (before SFT)",
@@ -410,22 +392,22 @@ def register(subparsers) -> None:
                    help=f"snap phase-2 boxes to this grid (default {d.snap}; 0: exact boxes)")
     p.add_argument("--positions", action="store_true",
                    help="phase 1 also teaches each token its own row and column")
-    p.add_argument("--where-places", type=float, default=d.where_places, metavar="W",
+    p.add_argument("--where-places", type=float, default=pointer.places, metavar="W",
                    help="phase 2 also teaches the language model each image token's row and "
                    "column (weight of that loss; default 0: off)")
-    p.add_argument("--places-layer", type=int, default=d.places_layer, metavar="N",
+    p.add_argument("--places-layer", type=int, default=pointer.places_layer, metavar="N",
                    help="language-model layer whose output the --where-places head reads "
-                   f"(default {d.places_layer})")
-    p.add_argument("--where-point", type=float, default=d.where_point, metavar="W",
+                   f"(default {pointer.places_layer})")
+    p.add_argument("--where-point", type=float, default=pointer.point, metavar="W",
                    help="phase 2 also reads the first box's centre from the state before the "
                    "answer (weight of that loss; default 0: off)")
-    p.add_argument("--where-attend", type=float, default=d.where_attend, metavar="W",
+    p.add_argument("--where-attend", type=float, default=pointer.attend, metavar="W",
                    help="phase 2 also teaches head 0 of one language-model layer to attend, from "
                    "every token that writes a box, to the image tokens inside it (weight of that "
                    "loss; default 0: off)")
-    p.add_argument("--attend-layer", type=int, default=d.attend_layer, metavar="N",
-                   help=f"the --where-attend layer, 0-based (default {d.attend_layer})")
-    p.add_argument("--where-read", type=float, default=d.where_read, metavar="W",
+    p.add_argument("--attend-layer", type=int, default=pointer.attend_layer, metavar="N",
+                   help=f"the --where-attend layer, 0-based (default {pointer.attend_layer})")
+    p.add_argument("--where-read", type=float, default=pointer.read, metavar="W",
                    help="phase 2 also reads each box's corners from the --attend-layer output at "
                    "the tokens that write it (weight of that loss; default 0: off)")
     p.add_argument("--where-vision", action="store_true",
@@ -441,9 +423,10 @@ def _cmd_locate_warmup(args) -> int:
         model=args.model, train=args.train, output_dir=args.output_dir,
         mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
         positions=args.positions, where_vision=args.where_vision,
-        where_places=args.where_places, places_layer=args.places_layer,
-        where_point=args.where_point, where_attend=args.where_attend,
-        attend_layer=args.attend_layer, where_read=args.where_read, seed=args.seed,
+        pointer=PointerLosses(places=args.where_places, places_layer=args.places_layer,
+                              point=args.where_point, attend=args.where_attend,
+                              attend_layer=args.attend_layer, read=args.where_read),
+        seed=args.seed,
     )
     try:
         result = run_locate_warmup(settings)
