@@ -264,7 +264,8 @@ def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
         f"- Locate warm-up (`trainer/locate_warmup.py`): the tower marks artifact cells, "
         f"{settings.locate_mark_epochs:g} epoch(s){marked}; then the language model answers "
         f"\"where?\" with the boxes only, {settings.locate_where_steps} steps, lr "
-        f"{settings.locate_learning_rate:g}, while head 0 of its second layer learns to attend "
+        f"{settings.locate_learning_rate:g}, while head 0 of its layer "
+        f"{DEMO_POINTER_LOSSES.attend_layer + 1} learns to attend "
         f"from the box's tokens to the image tokens inside the box (attention mass there "
         f"{math.exp(-attend[-1]):.2f} at the end) and to carry their place (decision 0004).\n"
     )

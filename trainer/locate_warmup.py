@@ -20,19 +20,10 @@ most common box. Two phases, both on training records only:
   ``where_vision``) answer one short question per image (:data:`WHERE_QUESTION`) whose only
   target is the regions' boxes in the protocol's ``bbox_2d`` notation, in the model's coordinate
   space, in reading order, optionally snapped to the patch grid (``snap``): the language model
-  must learn to read positions off the image tokens. With ``where_places`` (a weight; 0, off, by
-  default) a temporary linear head also reads each image token's own row and column from the
-  language model's hidden state after layer ``places_layer`` (MSE added to the loss): position
-  enters Qwen2.5-VL only through rotary attention scores, never the values, so an image token
-  carries no readable place unless a layer computes one, and the tower cannot (2-D RoPE, no
-  absolute reference: a linear probe on the demo's tower reads row and column with R^2 near 0),
-  while the language model can, from M-RoPE's scores against the text before the image (if
-  its ``rope_theta`` leaves the column frequencies room to turn: see decision 0004). With
-  ``where_point`` another temporary head reads the first target box's centre from the last
-  layer's state before the answer, a dense signal for finding the marked token and copying its
-  place. With ``where_attend`` head 0 of layer ``attend_layer`` is taught to attend, from the
-  tokens that write each box, to the image tokens inside it, and with ``where_read`` that layer's
-  output must carry the box's corners (:mod:`trainer.pointer_losses` has all four losses).
+  must learn to read positions off the image tokens. ``pointer`` adds the auxiliary losses of
+  :mod:`trainer.pointer_losses` (each image token's place after layer 1, the first box's
+  centre, a pointer head that attends from each box's tokens to the image tokens inside it, and
+  its read-out of the box's corners), which give that read-out a dense signal.
 
 The result (the whole model, with its processor) is where SFT starts. What each variant gave on
 the demo is recorded in docs/decisions/0004-demo-checkpoint.md ("Locating", E1–E13): only the
@@ -49,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.pointer_losses import PointerLosses, token_places
+from trainer.pointer_losses import LOSS_NAMES, PointerLosses, token_places
 
 __all__ = [
     "WHERE_QUESTION",
@@ -205,19 +196,17 @@ def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateW
     images = [_image(r, settings.train) for r in records]
     model, processor = load_for_training(settings.model)
     mark_losses, hit = _mark(model, processor, records, images, settings, out, print_fn)
-    aux: dict[str, list[float]] = {"place": [], "point": [], "attend": [], "read": []}
+    aux: dict[str, list[float]] = {}
     where_losses = _where(model, processor, records, images, space, settings, out, print_fn, aux)
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    aux_logged = {f"where_{key}_losses": aux.get(key, []) for key in LOSS_NAMES}
     result = LocateWarmupResult(out, len(records), mark_losses, hit, where_losses,
-                                time.perf_counter() - started, aux["place"], aux["point"],
-                                aux["attend"], aux["read"])
+                                time.perf_counter() - started, **aux_logged)
     write_training_info(out, {
         "stage": "locate-warmup", "settings": asdict(settings), "examples": len(records),
         "mark_losses": mark_losses, "mark_hit_rate": hit, "where_losses": where_losses,
-        "where_place_losses": aux["place"], "where_point_losses": aux["point"],
-        "where_attend_losses": aux["attend"], "where_read_losses": aux["read"],
-        "seconds": round(result.seconds, 1),
+        **aux_logged, "seconds": round(result.seconds, 1),
     })
     return result
 
@@ -318,7 +307,7 @@ def _hit_rate(marker, collate, records, batch_size: int) -> float | None:
 def _where(model, processor, records, images, space, settings, out: Path,
            print_fn, aux_losses: dict[str, list[float]]) -> list[float]:
     """Phase 2: the language model and projector learn to answer WHERE_QUESTION with boxes
-    (and the auxiliary losses of ``where_places`` / ``where_point``, kept in aux_losses)."""
+    (and ``settings.pointer``'s auxiliary losses, their values per step kept in aux_losses)."""
     if not settings.where_steps:
         return []
     from trl import SFTConfig, SFTTrainer

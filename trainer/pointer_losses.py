@@ -224,7 +224,9 @@ def auxiliary_loss_trainer(model, weights: PointerLosses, losses: dict[str, list
             result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             loss = result[0] if return_outputs else result
             grids = _single_image_grids(inputs, image_token, merge)
-            queries = _writing_queries(inputs, self.processing_class.tokenizer)
+            # one tokenizer decode per answer token: only for the losses that need the boxes
+            queries = (_writing_queries(inputs, self.processing_class.tokenizer)
+                       if factors.keys() - {"place"} else [])
             for key, factor in factors.items():
                 extra = compute[key](inputs, grids, queries)
                 if model.training:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from trainer.modeling import TrainingSettings
-from trainer.pointer_losses import PointerLosses
+from trainer.pointer_losses import PointerLosses, auxiliary_loss_trainer, report_losses
 
 __all__ = ["SFTResult", "SFTSettings", "run_sft"]
 
@@ -141,8 +141,6 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         print_fn(f"  resuming from {resume}")
     trainer_class, cleanup, pointer_log = SFTTrainer, None, {}
     if settings.pointer_losses.active:
-        from trainer.pointer_losses import auxiliary_loss_trainer
-
         trainer_class, cleanup = auxiliary_loss_trainer(model, settings.pointer_losses,
                                                         pointer_log)
     trainer = trainer_class(
@@ -164,8 +162,6 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         if cleanup is not None:  # the pointer heads are scaffolding, never saved
             cleanup()
     if pointer_log:
-        from trainer.pointer_losses import report_losses
-
         report_losses(pointer_log, settings.logging_steps, print_fn)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
