@@ -68,16 +68,9 @@ class SettingsDialog(QDialog):
         )
         self.device_combo = self._combo(DEVICES, s.device)
         self.quantization_combo = self._combo(QUANTIZATIONS, s.quantization)
-        self.max_regions_spin = QSpinBox()
-        self.max_regions_spin.setRange(1, 64)
-        self.max_regions_spin.setValue(_clamp(s.max_regions, 1, 64))
-        self.closeup_pixels_spin = QSpinBox()
-        self.closeup_pixels_spin.setRange(MIN_CLOSEUP_PIXELS, 4096 * 4096)
-        self.closeup_pixels_spin.setSingleStep(64 * 64)
-        self.closeup_pixels_spin.setSuffix(" px")
-        self.closeup_pixels_spin.setValue(
-            _clamp(s.closeup_max_pixels, MIN_CLOSEUP_PIXELS, 4096 * 4096)
-        )
+        self.max_regions_spin = _int_spin(s.max_regions, 1, 64)
+        self.closeup_pixels_spin = _int_spin(s.closeup_max_pixels, MIN_CLOSEUP_PIXELS,
+                                             4096 * 4096, step=64 * 64, suffix=" px")
         self.magnification_spin = QDoubleSpinBox()
         self.magnification_spin.setRange(0.1, 16.0)
         self.magnification_spin.setSingleStep(0.5)
@@ -105,28 +98,20 @@ class SettingsDialog(QDialog):
             "Which regions get the close-ups when there are more than Max regions: the model's "
             "order, the largest first, or the ones the model wrote most surely first (its token "
             "probabilities).")
-        self.closeup_seed_spin = QSpinBox()
-        self.closeup_seed_spin.setRange(0, 2**31 - 1)
-        self.closeup_seed_spin.setValue(_clamp(s.closeup_seed, 0, 2**31 - 1))
-        self.closeup_seed_spin.setToolTip("Seed of random close-ups (with each image's SHA-256)")
-        self.batch_size_spin = QSpinBox()
-        self.batch_size_spin.setRange(0, MAX_BATCH_SIZE)
-        self.batch_size_spin.setSpecialValueText("automatic")  # shown at 0
-        self.batch_size_spin.setSuffix(" images")
-        self.batch_size_spin.setToolTip(
-            "Queued images a local model analyses together (their answers are generated in one "
-            "batch; the one you watch is still shown live). Automatic: 1 on a CPU, as many as "
-            "the GPU's free memory holds (at most 8) on a GPU. A server answers one at a time.")
-        self.batch_size_spin.setValue(_clamp(s.batch_size, 0, MAX_BATCH_SIZE))
-        self.prompt_lookup_spin = QSpinBox()
-        self.prompt_lookup_spin.setRange(0, 64)
-        self.prompt_lookup_spin.setSpecialValueText("off")  # shown at 0
-        self.prompt_lookup_spin.setSuffix(" tokens")
-        self.prompt_lookup_spin.setToolTip(
-            "Query 2 drafts up to this many tokens from the conversation so far and keeps what "
-            "the model confirms: the same answer, faster when Query 2 restates Query 1 (local "
-            "model, greedy). Applies when the model is next loaded.")
-        self.prompt_lookup_spin.setValue(_clamp(s.prompt_lookup, 0, 64))
+        self.closeup_seed_spin = _int_spin(
+            s.closeup_seed, 0, 2**31 - 1,
+            tooltip="Seed of random close-ups (with each image's SHA-256)")
+        self.batch_size_spin = _int_spin(
+            s.batch_size, 0, MAX_BATCH_SIZE, special="automatic", suffix=" images",
+            tooltip="Queued images a local model analyses together (their answers are generated "
+            "in one batch; the one you watch is still shown live). Automatic: 1 on a CPU, as "
+            "many as the GPU's free memory holds (at most 8) on a GPU. A server answers one at "
+            "a time.")
+        self.prompt_lookup_spin = _int_spin(
+            s.prompt_lookup, 0, 64, special="off", suffix=" tokens",
+            tooltip="Query 2 drafts up to this many tokens from the conversation so far and "
+            "keeps what the model confirms: the same answer, faster when Query 2 restates Query "
+            "1 (local model, greedy). Applies when the model is next loaded.")
         self.animation_check = QCheckBox("Animate the analysis")
         self.animation_check.setChecked(bool(s.animation))
         self.examiner_edit = QLineEdit(s.examiner)
@@ -232,6 +217,20 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, title, start)
         if folder:
             edit.setText(folder)
+
+
+def _int_spin(value: Any, low: int, high: int, *, step: int = 1, suffix: str = "",
+              special: str = "", tooltip: str = "") -> QSpinBox:
+    """A spin box over ``low..high`` showing ``value`` clamped into it; ``special`` is the text
+    shown at ``low`` (e.g. "off")."""
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setSuffix(suffix)
+    spin.setSpecialValueText(special)
+    spin.setToolTip(tooltip)
+    spin.setValue(_clamp(value, low, high))
+    return spin
 
 
 def _clamp(value: Any, low: int, high: int) -> int:
