@@ -373,3 +373,26 @@ def test_teach_is_deterministic_and_can_overwrite_in_place(tiny_dir, tmp_path):
     assert (a / "model.safetensors").read_bytes() != (d / "model.safetensors").read_bytes()
     assert "trainer.teach" in (a / "README.md").read_text(encoding="utf-8")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".teach-")]
+
+
+def test_interleaved_mrope_lets_attention_tell_neighbouring_columns_apart():
+    """Qwen's [4, 6, 6] split gives width the lowest rotary frequencies: at base 1e6 two
+    neighbouring image columns get practically the same rotation, so no attention can tell them
+    apart (decision 0004). Sixteen one-frequency parts interleave t, h, w through the stock
+    Qwen2.5-VL code and give width high frequencies too, while text keeps the low ones."""
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRotaryEmbedding
+
+    from trainer.tiny import INTERLEAVED_MROPE_SECTION, tiny_config
+
+    # (t, h, w) of two image tokens in one row, neighbouring columns
+    positions = torch.tensor([[[5, 5]], [[7, 7]], [[7, 8]]])
+
+    def column_change(section):
+        config = tiny_config(size="demo", mrope_section=section).text_config
+        cos, _ = Qwen2_5_VLRotaryEmbedding(config)(torch.zeros(1), positions)
+        return float((cos[0, 0] - cos[0, 1]).abs().max())
+
+    assert column_change(None) < 1e-3
+    assert column_change(list(INTERLEAVED_MROPE_SECTION)) > 0.1
+    with pytest.raises(ValueError, match="summing to 16"):
+        tiny_config(size="demo", mrope_section=[4, 6, 7])

@@ -15,6 +15,7 @@ from inspector.core.protocol import (
     parse_locate,
 )
 from trainer.conversations import (
+    answer_boxes,
     examine_sample,
     gt_model_boxes,
     locate_sample,
@@ -117,6 +118,40 @@ def test_examine_sample_images_and_trl_row(image, model_type, min_px, max_px):
     # trl costs seconds).
     original = [p["type"] for m in messages for p in m["content"]]
     assert [p["type"] for m in row["prompt"] for p in m["content"]] == original
+
+
+def test_snapped_answer_boxes_are_grid_aligned_in_reading_order(image):
+    """With a grid (the locate warm-up's, SFT's --box-grid), Query 1 writes each box on the
+    merged-token grid and the boxes top to bottom, then left to right: one right answer that the
+    pointer taught by the where answers can write; Query 2's findings still name each box's own
+    region."""
+    space = space_for("qwen2_5_vl", 4 * 28 * 28, 36 * 28 * 28)
+    record = _record()
+    exact = answer_boxes(record, space)
+    assert [i for _, i in exact] == [0, 1, 2]
+    assert [box for box, _ in exact] == gt_model_boxes(record, space)
+    snapped = answer_boxes(record, space, 28)
+    width, height = space.resized_size(SIZE)
+    # the hand and the third region both start on the top grid line: left to right, then the sign
+    assert [i for _, i in snapped] == [0, 2, 1]
+    for box, i in snapped:
+        assert all(v % 28 == 0 or v in (width, height) for v in box)
+        assert box[0] < box[2] and box[1] < box[3]
+        # each snapped side lies within half a cell of the exact one
+        assert all(abs(a - b) <= 14 for a, b in zip(box, exact[i][0], strict=True))
+
+    _, target = locate_sample(record, space, None, image=image, grid=28)
+    answer = parse_locate(target)
+    assert [r.label for r in answer.regions] == ["six-fingered hand", "detail to examine",
+                                                 "garbled sign"]
+    assert [list(map(int, r.coords)) for r in answer.regions] == [b for b, _ in snapped]
+    messages, images, target = examine_sample(record, space, CloseupPolicy(), None, image=image,
+                                              grid=28)
+    findings = parse_examine(target, region_count=3).findings
+    assert [f.observation for f in findings] == ["six-fingered hand", "detail to examine",
+                                                 "garbled sign"]
+    captions = "".join(p.get("text", "") for p in messages[-1]["content"])
+    assert "Close-up 2: detail to examine" in captions
 
 
 def test_examine_skips_regions_too_large_for_a_closeup(image):

@@ -28,7 +28,7 @@ def toy_demo(tmp_path_factory):
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
         "--warmup-epochs", "1", "--read-steps", "2", "--mark-epochs", "1", "--where-steps", "2",
-        "--rope-theta", "100",
+        "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1",
         "--grpo-steps", "1", "1",
         "--no-degradations", "--eval-max-new-tokens", "40",
@@ -53,7 +53,8 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # the language model was built with the rotary base asked for (decision 0004, E13)
     config = json.loads((out / "init" / "config.json").read_text(encoding="utf-8"))
     assert config["text_config"]["rope_parameters"]["rope_theta"] == 100
-    assert "--rope-theta 100" in card
+    assert config["text_config"]["rope_parameters"]["mrope_section"] == [1] * 16
+    assert "--rope-theta 100 --mrope-section " + ",".join(["1"] * 16) in card
     # the locate warm-up ran with the toy sizes and its pointer losses
     info = json.loads((out / "locate" / "training_info.json").read_text(encoding="utf-8"))
     assert len(info["where_losses"]) <= 2 and info["where_attend_losses"]
@@ -64,6 +65,10 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     sft = load_file(out / "sft" / "model.safetensors")
     vision = [k for k in warm if ".visual." in f".{k}" and "merger" not in k]
     assert vision and all((warm[k] == sft[k]).all() for k in vision)
+    # after the locate step, SFT and GRPO write Query 1's boxes as its where answers: snapped
+    for stage in ("sft", "grpo"):
+        info = json.loads((out / stage / "training_info.json").read_text(encoding="utf-8"))
+        assert info["settings"]["box_grid"] == 28, stage
     for name in ("eval-init.json", "eval-sft.json", "eval-grpo.json"):
         report = json.loads((out / name).read_text(encoding="utf-8"))
         assert report["degradations"]["clean"]["overall"]["n"] == 3

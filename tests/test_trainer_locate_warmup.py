@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import pytest
 from safetensors.torch import load_file
 
+from trainer.conversations import snap_box
 from trainer.locate_warmup import (
     LocateWarmupSettings,
     cell_targets,
     run_locate_warmup,
-    snap_box,
     where_target,
 )
 from trainer.pointer_losses import PointerLosses, box_cells, token_places

@@ -69,6 +69,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="share of Query-2 conversations whose Query-1 answer in the context has "
                    "the wrong verdict, so the model learns to correct its first impression from "
                    "the close-ups instead of copying it (default 0.25; 0 turns it off)")
+    p.add_argument("--box-grid", type=int, metavar="PX",
+                   help="write Query 1's ground-truth boxes snapped to this pixel grid and in "
+                   "reading order (28 for Qwen2.5-VL's merged tokens; default 0: exact boxes in "
+                   "the records' order)")
     p.add_argument("--logging-steps", type=int, metavar="N")
     p.add_argument("--save-steps", type=int, metavar="N",
                    help="checkpoint every N steps (an interrupted run resumes from there)")

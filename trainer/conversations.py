@@ -33,12 +33,14 @@ from trainer.records import Record, resolve_image
 
 __all__ = [
     "DEFAULT_REGION_LABEL",
+    "answer_boxes",
     "FirstImpression",
     "examine_sample",
     "gt_model_boxes",
     "load_record_image",
     "locate_sample",
     "region_label",
+    "snap_box",
     "space_for",
     "trl_row",
 ]
@@ -82,6 +84,38 @@ def gt_model_boxes(record: Record, space: CoordinateSpace) -> list[list[int]]:
     return [space.to_model(Box.from_list(r.box), size) for r in record.regions]
 
 
+def snap_box(coords: list[int], grid: int, width: int, height: int) -> list[int]:
+    """``[x1, y1, x2, y2]`` with each side moved to the nearest grid line (at least one cell,
+    inside ``width`` x ``height``); ``grid`` 0 returns the box unchanged."""
+    if grid <= 0:
+        return list(coords)
+    out: list[int] = []
+    for lo, hi, limit in ((coords[0], coords[2], width), (coords[1], coords[3], height)):
+        a = min(max(0, round(lo / grid) * grid), limit)
+        b = min(max(0, round(hi / grid) * grid), limit)
+        if b <= a:  # a box thinner than a cell: the cell around its centre
+            a = min(max(0, int((lo + hi) / 2 // grid) * grid), max(0, limit - grid))
+            b = min(a + grid, limit)
+        out.append(a)
+        out.append(b)
+    return [out[0], out[2], out[1], out[3]]
+
+
+def answer_boxes(
+    record: Record, space: CoordinateSpace, grid: int = 0
+) -> list[tuple[list[int], int]]:
+    """The boxes a model is taught to write, each with its region's index: model space, in record
+    order; with ``grid`` > 0 snapped to that pixel grid and in reading order (top to bottom, then
+    left to right), so that an image has one right answer whose corners its tokens can hold
+    (Qwen2.5-VL: 28 pixels per merged vision token)."""
+    boxes = gt_model_boxes(record, space)
+    if grid <= 0:
+        return [(box, i) for i, box in enumerate(boxes)]
+    width, height = space.resized_size((record.width, record.height))
+    snapped = [(snap_box(box, grid, width, height), i) for i, box in enumerate(boxes)]
+    return sorted(snapped, key=lambda pair: (pair[0][1], pair[0][0]))
+
+
 def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Image:
     if image is None:
         return load_record_image(record, dataset_path)
@@ -113,17 +147,16 @@ class FirstImpression:
                    tuple(region_label(r) for r in record.regions))
 
 
-def _locate(record, space, rng, image, impression: FirstImpression | None = None):
+def _locate(record, space, rng, image, impression: FirstImpression | None = None,
+            grid: int = 0):
     instruction = rng.choice(LOCATE_INSTRUCTION_VARIANTS) if rng is not None else None
     messages = locate_messages(image, space.name, instruction=instruction)
     impression = impression or FirstImpression.of(record)
     labels = impression.region_labels or (DEFAULT_REGION_LABEL,)
-    raw = [
-        RawRegion([float(v) for v in coords], labels[i % len(labels)])
-        for i, coords in enumerate(gt_model_boxes(record, space))
-    ]
+    boxes = answer_boxes(record, space, grid)
+    raw = [RawRegion([float(v) for v in coords], labels[i % len(labels)]) for coords, i in boxes]
     target = serialize_locate(impression.explanation, raw, impression.verdict)
-    return messages, target, raw
+    return messages, target, raw, [i for _, i in boxes]
 
 
 def locate_sample(
@@ -133,6 +166,7 @@ def locate_sample(
     *,
     image: Image.Image | None = None,
     dataset_path: str | Path | None = None,
+    grid: int = 0,
 ) -> tuple[list[dict[str, Any]], str]:
     """Query 1: (messages, target_text).
 
@@ -140,9 +174,10 @@ def locate_sample(
     the canonical one). The target holds the record's explanation, its GT boxes in model space
     (labelled with the captions) and its label as the initial verdict. ``image``: the decoded
     image if the caller has it; else it is loaded from ``record.image`` (relative to
-    ``dataset_path``'s folder).
+    ``dataset_path``'s folder). ``grid``: the boxes as :func:`answer_boxes` writes them.
     """
-    messages, target, _ = _locate(record, space, rng, _image(record, image, dataset_path))
+    messages, target, _, _ = _locate(record, space, rng, _image(record, image, dataset_path),
+                                     grid=grid)
     return messages, target
 
 
@@ -155,6 +190,7 @@ def examine_sample(
     image: Image.Image | None = None,
     dataset_path: str | Path | None = None,
     first_impression: FirstImpression | None = None,
+    grid: int = 0,
 ) -> tuple[list[dict[str, Any]], list[Image.Image], str]:
     """Query 2: (messages, images, target_text).
 
@@ -170,10 +206,11 @@ def examine_sample(
     own, :meth:`FirstImpression.of`). Another class's words make a sample where the close-ups
     must correct a wrong first impression; the close-ups carry those (wrong) labels, as the app
     captions close-ups with the Query-1 labels, while the target's findings, explanation and
-    verdict are always the record's.
+    verdict are always the record's. ``grid``: Query 1's boxes as :func:`answer_boxes` writes
+    them (the close-ups are cut from those boxes, as the app cuts them from the model's).
     """
     image = _image(record, image, dataset_path)
-    messages1, answer1, raw = _locate(record, space, rng, image, first_impression)
+    messages1, answer1, raw, regions = _locate(record, space, rng, image, first_impression, grid)
     truth = [region_label(r) for r in record.regions]
     size = (record.width, record.height)
     boxes: list[Box] = []
@@ -189,7 +226,7 @@ def examine_sample(
     for number, plan in enumerate(plans, start=1):
         index = kept[plan.region_index]
         closeups.append((raw[index].label, render_closeup(image, plan)))
-        findings.append(Finding(number, truth[index], record.label))
+        findings.append(Finding(number, truth[regions[index]], record.label))
     tags = [t for t in TAGS if any(r.tag == t for r in record.regions)]
     target = serialize_examine(findings, record.explanation, record.label, tags)
     messages = examine_messages(messages1, answer1, closeups)

@@ -60,6 +60,7 @@ class DemoSettings:
     model_seed: int = 0
     size: str = "demo"
     rope_theta: float | None = None  # the language model's rotary base (None: Qwen's 10^6)
+    mrope_section: tuple[int, ...] | None = None  # M-RoPE's t/h/w parts (None: 4, 6, 6)
     warmup_epochs: float = 4.0
     warmup_learning_rate: float = 3e-4
     warmup_read_steps: int = 1000  # the warm-up's phase 2 (the language model reads the image)
@@ -302,7 +303,7 @@ def _write_model(grpo_dir: Path, model_dir: Path, card: str) -> None:
 def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
-    from trainer.locate_warmup import LocateWarmupSettings, run_locate_warmup
+    from trainer.locate_warmup import GRID, LocateWarmupSettings, run_locate_warmup
     from trainer.sft import SFTSettings, run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
@@ -327,7 +328,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         _say(f"[init] a {settings.size} Qwen2.5-VL with random weights (seed "
              f"{settings.model_seed}) -> {init}")
         build_tiny_model(init, seed=settings.model_seed, size=settings.size,
-                         rope_theta=settings.rope_theta)
+                         rope_theta=settings.rope_theta,
+                         mrope_section=settings.mrope_section and list(settings.mrope_section))
 
     reports: dict[str, dict[str, Any]] = {}
     _say("[eval] before training ...")
@@ -358,6 +360,9 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
                 pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
             ), print_fn=_say)
 
+    # after the locate step, Query 1's boxes are written as its where answers were: snapped to
+    # the merged-token grid, in reading order (decision 0004, E14)
+    box_grid = GRID if settings.locate_where_steps else 0
     sft_dir = out / "sft"
     sft_info = sft_dir / "training_info.json"
     if not sft_info.is_file():
@@ -367,7 +372,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             train_vision=False, train_projector=True, epochs=settings.sft_epochs,
             learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
             warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
-            seed=settings.model_seed, flip_rate=settings.flip_rate,
+            seed=settings.model_seed, flip_rate=settings.flip_rate, box_grid=box_grid,
             pointer_losses=(DEMO_POINTER_LOSSES if settings.locate_where_steps
                             else PointerLosses()),
         ), print_fn=_say)
@@ -386,7 +391,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             learning_rate=settings.grpo_learning_rate,
             max_completion_length=settings.grpo_max_completion_length,
             logging_steps=10, save_steps=20, resume=True, seed=settings.model_seed,
-            flip_rate=settings.flip_rate,
+            flip_rate=settings.flip_rate, box_grid=box_grid,
         ), print_fn=_say)
     _say("[eval] after GRPO ...")
     reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
@@ -479,6 +484,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--rope-theta", type=float, default=None, metavar="X",
                    help="rotary base of the language model (default Qwen's 1e6; about 100 lets "
                    "the demo's attention tell image columns apart, decision 0004)")
+    p.add_argument("--mrope-section", type=_mrope_section, default=None, metavar="PARTS",
+                   help="M-RoPE's temporal/height/width parts of the rotary frequencies, e.g. "
+                   "4,6,6 (the default) or 'interleaved' (t, h, w in turn, one frequency each: "
+                   "width gets high frequencies too; decision 0004, E14)")
     p.add_argument("--mark-epochs", type=float, default=d.locate_mark_epochs, metavar="N",
                    help="locate warm-up: passes in which the tower learns to mark artifact cells "
                    f"(default {d.locate_mark_epochs:g})")
@@ -504,6 +513,18 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _mrope_section(text: str) -> tuple[int, ...]:
+    from trainer.tiny import INTERLEAVED_MROPE_SECTION
+
+    if text == "interleaved":
+        return INTERLEAVED_MROPE_SECTION
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'interleaved' or comma-separated integers, got {text!r}") from None
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     if args.train_seed == args.test_seed:
         print("lte-train demo: error: --test-seed must differ from --train-seed (the test "
@@ -512,7 +533,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
-        rope_theta=args.rope_theta,
+        rope_theta=args.rope_theta, mrope_section=args.mrope_section,
         warmup_epochs=args.warmup_epochs, warmup_read_steps=args.read_steps,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         sft_epochs=args.sft_epochs,
@@ -523,6 +544,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         install=REPO_DEMO_MODEL if args.install else None,
     )
     rope = f" --rope-theta {args.rope_theta:g}" if args.rope_theta else ""
+    if args.mrope_section:
+        rope += " --mrope-section " + ",".join(map(str, args.mrope_section))
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "

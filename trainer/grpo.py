@@ -207,7 +207,7 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
             else:
                 rows = examine_rows(records, space, policy, dataset_path=settings.train,
                                     seed=settings.seed, variants=settings.instruction_variants,
-                                    flip_rate=settings.flip_rate)
+                                    flip_rate=settings.flip_rate, grid=settings.box_grid)
             datasets[query] = to_dataset(rows)
         return datasets[query]
 

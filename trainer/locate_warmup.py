@@ -49,7 +49,6 @@ __all__ = [
     "cell_targets",
     "register",
     "run_locate_warmup",
-    "snap_box",
     "where_target",
 ]
 
@@ -108,23 +107,6 @@ class LocateWarmupResult:
     where_point_losses: list[float] = field(default_factory=list)  # per step, with where_point
     where_attend_losses: list[float] = field(default_factory=list)  # per step, with where_attend
     where_read_losses: list[float] = field(default_factory=list)  # per step, with where_read
-
-
-def snap_box(coords: list[int], grid: int, width: int, height: int) -> list[int]:
-    """``[x1, y1, x2, y2]`` with each side moved to the nearest grid line (at least one cell,
-    inside ``width`` x ``height``); ``grid`` 0 returns the box unchanged."""
-    if grid <= 0:
-        return list(coords)
-    out: list[int] = []
-    for lo, hi, limit in ((coords[0], coords[2], width), (coords[1], coords[3], height)):
-        a = min(max(0, round(lo / grid) * grid), limit)
-        b = min(max(0, round(hi / grid) * grid), limit)
-        if b <= a:  # a box thinner than a cell: the cell around its centre
-            a = min(max(0, int((lo + hi) / 2 // grid) * grid), max(0, limit - grid))
-            b = min(a + grid, limit)
-        out.append(a)
-        out.append(b)
-    return [out[0], out[2], out[1], out[3]]
 
 
 def where_target(boxes: list[list[int]]) -> str:
@@ -312,7 +294,7 @@ def _where(model, processor, records, images, space, settings, out: Path,
         return []
     from trl import SFTConfig, SFTTrainer
 
-    from trainer.conversations import gt_model_boxes, trl_row
+    from trainer.conversations import answer_boxes, trl_row
     from trainer.modeling import freeze
     from trainer.pointer_losses import auxiliary_loss_trainer, report_losses
     from trainer.rows import to_dataset
@@ -320,10 +302,8 @@ def _where(model, processor, records, images, space, settings, out: Path,
 
     rows = []
     for record, image in zip(records, images, strict=True):
-        width, height = space.resized_size((record.width, record.height))
-        # reading order (top to bottom, then left to right): one right answer per image
-        boxes = sorted((snap_box(b, settings.snap, width, height)
-                        for b in gt_model_boxes(record, space)), key=lambda b: (b[1], b[0]))
+        # snapped, in reading order: one right answer per image (as SFT with box_grid writes)
+        boxes = [box for box, _ in answer_boxes(record, space, settings.snap)]
         message = [{"role": "user", "content": [{"type": "image", "image": image},
                                                 {"type": "text", "text": WHERE_QUESTION}]}]
         rows.append(trl_row(message, where_target(boxes)))

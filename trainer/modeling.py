@@ -63,6 +63,9 @@ class TrainingSettings:
     seed: int = 0
     instruction_variants: bool = True
     flip_rate: float = 0.25  # share of Query-2 contexts with a wrong first impression (rows.py)
+    # Query 1's boxes snapped to this pixel grid, in reading order (0: exact, record order;
+    # conversations.answer_boxes)
+    box_grid: int = 0
     max_regions: int = 4
     logging_steps: int = 10
     save_steps: int = 200
@@ -77,6 +80,9 @@ class TrainingSettings:
         for name in ("grad_accum", "logging_steps", "save_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.box_grid < 0:
+            raise ValueError(f"box_grid must be 0 (exact boxes) or a grid in pixels, got "
+                             f"{self.box_grid}")
         if not Path(self.train).is_file():
             raise ValueError(f"training records not found: {self.train}")
 

@@ -143,21 +143,26 @@ def sft_rows(
     seed: int = 0,
     variants: bool = True,
     flip_rate: float = DEFAULT_FLIP_RATE,
+    grid: int = 0,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``)."""
+    """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``).
+
+    ``grid`` > 0: Query 1's boxes snapped to that pixel grid, in reading order
+    (:func:`trainer.conversations.answer_boxes`)."""
     if queries not in QUERIES:
         raise ValueError(f"queries must be one of {', '.join(QUERIES)}, got {queries!r}")
     impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
         if queries in ("both", "locate"):
-            messages, target = locate_sample(record, space, _rng(seed, i, variants), image=image)
+            messages, target = locate_sample(record, space, _rng(seed, i, variants), image=image,
+                                             grid=grid)
             rows.append(trl_row(messages, target))
         if queries in ("both", "examine"):
             messages, _, target = examine_sample(
                 record, space, policy, _rng(seed, i, variants), image=image,
-                first_impression=impressions[i],
+                first_impression=impressions[i], grid=grid,
             )
             rows.append(trl_row(messages, target))
     return rows
@@ -196,15 +201,17 @@ def examine_rows(
     seed: int = 0,
     variants: bool = True,
     flip_rate: float = DEFAULT_FLIP_RATE,
+    grid: int = 0,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count``."""
+    """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count``
+    (``grid``: Query 1's boxes in the context as :func:`sft_rows` writes them)."""
     impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
         messages, images, _ = examine_sample(
             record, space, policy, _rng(seed, i, variants), image=image,
-            first_impression=impressions[i],
+            first_impression=impressions[i], grid=grid,
         )
         rows.append(
             trl_row(

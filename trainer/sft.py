@@ -93,7 +93,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         rows = sft_rows(
             records, space, policy, dataset_path=path, queries=settings.queries,
             seed=settings.seed, variants=settings.instruction_variants,
-            flip_rate=settings.flip_rate,
+            flip_rate=settings.flip_rate, grid=settings.box_grid,
         )
         return to_dataset(rows), len(rows)
 

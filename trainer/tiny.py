@@ -391,10 +391,25 @@ def _round_up(n: int, multiple: int) -> int:
 # frequencies turn enough across a small image's token columns for attention to tell columns
 # apart (at 10^6 they turn < 0.002 rad across 8 columns; decision 0004, "Locating").
 DEFAULT_ROPE_THETA = 1e6
+# M-RoPE's split of the head_dim/2 rotary frequencies into temporal / height / width parts.
+# Qwen2.5-VL's code cycles t, h, w over however many parts the list has, so sixteen parts of one
+# frequency interleave them: width then owns high frequencies too (columns readable) while the
+# text keeps the low ones that long-range attention by content needs (decision 0004, E14).
+DEFAULT_MROPE_SECTION = (4, 6, 6)
+INTERLEAVED_MROPE_SECTION = (1,) * 16
+
+
+def _mrope_section(section, dims: dict[str, int]) -> list[int]:
+    rotary = dims["hidden"] // dims["heads"] // 2
+    section = list(section or DEFAULT_MROPE_SECTION)
+    if sum(section) != rotary or min(section) < 1:
+        raise ValueError(f"mrope_section must be positive parts summing to {rotary} "
+                         f"(head_dim / 2), got {section}")
+    return section
 
 
 def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny",
-                rope_theta: float | None = None):
+                rope_theta: float | None = None, mrope_section: list[int] | None = None):
     """The ``Qwen2_5_VLConfig`` of a tiny model whose token ids point at ``tokenizer``'s tokens.
 
     ``seed`` does not change the architecture; it is accepted so a config and the weights built
@@ -426,7 +441,7 @@ def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny",
         "rope_parameters": {
             "rope_type": "default",
             "rope_theta": float(rope_theta or DEFAULT_ROPE_THETA),
-            "mrope_section": [4, 6, 6],
+            "mrope_section": _mrope_section(mrope_section, dims),
         },
         "bos_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
@@ -584,7 +599,7 @@ def build_qwen3_processor(tokenizer=None):
 
 def build_tiny_model(
     out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl", size: str = "tiny",
-    rope_theta: float | None = None,
+    rope_theta: float | None = None, mrope_section: list[int] | None = None,
 ) -> Path:
     """Write a tiny random Qwen2.5-VL (or Qwen3-VL) model + processor + card to ``out_dir``.
 
@@ -607,7 +622,7 @@ def build_tiny_model(
         config, processor = tiny_qwen3_config(tok), build_qwen3_processor(tok)
         bounds = (QWEN3_MIN_PIXELS, QWEN3_MAX_PIXELS)
     else:
-        config = tiny_config(seed, tok, size, rope_theta)
+        config = tiny_config(seed, tok, size, rope_theta, mrope_section)
         processor = build_processor(tok, size)
         bounds = (dims["min_pixels"], dims["max_pixels"])
 
