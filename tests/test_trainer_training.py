@@ -520,6 +520,7 @@ def test_settings_validate_with_clear_errors(workspace, tmp_path):
         (SFTSettings(**{**common, "train": tmp_path / "missing.jsonl"}),
          "training records not found: .*missing.jsonl"),
         (SFTSettings(**common, val=tmp_path / "noval.jsonl"), "validation records not found"),
+        (SFTSettings(**common, box_grid=-28), "box_grid must be 0 .* or a grid in pixels"),
         (GRPOSettings(**common, quantization="4bit", method="full"), "QLoRA"),
         (GRPOSettings(**common, locate_weights={"format": 1, "bleu": 1}),
          "locate_weights: unknown reward 'bleu'"),
