@@ -130,7 +130,9 @@ def test_snapped_answer_boxes_are_grid_aligned_in_reading_order(image):
     exact = answer_boxes(record, space)
     assert [i for _, i in exact] == [0, 1, 2]
     assert [box for box, _ in exact] == gt_model_boxes(record, space)
-    snapped = answer_boxes(record, space, 28)
+    # the where answers keep reading order without a grid too (the third region is highest)
+    assert answer_boxes(record, space, reading_order=True) == [exact[2], exact[0], exact[1]]
+    snapped = answer_boxes(record, space, 28, reading_order=True)
     width, height = space.resized_size(SIZE)
     # the hand and the third region both start on the top grid line: left to right, then the sign
     assert [i for _, i in snapped] == [0, 2, 1]

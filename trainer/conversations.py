@@ -102,18 +102,18 @@ def snap_box(coords: list[int], grid: int, width: int, height: int) -> list[int]
 
 
 def answer_boxes(
-    record: Record, space: CoordinateSpace, grid: int = 0
+    record: Record, space: CoordinateSpace, grid: int = 0, reading_order: bool = False
 ) -> list[tuple[list[int], int]]:
-    """The boxes a model is taught to write, each with its region's index: model space, in record
-    order; with ``grid`` > 0 snapped to that pixel grid and in reading order (top to bottom, then
-    left to right), so that an image has one right answer whose corners its tokens can hold
-    (Qwen2.5-VL: 28 pixels per merged vision token)."""
-    boxes = gt_model_boxes(record, space)
-    if grid <= 0:
-        return [(box, i) for i, box in enumerate(boxes)]
+    """The boxes a model is taught to write, each with its region's index: model space; with
+    ``grid`` > 0 snapped to that pixel grid (Qwen2.5-VL: 28 pixels per merged vision token, so
+    the corners are ones its tokens can hold); in record order, or with ``reading_order`` top to
+    bottom, then left to right (one right answer per image)."""
     width, height = space.resized_size((record.width, record.height))
-    snapped = [(snap_box(box, grid, width, height), i) for i, box in enumerate(boxes)]
-    return sorted(snapped, key=lambda pair: (pair[0][1], pair[0][0]))
+    boxes = [(snap_box(box, grid, width, height), i)
+             for i, box in enumerate(gt_model_boxes(record, space))]
+    if reading_order:
+        boxes.sort(key=lambda pair: (pair[0][1], pair[0][0]))
+    return boxes
 
 
 def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Image:
@@ -153,7 +153,9 @@ def _locate(record, space, rng, image, impression: FirstImpression | None = None
     messages = locate_messages(image, space.name, instruction=instruction)
     impression = impression or FirstImpression.of(record)
     labels = impression.region_labels or (DEFAULT_REGION_LABEL,)
-    boxes = answer_boxes(record, space, grid)
+    # a grid (SFT's box_grid) writes the boxes as the locate warm-up's where answers: snapped,
+    # in reading order
+    boxes = answer_boxes(record, space, grid, reading_order=grid > 0)
     raw = [RawRegion([float(v) for v in coords], labels[i % len(labels)]) for coords, i in boxes]
     target = serialize_locate(impression.explanation, raw, impression.verdict)
     return messages, target, raw, [i for _, i in boxes]
@@ -174,7 +176,8 @@ def locate_sample(
     the canonical one). The target holds the record's explanation, its GT boxes in model space
     (labelled with the captions) and its label as the initial verdict. ``image``: the decoded
     image if the caller has it; else it is loaded from ``record.image`` (relative to
-    ``dataset_path``'s folder). ``grid``: the boxes as :func:`answer_boxes` writes them.
+    ``dataset_path``'s folder). ``grid`` > 0: the boxes snapped to that grid and in reading
+    order (:func:`answer_boxes`).
     """
     messages, target, _, _ = _locate(record, space, rng, _image(record, image, dataset_path),
                                      grid=grid)
@@ -206,7 +209,7 @@ def examine_sample(
     own, :meth:`FirstImpression.of`). Another class's words make a sample where the close-ups
     must correct a wrong first impression; the close-ups carry those (wrong) labels, as the app
     captions close-ups with the Query-1 labels, while the target's findings, explanation and
-    verdict are always the record's. ``grid``: Query 1's boxes as :func:`answer_boxes` writes
+    verdict are always the record's. ``grid``: Query 1's boxes as :func:`locate_sample` writes
     them (the close-ups are cut from those boxes, as the app cuts them from the model's).
     """
     image = _image(record, image, dataset_path)

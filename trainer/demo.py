@@ -329,7 +329,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
              f"{settings.model_seed}) -> {init}")
         build_tiny_model(init, seed=settings.model_seed, size=settings.size,
                          rope_theta=settings.rope_theta,
-                         mrope_section=settings.mrope_section and list(settings.mrope_section))
+                         mrope_section=settings.mrope_section)
 
     reports: dict[str, dict[str, Any]] = {}
     _say("[eval] before training ...")
@@ -484,7 +484,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--rope-theta", type=float, default=None, metavar="X",
                    help="rotary base of the language model (default Qwen's 1e6; about 100 lets "
                    "the demo's attention tell image columns apart, decision 0004)")
-    p.add_argument("--mrope-section", type=_mrope_section, default=None, metavar="PARTS",
+    p.add_argument("--mrope-section", type=_mrope_section_arg, default=None, metavar="PARTS",
                    help="M-RoPE's temporal/height/width parts of the rotary frequencies, e.g. "
                    "4,6,6 (the default) or 'interleaved' (t, h, w in turn, one frequency each: "
                    "width gets high frequencies too; decision 0004, E14)")
@@ -513,7 +513,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _mrope_section(text: str) -> tuple[int, ...]:
+def _mrope_section_arg(text: str) -> tuple[int, ...]:
     from trainer.tiny import INTERLEAVED_MROPE_SECTION
 
     if text == "interleaved":

@@ -302,8 +302,9 @@ def _where(model, processor, records, images, space, settings, out: Path,
 
     rows = []
     for record, image in zip(records, images, strict=True):
-        # snapped, in reading order: one right answer per image (as SFT with box_grid writes)
-        boxes = [box for box, _ in answer_boxes(record, space, settings.snap)]
+        # reading order: one right answer per image (as SFT with box_grid writes Query 1's)
+        boxes = [box for box, _ in answer_boxes(record, space, settings.snap,
+                                                reading_order=True)]
         message = [{"role": "user", "content": [{"type": "image", "image": image},
                                                 {"type": "text", "text": WHERE_QUESTION}]}]
         rows.append(trl_row(message, where_target(boxes)))

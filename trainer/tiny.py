@@ -29,6 +29,7 @@ model also loads in 4-bit nf4 on a CPU.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -399,7 +400,7 @@ DEFAULT_MROPE_SECTION = (4, 6, 6)
 INTERLEAVED_MROPE_SECTION = (1,) * 16
 
 
-def _mrope_section(section, dims: dict[str, int]) -> list[int]:
+def _mrope_section(section: Sequence[int] | None, dims: dict[str, int]) -> list[int]:
     rotary = dims["hidden"] // dims["heads"] // 2
     section = list(section or DEFAULT_MROPE_SECTION)
     if sum(section) != rotary or min(section) < 1:
@@ -409,7 +410,7 @@ def _mrope_section(section, dims: dict[str, int]) -> list[int]:
 
 
 def tiny_config(seed: int = 0, tokenizer=None, size: str = "tiny",
-                rope_theta: float | None = None, mrope_section: list[int] | None = None):
+                rope_theta: float | None = None, mrope_section: Sequence[int] | None = None):
     """The ``Qwen2_5_VLConfig`` of a tiny model whose token ids point at ``tokenizer``'s tokens.
 
     ``seed`` does not change the architecture; it is accepted so a config and the weights built
@@ -599,7 +600,7 @@ def build_qwen3_processor(tokenizer=None):
 
 def build_tiny_model(
     out_dir: Path, seed: int = 0, family: str = "qwen2_5_vl", size: str = "tiny",
-    rope_theta: float | None = None, mrope_section: list[int] | None = None,
+    rope_theta: float | None = None, mrope_section: Sequence[int] | None = None,
 ) -> Path:
     """Write a tiny random Qwen2.5-VL (or Qwen3-VL) model + processor + card to ``out_dir``.
 
