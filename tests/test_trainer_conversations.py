@@ -8,15 +8,20 @@ import pytest
 from PIL import Image
 
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.geometry import Box
 from inspector.core.protocol import (
     LOCATE_INSTRUCTION,
     LOCATE_INSTRUCTION_VARIANTS,
+    RawRegion,
     parse_examine,
     parse_locate,
+    serialize_locate,
 )
 from trainer.conversations import (
+    NOTHING_PLANTED,
     answer_boxes,
     examine_sample,
+    examined_finding,
     gt_model_boxes,
     locate_sample,
     space_for,
@@ -184,3 +189,39 @@ def test_samples_load_the_image_relative_to_the_dataset(tmp_path, image):
     space = space_for("qwen2_5_vl", 56 * 56, 28 * 28 * 1280)
     messages, target = locate_sample(record, space, None, dataset_path=tmp_path / "d.jsonl")
     assert messages[1]["content"][0]["image"].size == SIZE
+
+
+def test_query2_on_a_models_own_answer_cuts_its_boxes_and_says_what_they_show(image):
+    """E15: a Query-2 row built on the model's Query-1 answer (trainer/impressions.py) keeps
+    that answer verbatim, cuts the close-ups from its boxes (as the app does) and says per
+    close-up what is really there; the verdict stays the record's."""
+    space = space_for("qwen2_5_vl", 56 * 56, 28 * 28 * 1280)
+    record = _record()
+    first = record.regions[0].box  # the six-fingered hand, in image pixels
+    # the model found the hand (a loose box) and looked at an empty corner; it said "real"
+    found = space.to_model(Box(first[0] - 10, first[1] - 10, first[2] + 10, first[3] + 10), SIZE)
+    missed = space.to_model(Box(500, 20, 600, 120), SIZE)
+    answer = serialize_locate("Sharp, natural detail.", [
+        RawRegion(list(found), "hand"), RawRegion(list(missed), "sky")], "real")
+    messages, images, target = examine_sample(record, space, CloseupPolicy(), random.Random(0),
+                                              image=image, model_answer=answer)
+    assert messages[2]["content"][0]["text"] == answer  # the context is the model's own words
+    assert len(images) == 3  # the whole image and one close-up per model box
+    captions = [p["text"] for p in messages[3]["content"] if p["type"] == "text"]
+    assert captions[0].startswith("Close-up 1: hand") and captions[1].startswith("Close-up 2: sky")
+    parsed = parse_examine(target, region_count=2)
+    assert parsed.problems == []
+    assert [(f.observation, f.points_to) for f in parsed.findings] == [
+        ("six-fingered hand", "ai-generated"), (NOTHING_PLANTED, "real")]
+    assert parsed.verdict == "ai-generated"  # the record's label, not the first impression's
+    assert parsed.explanation == record.explanation
+
+
+def test_examined_finding_needs_the_box_to_show_a_region():
+    record = _record()
+    assert examined_finding(record, Box(40, 50, 140, 180)) == ("six-fingered hand", "ai-generated")
+    # a large box around the small unlabelled region still shows it
+    assert examined_finding(record, Box(200, 0, 380, 120)) == ("detail to examine", "ai-generated")
+    assert examined_finding(record, Box(160, 200, 390, 290)) == (NOTHING_PLANTED, "real")
+    real = _record(label="real")
+    assert examined_finding(real, Box(40, 50, 140, 180)) == ("six-fingered hand", "real")

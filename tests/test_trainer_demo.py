@@ -30,7 +30,7 @@ def toy_demo(tmp_path_factory):
         "--warmup-epochs", "1", "--read-steps", "2", "--mark-epochs", "1", "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1",
-        "--grpo-steps", "1", "1",
+        "--grpo-steps", "1", "1", "--examine-count", "4",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
     assert main(argv) == 0
@@ -44,7 +44,7 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert (model / "config.json").is_file() and list(model.glob("*.safetensors"))
     card = (model / "README.md").read_text(encoding="utf-8")
     assert "NOT a detector" in card
-    for stage in ("before training", "after SFT", "after GRPO"):
+    for stage in ("before training", "after SFT", "after GRPO", "after the examine step"):
         assert f"| {stage} |" in card
     assert "Vision warm-up" in card and "Locate warm-up" in card
     # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
@@ -72,8 +72,21 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     for name in ("eval-init.json", "eval-sft.json", "eval-grpo.json"):
         report = json.loads((out / name).read_text(encoding="utf-8"))
         assert report["degradations"]["clean"]["overall"]["n"] == 3
+    # the examine step (decision 0004, E15): the GRPO model's own first impressions of fresh
+    # images, then SFT whose Query-2 rows are built on them; its result is the final model
+    examine_records = (out / "data/examine/records.jsonl").read_text().splitlines()
+    impressions = (out / "impressions.jsonl").read_text().splitlines()
+    assert len(examine_records) == len(impressions) == 4
+    assert {json.loads(x)["sha256"] for x in impressions} == {
+        json.loads(x)["sha256"] for x in examine_records}
+    info = json.loads((out / "examine" / "training_info.json").read_text(encoding="utf-8"))
+    assert info["settings"]["impressions"] == str(out / "impressions.jsonl")
+    assert info["settings"]["model"] == str(out / "grpo")
+    assert "Examine step" in card and "--examine-count 4" in card
+    assert (model / "model.safetensors").read_bytes() == (
+        out / "examine" / "model.safetensors").read_bytes()
     # the final model's close-up ablations: every mode on the same test images, in the card
-    ablations = json.loads((out / "eval-grpo-ablations.json").read_text(encoding="utf-8"))
+    ablations = json.loads((out / "eval-examine-ablations.json").read_text(encoding="utf-8"))
     assert list(ablations["runs"]) == ["located", "random", "none"]
     assert all(r["degradations"]["clean"]["overall"]["n"] == 3 for r in ablations["runs"].values())
     for mode in ("located", "random", "none"):
@@ -98,12 +111,18 @@ def test_rerunning_the_demo_reuses_every_finished_step(toy_demo, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "reusing" in printed and "[sft] full fine-tuning" not in printed
+    assert "[examine]" not in printed
     assert {p: p.stat().st_mtime_ns for p in (out / "sft").glob("*.safetensors")} == before
 
 
 def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert main(["demo", str(tmp_path / "x"), "--train-seed", "3", "--test-seed", "3"]) == 2
     assert "held out" in capsys.readouterr().err
+    # the examine step's fresh images must not be the test images either
+    assert main(["demo", str(tmp_path / "x"), "--test-seed", "3", "--examine-count", "8"]) == 2
+    assert "examine step makes its images with seed 3" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--examine-count", "-1"]) == 2
+    assert "--examine-count must be 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

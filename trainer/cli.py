@@ -101,13 +101,14 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="shares of train, val and test; must add up to 1 (default 0.8 0.1 0.1)")
     sp.set_defaults(func=_cmd_split)
 
-    from trainer import cli_train, demo, evaluate, locate_warmup, synth_cli, warmup
+    from trainer import cli_train, demo, evaluate, impressions, locate_warmup, synth_cli, warmup
 
     synth_cli.register(sub)
     warmup.register(sub)
     locate_warmup.register(sub)
     cli_train.register(sub)
     evaluate.register(sub)
+    impressions.register(sub)
     demo.register(sub)
     return parser
 

@@ -73,6 +73,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="write Query 1's ground-truth boxes snapped to this pixel grid and in "
                    "reading order (28 for Qwen2.5-VL's merged tokens; default 0: exact boxes in "
                    "the records' order)")
+    p.add_argument("--impressions", type=Path, metavar="FILE",
+                   help="a model's own Query-1 answers (lte-train impressions): the Query-2 "
+                   "conversations of the records they cover put that answer in the context and "
+                   "cut the close-ups from its boxes, as the app does")
     p.add_argument("--logging-steps", type=int, metavar="N")
     p.add_argument("--save-steps", type=int, metavar="N",
                    help="checkpoint every N steps (an interrupted run resumes from there)")

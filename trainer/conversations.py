@@ -18,14 +18,16 @@ from typing import Any
 from PIL import Image
 
 from inspector.core.closeups import CloseupPolicy, plan_closeups, render_closeup
-from inspector.core.geometry import Box, CoordinateSpace, coordinate_space_for
+from inspector.core.geometry import Box, CoordinateSpace, coordinate_space_for, overlap_fraction
 from inspector.core.protocol import (
     LOCATE_INSTRUCTION_VARIANTS,
+    REAL,
     TAGS,
     Finding,
     RawRegion,
     examine_messages,
     locate_messages,
+    parse_locate,
     serialize_examine,
     serialize_locate,
 )
@@ -33,9 +35,11 @@ from trainer.records import Record, resolve_image
 
 __all__ = [
     "DEFAULT_REGION_LABEL",
+    "NOTHING_PLANTED",
     "answer_boxes",
     "FirstImpression",
     "examine_sample",
+    "examined_finding",
     "gt_model_boxes",
     "load_record_image",
     "locate_sample",
@@ -194,6 +198,7 @@ def examine_sample(
     dataset_path: str | Path | None = None,
     first_impression: FirstImpression | None = None,
     grid: int = 0,
+    model_answer: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[Image.Image], str]:
     """Query 2: (messages, images, target_text).
 
@@ -211,11 +216,22 @@ def examine_sample(
     captions close-ups with the Query-1 labels, while the target's findings, explanation and
     verdict are always the record's. ``grid``: Query 1's boxes as :func:`locate_sample` writes
     them (the close-ups are cut from those boxes, as the app cuts them from the model's).
+
+    ``model_answer``: a model's own Query-1 answer to the app's question
+    (:mod:`trainer.impressions`), used verbatim in place of the ground truth, and the close-ups
+    cut from *its* boxes, as the app cuts them; each finding then says what the close-up
+    really holds (:func:`examined_finding`). The target's explanation and verdict stay the
+    record's.
     """
     image = _image(record, image, dataset_path)
-    messages1, answer1, raw, regions = _locate(record, space, rng, image, first_impression, grid)
-    truth = [region_label(r) for r in record.regions]
     size = (record.width, record.height)
+    if model_answer is None:
+        messages1, answer1, raw, regions = _locate(record, space, rng, image, first_impression,
+                                                   grid)
+        truth = [region_label(r) for r in record.regions]
+    else:
+        messages1, answer1 = locate_messages(image, space.name), model_answer
+        raw = parse_locate(model_answer).regions
     boxes: list[Box] = []
     kept: list[int] = []
     for i, r in enumerate(raw):
@@ -229,11 +245,37 @@ def examine_sample(
     for number, plan in enumerate(plans, start=1):
         index = kept[plan.region_index]
         closeups.append((raw[index].label, render_closeup(image, plan)))
-        findings.append(Finding(number, truth[regions[index]], record.label))
+        if model_answer is None:
+            findings.append(Finding(number, truth[regions[index]], record.label))
+        else:
+            findings.append(Finding(number, *examined_finding(record, boxes[plan.region_index])))
     tags = [t for t in TAGS if any(r.tag == t for r in record.regions)]
     target = serialize_examine(findings, record.explanation, record.label, tags)
     messages = examine_messages(messages1, answer1, closeups)
     return messages, [image, *(c for _, c in closeups)], target
+
+
+# A model's box counts as showing a record's region when it covers this share of the smaller
+# of the two (a loose box around a small artifact, or a tight box inside a large one).
+SHOWS_REGION = 0.3
+NOTHING_PLANTED = "natural detail, nothing generator-like"
+
+
+def examined_finding(record: Record, box: Box) -> tuple[str, str]:
+    """(observation, points_to) for a close-up of ``box`` (image pixels) on ``record``.
+
+    A close-up that shows one of the record's regions reports that region's caption and points
+    to the record's label; one that shows none of them reports natural detail, pointing to
+    "real" — on an AI-generated image too, where the verdict then rests on the rest of the image.
+    """
+    best, best_overlap = None, 0.0
+    for region in record.regions:
+        share = overlap_fraction(box, Box(*map(float, region.box)))
+        if share > best_overlap:
+            best, best_overlap = region, share
+    if best is not None and best_overlap >= SHOWS_REGION:
+        return region_label(best), record.label
+    return NOTHING_PLANTED, REAL
 
 
 def trl_row(

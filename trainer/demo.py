@@ -19,7 +19,11 @@ interrupted run continues where it stopped):
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
    vision tower frozen likewise.
-7. model — the GRPO result with a model card (what it is and is not, the three evaluation
+6b. examine (with ``--examine-count N``; off by default) — the second look trained on what the
+   app shows it (decision 0004, E15): N fresh images (``examine_seed``), the GRPO model's own
+   Query-1 answers to them (:mod:`trainer.impressions`), then SFT on both queries whose Query-2
+   rows carry those answers and close-ups of their boxes.
+7. model — the last step's result with a model card (what it is and is not, the three evaluation
    tables, the settings) and the ``DEMO`` marker the app reads; ``install`` copies it to
    ``resources/demo-model/``.
 """
@@ -40,7 +44,7 @@ from trainer.pointer_losses import PointerLosses
 
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
-STAGES = ("before training", "after SFT", "after GRPO")
+STAGES = ("before training", "after SFT", "after GRPO", "after the examine step")
 # The pointer losses of the locate step, kept on in SFT's Query-1 rows (decision 0004, E13):
 # place after layer 1, head 0 of layer 1 points at the box's image tokens, its output carries
 # the box's corners.
@@ -77,6 +81,12 @@ class DemoSettings:
     grpo_steps_examine: int = 120
     grpo_learning_rate: float = 5e-5
     grpo_max_completion_length: int = 200
+    # the examine step (0 images: skipped): fresh images and the GRPO model's own Query-1
+    # answers to them, then SFT with Query 2 built on those answers (decision 0004, E15)
+    examine_count: int = 0
+    examine_seed: int = 3
+    examine_epochs: float = 1.0
+    examine_learning_rate: float = 3e-4
     eval_max_new_tokens: int = 256
     final_degradations: tuple[str, ...] = ("jpeg80", "jpeg30", "crop", "down0.5")
     degradation_limit: int | None = 40  # test images per degradation (None: all)
@@ -90,14 +100,9 @@ def _say(text: str) -> None:
 
 def _open_for_eval(model_dir: Path, settings: DemoSettings):
     """The model being made, on the CPU, with the recipe's evaluation token limit."""
-    from inspector.core.backends.base import GenerationSettings
-    from inspector.core.backends.open import BackendChoice, open_backend
-    from inspector.core.backends.spec import LocalModelSpec
+    from trainer.evaluate import open_model
 
-    return open_backend(
-        BackendChoice.of_local(LocalModelSpec(source=str(model_dir), device="cpu")),
-        GenerationSettings.with_token_limit(settings.eval_max_new_tokens),
-    )
+    return open_model(model_dir, settings.eval_max_new_tokens, device="cpu")
 
 
 def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
@@ -205,8 +210,8 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
 
 - Data: {train_count} training images (seed {train_seed}), {test_count} held-out test images
   made with a different seed ({test_seed}), {size}x{size} PNG, half real, half with artifacts.
-  The recipe uses seeds {train_seed} and {test_seed} (data) and {model_seed} (weights) and no
-  other: a test set made with any other seed (`lte-train synth --seed N`) is fresh.
+  The recipe uses seeds {train_seed} and {test_seed}{examine_seed} (data) and {model_seed}
+  (weights) and no other: a test set made with any other seed (`lte-train synth --seed N`) is fresh.
 - Model: Qwen2.5-VL architecture, "{arch}" size (trainer/tiny.py), random init (seed
   {model_seed}), byte-level BPE vocabulary built offline; images seen at up to
   {max_pixels} pixels.
@@ -223,7 +228,8 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   Query 2 learns to judge from the close-ups rather than repeat its first impression.
 - GRPO: segment 1 (Query 1: format + IoU) {grpo_locate} steps, segment 2 (Query 2: verdict +
   BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt, vision tower frozen.
-- Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f} minutes.
+{examine}- Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f}
+  minutes.
 
 ## Evaluation on the held-out test set (the app's own pipeline, `lte-train eval`)
 
@@ -243,9 +249,12 @@ def _recipe_minutes(out: Path) -> float:
     """Compute time of the recipe from what each step recorded (so a rerun reports the same)."""
     seconds = 0.0
     for info in (out / step / "training_info.json"
-                 for step in ("warmup", "locate", "sft", "grpo")):
+                 for step in ("warmup", "locate", "sft", "grpo", "examine")):
         if info.is_file():
             seconds += float(json.loads(info.read_text("utf-8")).get("seconds", 0))
+    impressions = out / "impressions-info.json"
+    if impressions.is_file():
+        seconds += float(json.loads(impressions.read_text("utf-8")).get("seconds", 0))
     for report in out.glob("eval-*.json"):
         seconds += float(json.loads(report.read_text("utf-8")).get("seconds_total", 0))
     return seconds / 60
@@ -269,6 +278,71 @@ def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
         f"{DEMO_POINTER_LOSSES.attend_layer + 1} learns to attend "
         f"from the box's tokens to the image tokens inside the box (attention mass there "
         f"{math.exp(-attend[-1]):.2f} at the end) and to carry their place (decision 0004).\n"
+    )
+
+
+def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
+    """Fresh images, the model's own first impressions of them, then SFT with Query 2 built on
+    those impressions (decision 0004, E15); returns the trained model's folder."""
+    import time
+
+    from trainer.impressions import generate_impressions, read_impressions
+    from trainer.records import read_records
+    from trainer.sft import SFTSettings, run_sft
+    from trainer.synth import generate
+
+    records = out / "data" / "examine" / "records.jsonl"
+    if not records.is_file():
+        _say(f"[data] generating {settings.examine_count} images for the examine step (seed "
+             f"{settings.examine_seed}) ...")
+        generate(records.parent, settings.examine_count, settings.examine_seed)
+    impressions = out / "impressions.jsonl"
+    info = out / "impressions-info.json"
+    if not info.is_file():
+        _say(f"[examine] first impressions of the GRPO model on {settings.examine_count} fresh "
+             "images (Query 1, the app's pipeline) ...")
+        t0 = time.perf_counter()
+        generate_impressions(_open_for_eval(start, settings), records, impressions,
+                             on_progress=lambda i, n: _say(f"    [{i}/{n}]")
+                             if i % max(1, n // 10) == 0 else None)
+        answers = read_impressions(impressions)
+        from inspector.core.protocol import parse_locate
+
+        right = sum(parse_locate(answers[r.sha256]).verdict == r.label
+                    for r in read_records(records))
+        info.write_text(json.dumps({
+            "seconds": time.perf_counter() - t0, "count": len(answers),
+            "initial_accuracy": right / max(1, len(answers)),
+        }) + "\n", encoding="utf-8")
+    examine_dir = out / "examine"
+    if not (examine_dir / "training_info.json").is_file():
+        _say("[examine] SFT on both queries, Query 2 on the model's own first impressions ...")
+        run_sft(SFTSettings(
+            model=start, train=records, output_dir=examine_dir, method="full",
+            train_vision=False, train_projector=True, epochs=settings.examine_epochs,
+            learning_rate=settings.examine_learning_rate, batch_size=settings.sft_batch_size,
+            warmup_steps=20, logging_steps=20, save_steps=100, resume=True,
+            seed=settings.model_seed, flip_rate=settings.flip_rate, box_grid=box_grid,
+            impressions=impressions,
+            pointer_losses=(DEMO_POINTER_LOSSES if settings.locate_where_steps
+                            else PointerLosses()),
+        ), print_fn=_say)
+    return examine_dir
+
+
+def _examine_line(out: Path, settings: DemoSettings) -> str:
+    """The model card's bullet on the examine step ('' when the recipe skipped it)."""
+    info_path = out / "impressions-info.json"
+    if not settings.examine_count or not info_path.is_file():
+        return ""
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    return (
+        f"- Examine step (`trainer/impressions.py`): the GRPO model's own Query-1 answers to "
+        f"{info['count']} fresh images (seed {settings.examine_seed}; its initial verdict right "
+        f"on {info['initial_accuracy']:.0%} of them), then SFT on both queries, "
+        f"{settings.examine_epochs:g} epoch(s), lr {settings.examine_learning_rate:g}, with "
+        f"each Query 2 built on that answer and on close-ups of its boxes — what the app shows "
+        f"Query 2 — its findings saying what each close-up really holds.\n"
     )
 
 
@@ -395,10 +469,16 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         ), print_fn=_say)
     _say("[eval] after GRPO ...")
     reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
+
+    final = grpo_dir
+    if settings.examine_count:
+        final = _examine_step(out, grpo_dir, settings, box_grid)
+        _say("[eval] after the examine step ...")
+        reports[STAGES[3]] = _eval(final, test, out / "eval-examine.json", settings)
     degraded = ""
     if settings.final_degradations:
         _say(f"[eval] final model under degradations: {', '.join(settings.final_degradations)}")
-        deg = _eval(grpo_dir, test, out / "eval-grpo-degraded.json", settings,
+        deg = _eval(final, test, out / f"eval-{final.name}-degraded.json", settings,
                     degradations=("clean", *settings.final_degradations),
                     limit=settings.degradation_limit)
         n = deg["degradations"]["clean"]["overall"]["n"]
@@ -413,13 +493,13 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         _say("[eval] final model: located vs random vs no close-ups ...")
         ablations = (
             "## Close-up ablations on the held-out test set (`lte-train eval --ablations`)\n\n"
-            + ablation_table(_eval_ablations(grpo_dir, test, out / "eval-grpo-ablations.json",
+            + ablation_table(_eval_ablations(final, test, out / f"eval-{final.name}-ablations.json",
                                              settings)) + "\n"
         )
     table = stage_table(reports)
     losses = sft.get("losses") or [float("nan")]
     card = MODEL_CARD.format(
-        params=_params(grpo_dir), command=command, train_count=settings.train_count,
+        params=_params(final), command=command, train_count=settings.train_count,
         train_seed=settings.train_seed, test_count=settings.test_count,
         test_seed=settings.test_seed, size=224, arch=settings.size,
         model_seed=settings.model_seed, max_pixels=SIZES[settings.size]["max_pixels"],
@@ -431,11 +511,13 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         grpo_examine=settings.grpo_steps_examine, grpo_lr=settings.grpo_learning_rate,
         minutes=_recipe_minutes(out), stage_table=table,
         flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
-        per_source=_per_source_table(reports[STAGES[2]]), degraded=degraded,
+        examine=_examine_line(out, settings),
+        examine_seed=f" and {settings.examine_seed}" if settings.examine_count else "",
+        per_source=_per_source_table(reports[list(reports)[-1]]), degraded=degraded,
         ablations=ablations,
     )
     model_dir = out / "model"
-    _write_model(grpo_dir, model_dir, card)
+    _write_model(final, model_dir, card)
     (out / "demo-settings.json").write_text(
         json.dumps(asdict(settings), indent=2, default=str) + "\n", encoding="utf-8"
     )
@@ -500,6 +582,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
                    help="GRPO steps of segment 1 and segment 2 (default "
                    f"{d.grpo_steps_locate} {d.grpo_steps_examine})")
+    p.add_argument("--examine-count", type=int, default=d.examine_count, metavar="N",
+                   help="after GRPO, the examine step on N fresh images: the model's own first "
+                   "impressions, then SFT with Query 2 built on them (default 0: skipped; 800 "
+                   "is decision 0004's E15)")
     p.add_argument("--eval-max-new-tokens", type=int, default=d.eval_max_new_tokens,
                    metavar="N", help="token limit of each answer during evaluation")
     p.add_argument("--no-degradations", action="store_true",
@@ -530,6 +616,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("lte-train demo: error: --test-seed must differ from --train-seed (the test "
               "set must be held out)", file=sys.stderr)
         return 2
+    if args.examine_count < 0:
+        print("lte-train demo: error: --examine-count must be 0 (skip the examine step) or more",
+              file=sys.stderr)
+        return 2
+    if args.examine_count and DemoSettings.examine_seed in (args.train_seed, args.test_seed):
+        print(f"lte-train demo: error: the examine step makes its images with seed "
+              f"{DemoSettings.examine_seed}; choose other --train-seed / --test-seed",
+              file=sys.stderr)
+        return 2
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
@@ -539,6 +634,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         sft_epochs=args.sft_epochs,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
+        examine_count=args.examine_count,
         final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
         ablations=not args.no_ablations,
         install=REPO_DEMO_MODEL if args.install else None,
@@ -554,6 +650,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g} --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
+        + (f" --examine-count {args.examine_count}" if args.examine_count else "")
     )
     run_demo(settings, command=command)
     return 0

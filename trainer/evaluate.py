@@ -480,10 +480,22 @@ def _md_path(out_json: Path) -> Path:
     return md if md != out_json else out_json.with_name(out_json.name + ".md")
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from inspector.core.backends.base import BackendError, GenerationSettings
+def open_model(model: str | Path, max_new_tokens: int, *, adapter: str | None = None,
+               quantization: str = "none", device: str = "auto"):
+    """The app's local backend for ``model`` with a token limit per answer (memory notes go to
+    stderr). Raises :class:`inspector.core.backends.base.BackendError`."""
+    from inspector.core.backends.base import GenerationSettings
     from inspector.core.backends.open import BackendChoice, open_backend
     from inspector.core.backends.spec import LocalModelSpec
+
+    choice = BackendChoice.of_local(LocalModelSpec(
+        source=str(model), adapter=adapter, quantization=quantization, device=device))
+    return open_backend(choice, GenerationSettings.with_token_limit(max_new_tokens),
+                        on_message=lambda text: print(f"memory: {text}", file=sys.stderr))
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from inspector.core.backends.base import BackendError
     from trainer.records import RecordError
 
     def usage(message: str) -> int:
@@ -509,14 +521,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return usage(f"{args.records} holds no records")
     n = min(len(records), args.limit or len(records))
 
-    choice = BackendChoice.of_local(LocalModelSpec(
-        source=args.model, adapter=args.adapter, quantization=args.quant, device=args.device))
     print(f"Loading model {args.model} …", file=sys.stderr, flush=True)
     try:
-        backend = open_backend(
-            choice, GenerationSettings.with_token_limit(args.max_new_tokens),
-            on_message=lambda text: print(f"memory: {text}", file=sys.stderr),
-        )
+        backend = open_model(args.model, args.max_new_tokens, adapter=args.adapter,
+                             quantization=args.quant, device=args.device)
     except BackendError as exc:
         print(f"lte-train eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

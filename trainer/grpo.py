@@ -181,7 +181,7 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
     from trl import GRPOConfig, GRPOTrainer
 
     from inspector.core.closeups import CloseupPolicy
-    from trainer.modeling import precision_flags, prepare_model, write_training_info
+    from trainer.modeling import model_answers, precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
     from trainer.rows import examine_rows, locate_rows, model_space, to_dataset
     from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
@@ -207,7 +207,8 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
             else:
                 rows = examine_rows(records, space, policy, dataset_path=settings.train,
                                     seed=settings.seed, variants=settings.instruction_variants,
-                                    flip_rate=settings.flip_rate, grid=settings.box_grid)
+                                    flip_rate=settings.flip_rate, grid=settings.box_grid,
+                                    model_answers=model_answers(settings))
             datasets[query] = to_dataset(rows)
         return datasets[query]
 

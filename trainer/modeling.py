@@ -66,6 +66,9 @@ class TrainingSettings:
     # Query 1's boxes snapped to this pixel grid, in reading order (0: exact, record order;
     # conversations.answer_boxes)
     box_grid: int = 0
+    # a model's own Query-1 answers (trainer/impressions.py): the Query-2 rows of the records
+    # they cover are built on them (None: ground-truth contexts only)
+    impressions: Path | None = None
     max_regions: int = 4
     logging_steps: int = 10
     save_steps: int = 200
@@ -85,6 +88,18 @@ class TrainingSettings:
                              f"{self.box_grid}")
         if not Path(self.train).is_file():
             raise ValueError(f"training records not found: {self.train}")
+        if self.impressions is not None and not Path(self.impressions).is_file():
+            raise ValueError(f"impressions file not found: {self.impressions} (make it with "
+                             "lte-train impressions)")
+
+
+def model_answers(settings: TrainingSettings) -> dict[str, str] | None:
+    """The settings' impressions (sha256 → a model's Query-1 answer), or None without a file."""
+    if settings.impressions is None:
+        return None
+    from trainer.impressions import read_impressions
+
+    return read_impressions(settings.impressions)
 
 
 def _is_projector(name: str) -> bool:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +144,15 @@ def sft_rows(
     variants: bool = True,
     flip_rate: float = DEFAULT_FLIP_RATE,
     grid: int = 0,
+    model_answers: Mapping[str, str] | None = None,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``).
 
     ``grid`` > 0: Query 1's boxes snapped to that pixel grid, in reading order
-    (:func:`trainer.conversations.answer_boxes`)."""
+    (:func:`trainer.conversations.answer_boxes`). ``model_answers`` (sha256 → a model's own
+    Query-1 answer, :mod:`trainer.impressions`): the Query-2 row of a record that has one is
+    built on it instead of the ground truth (never flipped)."""
     if queries not in QUERIES:
         raise ValueError(f"queries must be one of {', '.join(QUERIES)}, got {queries!r}")
     impressions = _first_impressions(records, seed, flip_rate)
@@ -163,6 +166,7 @@ def sft_rows(
             messages, _, target = examine_sample(
                 record, space, policy, _rng(seed, i, variants), image=image,
                 first_impression=impressions[i], grid=grid,
+                model_answer=(model_answers or {}).get(record.sha256),
             )
             rows.append(trl_row(messages, target))
     return rows
@@ -202,16 +206,19 @@ def examine_rows(
     variants: bool = True,
     flip_rate: float = DEFAULT_FLIP_RATE,
     grid: int = 0,
+    model_answers: Mapping[str, str] | None = None,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count``
-    (``grid``: Query 1's boxes in the context as :func:`sft_rows` writes them)."""
+    (``grid``: Query 1's boxes in the context as :func:`sft_rows` writes them;
+    ``model_answers``: as in :func:`sft_rows`)."""
     impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
         messages, images, _ = examine_sample(
             record, space, policy, _rng(seed, i, variants), image=image,
             first_impression=impressions[i], grid=grid,
+            model_answer=(model_answers or {}).get(record.sha256),
         )
         rows.append(
             trl_row(

@@ -76,7 +76,12 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     from trl import SFTConfig, SFTTrainer
 
     from inspector.core.closeups import CloseupPolicy
-    from trainer.modeling import precision_flags, prepare_model, write_training_info
+    from trainer.modeling import (
+        model_answers,
+        precision_flags,
+        prepare_model,
+        write_training_info,
+    )
     from trainer.records import read_records
     from trainer.rows import model_space, sft_rows, to_dataset
     from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
@@ -94,6 +99,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
             records, space, policy, dataset_path=path, queries=settings.queries,
             seed=settings.seed, variants=settings.instruction_variants,
             flip_rate=settings.flip_rate, grid=settings.box_grid,
+            model_answers=model_answers(settings),
         )
         return to_dataset(rows), len(rows)
 

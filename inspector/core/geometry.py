@@ -30,6 +30,7 @@ __all__ = [
     "clamp_box",
     "coordinate_space_for",
     "iou",
+    "overlap_fraction",
     "select_regions",
     "smart_resize",
 ]
@@ -138,6 +139,12 @@ def iou(a: Box, b: Box) -> float:
     inter = _intersection_area(a, b)
     union = a.area + b.area - inter
     return inter / union if union > 0 else 0.0
+
+
+def overlap_fraction(a: Box, b: Box) -> float:
+    """The share of the smaller box that the other covers (1.0: one holds the other)."""
+    smaller = min(a.area, b.area)
+    return _intersection_area(a, b) / smaller if smaller > 0 else 0.0
 
 
 def _intersection_area(a: Box, b: Box) -> float:

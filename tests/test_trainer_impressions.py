@@ -1,0 +1,81 @@
+"""A model's own Query-1 answers ("first impressions") and the Query-2 rows built on them."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from inspector.core.closeups import CloseupPolicy
+from inspector.core.protocol import parse_examine
+from trainer.cli import _build_parser as _parser
+from trainer.impressions import read_impressions
+from trainer.records import read_records, record_for_image, write_records
+from trainer.rows import model_space, sft_rows
+
+
+@pytest.fixture(scope="module")
+def records_path(taught_case, tmp_path_factory):
+    """The taught photo as an AI-generated record whose artifacts are the taught boxes (the
+    taught model says "real" and boxes them: a wrong first impression with the right boxes)."""
+    path = tmp_path_factory.mktemp("impressions") / "train.jsonl"
+    record = record_for_image(taught_case.image_path, "ai-generated", "Tiled skin, melted seams.",
+                              [list(b) for b in taught_case.boxes], "gen-x")
+    for region, caption in zip(record.regions, ["tiled skin", "melted seams"], strict=True):
+        region.caption = caption
+    write_records(path, [record])
+    return path
+
+
+def _run(*argv: str) -> int:
+    args: argparse.Namespace = _parser().parse_args(["impressions", *argv])
+    return args.func(args)
+
+
+def test_cli_records_the_models_answer_and_resumes(taught_case, records_path, tmp_path, capsys):
+    out = tmp_path / "impressions.jsonl"
+    common = (str(taught_case.model_dir), str(records_path), "-o", str(out), "--device", "cpu",
+              "--max-new-tokens", "400")
+    assert _run(*common) == 0
+    sha = read_records(records_path)[0].sha256
+    assert read_impressions(out) == {sha: taught_case.locate_answer}
+    assert "1 first impressions in" in capsys.readouterr().out
+    # a second run asks nothing again; a line cut short by a crash is asked again
+    assert _run(*common) == 0
+    assert len(out.read_text().splitlines()) == 1
+    out.write_text(out.read_text()[:40])
+    assert read_impressions(out) == {}
+    assert _run(*common) == 0
+    assert read_impressions(out) == {sha: taught_case.locate_answer}
+
+
+def test_cli_refuses_bad_input_clearly(taught_case, records_path, tmp_path, capsys):
+    out = tmp_path / "x.jsonl"
+    assert _run(str(taught_case.model_dir), str(tmp_path / "none.jsonl"), "-o", str(out)) == 2
+    assert "lte-train impressions: error:" in capsys.readouterr().err
+    assert _run(str(taught_case.model_dir), str(records_path), "-o", str(out), "--limit",
+                "0") == 2
+    assert "--limit must be at least 1" in capsys.readouterr().err
+    assert _run(str(tmp_path), str(records_path), "-o", str(out), "--device", "cpu") == 2
+    assert "lte-train impressions: error:" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_query2_rows_are_built_on_the_recorded_answer(taught_case, records_path):
+    record = read_records(records_path)[0]
+    answers = {record.sha256: taught_case.locate_answer}
+    space = model_space(taught_case.model_dir)
+    rows = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                    queries="examine", flip_rate=1.0, model_answers=answers)
+    (row,) = rows
+    # the model's words (verdict "real"), never a flipped ground truth, and its two close-ups
+    assert row["prompt"][2]["content"][0]["text"] == taught_case.locate_answer
+    assert len(row["images"]) == 3
+    target = parse_examine(row["completion"][0]["content"][0]["text"], region_count=2)
+    assert [(f.observation, f.points_to) for f in target.findings] == [
+        ("tiled skin", "ai-generated"), ("melted seams", "ai-generated")]
+    assert target.verdict == "ai-generated"
+    # a record without an answer keeps the ground-truth context
+    plain = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                     queries="examine", flip_rate=0.0)
+    assert "<verdict>ai-generated</verdict>" in plain[0]["prompt"][2]["content"][0]["text"]
