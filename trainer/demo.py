@@ -8,21 +8,21 @@ interrupted run continues where it stopped):
 2. init — a Qwen2.5-VL-architecture model of the "demo" size with random weights
    (:func:`trainer.tiny.build_tiny_model`).
 3. eval — the app's own pipeline on the test set (:func:`trainer.evaluate.evaluate`) before
-   training, after SFT and after GRPO.
+   training, after SFT, after GRPO and after the examine step.
 4. warmup — the vision tower's missing pre-training (:mod:`trainer.warmup`): image-level labels
    of the training images and their ground-truth close-ups.
-4b. locate (with ``--where-steps N``; off by default) — :mod:`trainer.locate_warmup`: the tower
-   marks the artifact cells, then the language model answers "where?" with the boxes only, with
-   a pointer head taught to attend to the box's image tokens and to carry their place; SFT then
-   keeps those pointer losses on its Query-1 rows (decision 0004, E13).
+4b. locate (``--where-steps N``, 1200 by default; 0 skips it) — :mod:`trainer.locate_warmup`:
+   the tower marks the artifact cells, then the language model answers "where?" with the boxes
+   only, with a pointer head taught to attend to the box's image tokens and to carry their
+   place; SFT then keeps those pointer losses on its Query-1 rows (decision 0004, E13).
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
    vision tower frozen likewise.
-6b. examine (with ``--examine-count N``; off by default) — the second look trained on what the
-   app shows it (decision 0004, E15): N fresh images (``examine_seed``), the GRPO model's own
-   Query-1 answers to them (:mod:`trainer.impressions`), then SFT on both queries whose Query-2
-   rows carry those answers and close-ups of their boxes.
+6b. examine (``--examine-count N``, 800 by default; 0 skips it) — the second look trained on
+   what the app shows it (decision 0004, E15): N fresh images (``examine_seed``), the GRPO
+   model's own Query-1 answers to them (:mod:`trainer.impressions`), then SFT on both queries
+   whose Query-2 rows carry those answers and close-ups of their boxes.
 7. model — the last step's result with a model card (what it is and is not, the three evaluation
    tables, the settings) and the ``DEMO`` marker the app reads; ``install`` copies it to
    ``resources/demo-model/``.
@@ -41,6 +41,7 @@ from typing import Any
 
 from inspector.core.demo_model import DEMO_MARKER, demo_model_path
 from trainer.pointer_losses import PointerLosses
+from trainer.tiny import INTERLEAVED_MROPE_SECTION
 
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
@@ -63,13 +64,16 @@ class DemoSettings:
     test_seed: int = 2
     model_seed: int = 0
     size: str = "demo"
-    rope_theta: float | None = None  # the language model's rotary base (None: Qwen's 10^6)
-    mrope_section: tuple[int, ...] | None = None  # M-RoPE's t/h/w parts (None: 4, 6, 6)
+    # the language model's rotary base (None: Qwen's 10^6) and M-RoPE's t/h/w parts (None: 4,
+    # 6, 6); interleaved one-frequency parts give image columns high frequencies while text keeps
+    # low ones (decision 0004, E14)
+    rope_theta: float | None = 1e4
+    mrope_section: tuple[int, ...] | None = INTERLEAVED_MROPE_SECTION
     warmup_epochs: float = 4.0
     warmup_learning_rate: float = 3e-4
     warmup_read_steps: int = 1000  # the warm-up's phase 2 (the language model reads the image)
     locate_mark_epochs: float = 2.0  # locate warm-up phase 1 (the tower marks artifact cells)
-    locate_where_steps: int = 0  # locate warm-up phase 2 (0, the default, skips the step)
+    locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate step)
     locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
@@ -83,7 +87,7 @@ class DemoSettings:
     grpo_max_completion_length: int = 200
     # the examine step (0 images: skipped): fresh images and the GRPO model's own Query-1
     # answers to them, then SFT with Query 2 built on those answers (decision 0004, E15)
-    examine_count: int = 0
+    examine_count: int = 800
     examine_seed: int = 3
     examine_epochs: float = 1.0
     examine_learning_rate: float = 3e-4
@@ -281,6 +285,23 @@ def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
     )
 
 
+def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: Path,
+                  epochs: float, learning_rate: float, warmup_steps: int, box_grid: int,
+                  impressions: Path | None = None):
+    """The recipe's full fine-tuning (language model and projector, tower frozen); after the
+    locate step with its pointer losses on the Query-1 rows."""
+    from trainer.sft import SFTSettings
+
+    return SFTSettings(
+        model=model, train=train, output_dir=output_dir, method="full",
+        train_vision=False, train_projector=True, epochs=epochs, learning_rate=learning_rate,
+        batch_size=settings.sft_batch_size, warmup_steps=warmup_steps, logging_steps=20,
+        save_steps=100, resume=True, seed=settings.model_seed, flip_rate=settings.flip_rate,
+        box_grid=box_grid, impressions=impressions,
+        pointer_losses=DEMO_POINTER_LOSSES if settings.locate_where_steps else PointerLosses(),
+    )
+
+
 def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
     """Fresh images, the model's own first impressions of them, then SFT with Query 2 built on
     those impressions (decision 0004, E15); returns the trained model's folder."""
@@ -288,7 +309,7 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
 
     from trainer.impressions import generate_impressions, read_impressions
     from trainer.records import read_records
-    from trainer.sft import SFTSettings, run_sft
+    from trainer.sft import run_sft
     from trainer.synth import generate
 
     records = out / "data" / "examine" / "records.jsonl"
@@ -317,16 +338,9 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
     examine_dir = out / "examine"
     if not (examine_dir / "training_info.json").is_file():
         _say("[examine] SFT on both queries, Query 2 on the model's own first impressions ...")
-        run_sft(SFTSettings(
-            model=start, train=records, output_dir=examine_dir, method="full",
-            train_vision=False, train_projector=True, epochs=settings.examine_epochs,
-            learning_rate=settings.examine_learning_rate, batch_size=settings.sft_batch_size,
-            warmup_steps=20, logging_steps=20, save_steps=100, resume=True,
-            seed=settings.model_seed, flip_rate=settings.flip_rate, box_grid=box_grid,
-            impressions=impressions,
-            pointer_losses=(DEMO_POINTER_LOSSES if settings.locate_where_steps
-                            else PointerLosses()),
-        ), print_fn=_say)
+        run_sft(_sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
+                              settings.examine_learning_rate, 20, box_grid,
+                              impressions=impressions), print_fn=_say)
     return examine_dir
 
 
@@ -378,7 +392,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
     from trainer.locate_warmup import GRID, LocateWarmupSettings, run_locate_warmup
-    from trainer.sft import SFTSettings, run_sft
+    from trainer.sft import run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
     from trainer.warmup import WarmupSettings, run_warmup
@@ -441,15 +455,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     sft_info = sft_dir / "training_info.json"
     if not sft_info.is_file():
         _say("[sft] full fine-tuning of the language model and projector ...")
-        run_sft(SFTSettings(
-            model=sft_start, train=train, output_dir=sft_dir, method="full",
-            train_vision=False, train_projector=True, epochs=settings.sft_epochs,
-            learning_rate=settings.sft_learning_rate, batch_size=settings.sft_batch_size,
-            warmup_steps=30, logging_steps=20, save_steps=100, resume=True,
-            seed=settings.model_seed, flip_rate=settings.flip_rate, box_grid=box_grid,
-            pointer_losses=(DEMO_POINTER_LOSSES if settings.locate_where_steps
-                            else PointerLosses()),
-        ), print_fn=_say)
+        run_sft(_sft_settings(settings, sft_start, train, sft_dir, settings.sft_epochs,
+                              settings.sft_learning_rate, 30, box_grid), print_fn=_say)
     sft = json.loads(sft_info.read_text(encoding="utf-8"))
     _say("[eval] after SFT ...")
     reports[STAGES[1]] = _eval(sft_dir, test, out / "eval-sft.json", settings)
@@ -539,7 +546,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     d = DemoSettings(out_dir=Path("."))
     p = subparsers.add_parser(
         "demo",
-        help="train the demo checkpoint from scratch on the synthetic task (CPU, about an hour)",
+        help="train the demo checkpoint from scratch on the synthetic task (CPU, about 2 hours)",
         description="Make the bundled demo checkpoint from nothing, on a CPU: generate the "
         "synthetic training set and a held-out test set (different seed), build a small "
         "Qwen2.5-VL-architecture model with random weights, evaluate it with the app's "
@@ -563,19 +570,22 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--read-steps", type=int, default=d.warmup_read_steps, metavar="N",
                    help="steps of the warm-up's second phase, where the language model learns to "
                    f"read the image (default {d.warmup_read_steps}; 0 skips it)")
-    p.add_argument("--rope-theta", type=float, default=None, metavar="X",
-                   help="rotary base of the language model (default Qwen's 1e6; about 100 lets "
+    p.add_argument("--rope-theta", type=float, default=d.rope_theta, metavar="X",
+                   help=f"rotary base of the language model (default {d.rope_theta:g}; Qwen's is "
+                   "1e6; about 100 lets "
                    "the demo's attention tell image columns apart, decision 0004)")
-    p.add_argument("--mrope-section", type=_mrope_section_arg, default=None, metavar="PARTS",
+    p.add_argument("--mrope-section", type=_mrope_section_arg, default=d.mrope_section,
+                   metavar="PARTS",
                    help="M-RoPE's temporal/height/width parts of the rotary frequencies, e.g. "
-                   "4,6,6 (the default) or 'interleaved' (t, h, w in turn, one frequency each: "
+                   "4,6,6 (Qwen's) or 'interleaved' (the default: t, h, w in turn, one each: "
                    "width gets high frequencies too; decision 0004, E14)")
     p.add_argument("--mark-epochs", type=float, default=d.locate_mark_epochs, metavar="N",
                    help="locate warm-up: passes in which the tower learns to mark artifact cells "
                    f"(default {d.locate_mark_epochs:g})")
     p.add_argument("--where-steps", type=int, default=d.locate_where_steps, metavar="N",
                    help="locate warm-up: steps in which the language model learns to point at "
-                   "and write the boxes (default 0: no locate warm-up; 1200 with --rope-theta "
+                   f"and write the boxes (default {d.locate_where_steps}; 0: no locate warm-up; "
+                   "1200 with --rope-theta "
                    "100 is decision 0004's E13 run)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
@@ -584,7 +594,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    f"{d.grpo_steps_locate} {d.grpo_steps_examine})")
     p.add_argument("--examine-count", type=int, default=d.examine_count, metavar="N",
                    help="after GRPO, the examine step on N fresh images: the model's own first "
-                   "impressions, then SFT with Query 2 built on them (default 0: skipped; 800 "
+                   f"impressions, then SFT with Query 2 built on them (default {d.examine_count}; "
+                   "0 skips it; 800 "
                    "is decision 0004's E15)")
     p.add_argument("--eval-max-new-tokens", type=int, default=d.eval_max_new_tokens,
                    metavar="N", help="token limit of each answer during evaluation")
@@ -641,7 +652,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     rope = f" --rope-theta {args.rope_theta:g}" if args.rope_theta else ""
     if args.mrope_section:
-        rope += " --mrope-section " + ",".join(map(str, args.mrope_section))
+        rope += " --mrope-section " + ("interleaved" if args.mrope_section ==
+                                       INTERLEAVED_MROPE_SECTION
+                                       else ",".join(map(str, args.mrope_section)))
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
