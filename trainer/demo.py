@@ -307,7 +307,8 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
     those impressions (decision 0004, E15); returns the trained model's folder."""
     import time
 
-    from trainer.impressions import generate_impressions, read_impressions
+    from inspector.core.protocol import parse_locate
+    from trainer.impressions import generate_impressions
     from trainer.records import read_records
     from trainer.sft import run_sft
     from trainer.synth import generate
@@ -323,12 +324,9 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
         _say(f"[examine] first impressions of the GRPO model on {settings.examine_count} fresh "
              "images (Query 1, the app's pipeline) ...")
         t0 = time.perf_counter()
-        generate_impressions(_open_for_eval(start, settings), records, impressions,
-                             on_progress=lambda i, n: _say(f"    [{i}/{n}]")
-                             if i % max(1, n // 10) == 0 else None)
-        answers = read_impressions(impressions)
-        from inspector.core.protocol import parse_locate
-
+        answers = generate_impressions(_open_for_eval(start, settings), records, impressions,
+                                       on_progress=lambda i, n: _say(f"    [{i}/{n}]")
+                                       if i % max(1, n // 10) == 0 else None)
         right = sum(parse_locate(answers[r.sha256]).verdict == r.label
                     for r in read_records(records))
         info.write_text(json.dumps({

@@ -494,32 +494,40 @@ def open_model(model: str | Path, max_new_tokens: int, *, adapter: str | None = 
                         on_message=lambda text: print(f"memory: {text}", file=sys.stderr))
 
 
+def records_to_run(args: argparse.Namespace) -> list[Record]:
+    """The records a model command (``eval``, ``impressions``) will run on, checked before a
+    model is loaded: ``--limit`` and ``--max-new-tokens`` at least 1, a readable records file
+    that holds records. Raises ValueError with the message for the user."""
+    from trainer.records import RecordError
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    if args.max_new_tokens < 1:
+        raise ValueError("--max-new-tokens must be at least 1")
+    try:
+        records = read_records(args.records)
+    except (OSError, RecordError) as exc:
+        raise ValueError(str(exc)) from exc
+    if not records:
+        raise ValueError(f"{args.records} holds no records")
+    return records[:args.limit]
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from inspector.core.backends.base import BackendError
-    from trainer.records import RecordError
 
     def usage(message: str) -> int:
         print(f"lte-train eval: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
-    if args.limit is not None and args.limit < 1:
-        return usage("--limit must be at least 1")
     try:
+        n = len(records_to_run(args))
         policy = closeup_policy_from_args(args)
     except ValueError as exc:
         return usage(str(exc))
     if args.ablations and args.max_regions == 0:
         return usage("--ablations compares close-up modes; it needs --max-regions of 1 or more")
-    if args.max_new_tokens < 1:
-        return usage("--max-new-tokens must be at least 1")
     degradations = list(DEGRADATIONS) if args.all_degradations else list(args.degradations)
-    try:
-        records = read_records(args.records)  # check the file before loading a model
-    except (OSError, RecordError) as exc:
-        return usage(str(exc))
-    if not records:
-        return usage(f"{args.records} holds no records")
-    n = min(len(records), args.limit or len(records))
 
     print(f"Loading model {args.model} …", file=sys.stderr, flush=True)
     try:

@@ -50,19 +50,24 @@ def generate_impressions(
     *,
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-) -> int:
-    """Ask Query 1 of each record (the first ``limit``) not yet in ``out``; return how many
-    answers ``out`` holds for these records. Answers are appended and flushed one by one."""
+) -> dict[str, str]:
+    """Ask Query 1 of each record (the first ``limit``) not yet in ``out``; return the answers
+    ``out`` holds for these records (sha256 → answer). Answers are appended and flushed one by
+    one."""
     from inspector.core.closeups import CloseupPolicy
     from inspector.core.pipeline import Pipeline, PipelineOptions
 
     records_path = Path(records_path)
-    records = read_records(records_path)[:limit] if limit else read_records(records_path)
+    records = read_records(records_path)[:limit]
     out = Path(out)
     done = read_impressions(out)
     pipeline = Pipeline(backend, PipelineOptions(policy=CloseupPolicy(), examine=False))
     out.parent.mkdir(parents=True, exist_ok=True)
-    cut_short = out.is_file() and out.stat().st_size and not out.read_bytes().endswith(b"\n")
+    cut_short = False
+    if out.is_file() and out.stat().st_size:
+        with out.open("rb") as existing:
+            existing.seek(-1, 2)
+            cut_short = existing.read(1) != b"\n"
     with out.open("a", encoding="utf-8") as sink:
         if cut_short:  # a crash mid-line: the next answer starts on a line of its own
             sink.write("\n")
@@ -77,7 +82,7 @@ def generate_impressions(
                 sink.flush()
             if on_progress is not None:
                 on_progress(i, len(records))
-    return sum(record.sha256 in done for record in records)
+    return {r.sha256: done[r.sha256] for r in records}
 
 
 def register(subparsers) -> None:
@@ -111,24 +116,16 @@ def _cmd_impressions(args) -> int:
     import sys
 
     from inspector.core.backends.base import BackendError
-    from trainer.evaluate import EXIT_OK, EXIT_USAGE, open_model
-    from trainer.records import RecordError
+    from trainer.evaluate import EXIT_OK, EXIT_USAGE, open_model, records_to_run
 
     def fail(message: str) -> int:
         print(f"lte-train impressions: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
-    if args.limit is not None and args.limit < 1:
-        return fail("--limit must be at least 1")
-    if args.max_new_tokens < 1:
-        return fail("--max-new-tokens must be at least 1")
     try:
-        total = len(read_records(args.records)[:args.limit] if args.limit
-                    else read_records(args.records))
-    except (OSError, RecordError) as exc:
+        total = len(records_to_run(args))
+    except ValueError as exc:
         return fail(str(exc))
-    if not total:
-        return fail(f"{args.records} holds no records")
     try:
         backend = open_model(args.model, args.max_new_tokens, device=args.device)
     except BackendError as exc:
@@ -144,5 +141,5 @@ def _cmd_impressions(args) -> int:
                                     on_progress=progress)
     except (OSError, ValueError) as exc:
         return fail(str(exc))
-    print(f"{held} first impressions in {args.output}")
+    print(f"{len(held)} first impressions in {args.output}")
     return EXIT_OK
