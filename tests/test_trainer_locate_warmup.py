@@ -203,3 +203,20 @@ def test_cli_locate_warmup_passes_the_pointer_options(workspace):
     assert pointer["attend"] == 2 and pointer["attend_layer"] == 0 and pointer["read"] == 5
     assert pointer["places"] == 1
     assert len(info["where_attend_losses"]) == len(info["where_read_losses"]) == 1
+
+
+def test_pointer_attention_makes_only_the_language_model_eager(workspace):
+    # the tower's eager attention splits each image into windows in Python: a training step
+    # was about 5x slower with it, and the pointer needs the language model's weights only
+    from transformers import AutoModelForImageTextToText
+
+    from trainer.pointer_losses import auxiliary_loss_trainer
+
+    model = AutoModelForImageTextToText.from_pretrained(workspace.base)
+    before = model.config.vision_config._attn_implementation
+    _, cleanup = auxiliary_loss_trainer(model, PointerLosses(attend=1.0, attend_layer=1), {})
+    assert model.config.text_config._attn_implementation == "eager"
+    assert model.config.vision_config._attn_implementation == before != "eager"
+    cleanup()
+    assert model.config.text_config._attn_implementation == before
+    assert not hasattr(model, "locate_attend_head")

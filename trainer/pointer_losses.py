@@ -11,7 +11,8 @@ losses give that circuit a dense signal; they are added to an ``SFTTrainer``'s l
 * ``point`` x MSE of the first box's centre, read from the last layer's state before the answer;
 * ``attend`` x −log of the attention mass that head 0 of layer ``attend_layer`` (0-based) puts,
   from every token that writes box *k*, on the image tokens whose cells box *k* overlaps: the
-  pointer itself (computed with the eager attention, the only one that returns its weights);
+  pointer itself (computed with the language model's eager attention, the only one that returns
+  its weights; the vision tower keeps its own);
 * ``read`` x MSE of box *k*'s corners read from layer ``attend_layer``'s output at the same
   tokens: the pointer's value must carry the place it points at.
 
@@ -150,8 +151,10 @@ def auxiliary_loss_trainer(model, weights: PointerLosses, losses: dict[str, list
         factors["read"] = weights.read
     attention_before = None
     if weights.attend:
+        # eager in the language model only: the tower's eager attention splits every image
+        # into windows in Python and made a training step about 5x slower (measured)
         attention_before = model.config.text_config._attn_implementation
-        model.set_attn_implementation("eager")
+        model.set_attn_implementation({"text_config": "eager"})
 
         def keep_weights(_module, _inputs, output) -> None:
             captured["attend"] = output[1]
@@ -240,7 +243,7 @@ def auxiliary_loss_trainer(model, weights: PointerLosses, losses: dict[str, list
         for key in heads:
             delattr(model, f"locate_{key}_head")
         if attention_before is not None:
-            model.set_attn_implementation(attention_before)
+            model.set_attn_implementation({"text_config": attention_before})
 
     return AuxiliaryLossTrainer, cleanup
 
