@@ -49,3 +49,24 @@ def test_ablations_run_every_mode_on_the_same_images_and_write_one_table(
     assert lines[2].startswith("| random | clean |")
     assert lines[3].startswith("| none | clean | 0.000 | 0.000 | n/a | 0.0% |")
     assert "random cropping Acc 0.842" in md
+
+
+def test_ablations_take_a_mode_already_run_instead_of_running_it_again(taught_case, tmp_path):
+    # the demo recipe has just evaluated its final model with located close-ups: its ablation
+    # run takes that report and runs only random and none
+    from trainer.evaluate import evaluate, evaluate_ablations, open_model
+
+    records = tmp_path / "test.jsonl"
+    boxes = [list(b) for b in taught_case.boxes]
+    write_records(records, [record_for_image(taught_case.image_path, "ai-generated",
+                                             "Artifacts.", boxes, "gen")])
+    backend = open_model(taught_case.model_dir, 300, device="cpu")
+    located = evaluate(backend, records)
+    lines: list[str] = []
+    report = evaluate_ablations(backend, records, done={"located": located},
+                                on_progress=lines.append)
+    assert report["runs"]["located"] is located
+    assert list(report["runs"]) == ["located", "random", "none"]
+    assert lines and not any(line.startswith("[located]") for line in lines)
+    assert {line.split("]")[0] for line in lines} == {"[random", "[none"}
+    assert report["runs"]["none"]["samples"][0]["initial"] == located["samples"][0]["initial"]

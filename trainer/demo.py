@@ -125,17 +125,18 @@ def _eval(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings
     return report
 
 
-def _eval_ablations(model_dir: Path, test_records: Path, out: Path,
-                    settings: DemoSettings) -> dict[str, Any]:
-    """The final model on the test set with located, random and no close-ups (one run)."""
+def _eval_ablations(model_dir: Path, test_records: Path, out: Path, settings: DemoSettings,
+                    located: dict[str, Any]) -> dict[str, Any]:
+    """The final model on the test set with located, random and no close-ups; ``located`` is
+    its evaluation with located close-ups, already made."""
     from trainer.evaluate import ablation_table, evaluate_ablations, write_report
 
     if out.is_file():
         _say(f"  (reusing {out})")
         return json.loads(out.read_text(encoding="utf-8"))
     backend = _open_for_eval(model_dir, settings)
-    report = evaluate_ablations(backend, test_records,
-                                on_progress=_progress_every(3 * settings.test_count))
+    report = evaluate_ablations(backend, test_records, done={"located": located},
+                                on_progress=_progress_every(2 * settings.test_count))
     write_report(report, out, out.with_suffix(".md"))
     _say(ablation_table(report))
     return report
@@ -499,7 +500,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         ablations = (
             "## Close-up ablations on the held-out test set (`lte-train eval --ablations`)\n\n"
             + ablation_table(_eval_ablations(final, test, out / f"eval-{final.name}-ablations.json",
-                                             settings)) + "\n"
+                                             settings, reports[list(reports)[-1]])) + "\n"
         )
     table = stage_table(reports)
     losses = sft.get("losses") or [float("nan")]

@@ -44,7 +44,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -331,16 +331,22 @@ def evaluate_ablations(
     policy: CloseupPolicy | None = None,
     modes: Sequence[str] = CLOSEUP_MODES,
     on_progress: Callable[[str], None] | None = None,
+    done: Mapping[str, dict[str, Any]] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """:func:`evaluate` once per close-up mode (``located``, ``random``, ``none``) on the same
     images with the same model, everything else of ``policy`` unchanged. Returns
     ``{"ablations": True, "model", "records", "policy", "runs": {mode: report}}``; each run is a
-    full :func:`evaluate` report (samples included). ``kwargs`` go to :func:`evaluate`."""
+    full :func:`evaluate` report (samples included). ``kwargs`` go to :func:`evaluate`.
+    ``done`` holds reports of modes already run with this model, records and settings (the
+    demo's last stage evaluation is the ``located`` run); they are taken as they are."""
     policy = policy or CloseupPolicy()
     progress = on_progress or (lambda text: None)
     runs: dict[str, dict[str, Any]] = {}
     for mode in modes:
+        if done and mode in done:
+            runs[mode] = done[mode]
+            continue
         runs[mode] = evaluate(
             backend, records_path, policy=dataclasses.replace(policy, mode=mode),
             on_progress=lambda text, mode=mode: progress(f"[{mode}] {text}"), **kwargs,
