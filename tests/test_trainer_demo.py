@@ -89,6 +89,9 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     ablations = json.loads((out / "eval-examine-ablations.json").read_text(encoding="utf-8"))
     assert list(ablations["runs"]) == ["located", "random", "none"]
     assert all(r["degradations"]["clean"]["overall"]["n"] == 3 for r in ablations["runs"].values())
+    # its located run is the evaluation after the examine step, taken, not run a second time
+    after_examine = json.loads((out / "eval-examine.json").read_text(encoding="utf-8"))
+    assert ablations["runs"]["located"]["samples"] == after_examine["samples"]
     for mode in ("located", "random", "none"):
         assert f"| {mode} | clean |" in card
     assert "random cropping Acc 0.842" in card
