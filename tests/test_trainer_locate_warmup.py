@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 from safetensors.torch import load_file
 
 from trainer.conversations import snap_box
@@ -16,7 +17,7 @@ from trainer.locate_warmup import (
     where_target,
 )
 from trainer.pointer_losses import PointerLosses, box_cells, token_places
-from trainer.records import Record, Region
+from trainer.records import Record, Region, read_records
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -159,7 +160,7 @@ def test_where_attend_teaches_a_pointer_head_and_leaves_the_model_as_it_was(work
     base, saved = load_file(workspace.base / "model.safetensors"), load_file(
         pointed.output_dir / "model.safetensors")
     assert set(saved) == set(base)
-    # the eager attention (which returns the weights) was for training only
+    # the pointer scaffolding (heads, hooks) was for training only
     assert "eager" not in (pointed.output_dir / "config.json").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="attend_layer 9"):
         run_locate_warmup(LocateWarmupSettings(
@@ -205,18 +206,47 @@ def test_cli_locate_warmup_passes_the_pointer_options(workspace):
     assert len(info["where_attend_losses"]) == len(info["where_read_losses"]) == 1
 
 
-def test_pointer_attention_makes_only_the_language_model_eager(workspace):
-    # the tower's eager attention splits each image into windows in Python: a training step
-    # was about 5x slower with it, and the pointer needs the language model's weights only
-    from transformers import AutoModelForImageTextToText
+def test_pointer_head_weights_equal_the_eager_attentions_and_the_model_keeps_sdpa(workspace):
+    # the pointer loss needs head 0's attention weights; the eager attention that returns them
+    # made a training step about 5x slower (the tower's), so one head is recomputed instead
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from trainer.pointer_losses import auxiliary_loss_trainer
+    from trainer.pointer_losses import auxiliary_loss_trainer, head_zero_attention
 
-    model = AutoModelForImageTextToText.from_pretrained(workspace.base)
-    before = model.config.vision_config._attn_implementation
+    model = AutoModelForImageTextToText.from_pretrained(workspace.base).eval()
+    processor = AutoProcessor.from_pretrained(workspace.base)
+    images = [Image.open(workspace.records.parent / r.image).convert("RGB")
+              for r in read_records(workspace.records)[:2]]
+    texts = [processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": words}]}],
+        tokenize=False) for words in ("where is it?", "a much longer question " * 6)]
+    inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
+    assert (inputs["attention_mask"] == 0).any()  # a padded batch: the mask matters
+    layer = model.model.language_model.layers[1].self_attn
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(module, args, kwargs, output):
+        seen[module.config._attn_implementation] = head_zero_attention(
+            module, kwargs["hidden_states"], kwargs["position_embeddings"],
+            kwargs.get("attention_mask"))
+        if output[1] is not None:
+            seen["returned"] = output[1][:, :1]
+
+    hook = layer.register_forward_hook(keep, with_kwargs=True)
+    with torch.no_grad():
+        model(**inputs)  # sdpa
+        model.set_attn_implementation({"text_config": "eager"})
+        model(**inputs)
+    hook.remove()
+    real = inputs["attention_mask"].bool()  # compare where queries and keys are real tokens
+    pairs = real[:, None, :, None] & real[:, None, None, :]
+    for name in ("sdpa", "eager"):
+        assert torch.allclose(seen[name][pairs], seen["returned"][pairs], atol=1e-5), name
+
+    model.set_attn_implementation("sdpa")
     _, cleanup = auxiliary_loss_trainer(model, PointerLosses(attend=1.0, attend_layer=1), {})
-    assert model.config.text_config._attn_implementation == "eager"
-    assert model.config.vision_config._attn_implementation == before != "eager"
+    assert model.config.text_config._attn_implementation == "sdpa"
+    assert model.config.vision_config._attn_implementation == "sdpa"
     cleanup()
-    assert model.config.text_config._attn_implementation == before
     assert not hasattr(model, "locate_attend_head")

@@ -11,8 +11,8 @@ losses give that circuit a dense signal; they are added to an ``SFTTrainer``'s l
 * ``point`` x MSE of the first box's centre, read from the last layer's state before the answer;
 * ``attend`` x −log of the attention mass that head 0 of layer ``attend_layer`` (0-based) puts,
   from every token that writes box *k*, on the image tokens whose cells box *k* overlaps: the
-  pointer itself (computed with the language model's eager attention, the only one that returns
-  its weights; the vision tower keeps its own);
+  pointer itself (:func:`head_zero_attention` recomputes that one head's weights; the model
+  keeps its SDPA attention, which returns none);
 * ``read`` x MSE of box *k*'s corners read from layer ``attend_layer``'s output at the same
   tokens: the pointer's value must carry the place it points at.
 
@@ -22,8 +22,8 @@ box *k* run from the *k*-th opening brace to its closing one, so where answers (
 other than one image (Query-2 conversations) take part in ``places`` only.
 
 The heads are submodules of the model while it trains (``model.locate_*_head``, so the optimizer
-sees them); ``cleanup()`` removes them, the hooks and the eager attention, so nothing of this
-reaches a saved checkpoint.
+sees them); ``cleanup()`` removes them and the hooks, so nothing of this reaches a saved
+checkpoint.
 """
 
 from __future__ import annotations
@@ -149,18 +149,15 @@ def auxiliary_loss_trainer(model, weights: PointerLosses, losses: dict[str, list
         heads["read"] = model.locate_read_head = torch.nn.Linear(hidden_size, 4)
         hooks.append(decoder_layers[weights.attend_layer].register_forward_hook(keeper("read")))
         factors["read"] = weights.read
-    attention_before = None
     if weights.attend:
-        # eager in the language model only: the tower's eager attention splits every image
-        # into windows in Python and made a training step about 5x slower (measured)
-        attention_before = model.config.text_config._attn_implementation
-        model.set_attn_implementation({"text_config": "eager"})
-
-        def keep_weights(_module, _inputs, output) -> None:
-            captured["attend"] = output[1]
+        def keep_weights(module, args, kwargs, _output) -> None:
+            hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+            captured["attend"] = head_zero_attention(module, hidden,
+                                                     kwargs["position_embeddings"],
+                                                     kwargs.get("attention_mask"))
 
         hooks.append(decoder_layers[weights.attend_layer].self_attn.register_forward_hook(
-            keep_weights))
+            keep_weights, with_kwargs=True))
         factors["attend"] = weights.attend
 
     def size_of(grid) -> tuple[int, int]:
@@ -242,10 +239,38 @@ def auxiliary_loss_trainer(model, weights: PointerLosses, losses: dict[str, list
             hook.remove()
         for key in heads:
             delattr(model, f"locate_{key}_head")
-        if attention_before is not None:
-            model.set_attn_implementation({"text_config": attention_before})
 
     return AuxiliaryLossTrainer, cleanup
+
+
+def head_zero_attention(attention, hidden, position_embeddings, mask) -> Any:
+    """``(batch, 1, query, key)``: the attention weights of head 0 of a Qwen2.5-VL language-model
+    attention ``attention`` on its input ``hidden``, as its eager attention computes them.
+
+    Only the pointer head's weights are needed, so the model keeps its fast attention (SDPA
+    returns none) and this recomputes one head's scores: a sixth of one layer's. ``mask`` is
+    what the layer was given: None (causal), boolean (True: may attend) or additive."""
+    import sys
+
+    import torch
+
+    size = attention.head_dim  # head 0 reads key/value head 0 (grouped-query attention)
+    query = torch.nn.functional.linear(hidden, attention.q_proj.weight[:size],
+                                       attention.q_proj.bias[:size])
+    key = torch.nn.functional.linear(hidden, attention.k_proj.weight[:size],
+                                     attention.k_proj.bias[:size])
+    rotate = sys.modules[type(attention).__module__].apply_rotary_pos_emb
+    cos, sin = position_embeddings
+    query, key = rotate(query.unsqueeze(1), key.unsqueeze(1), cos, sin)
+    scores = torch.matmul(query, key.transpose(2, 3)) * attention.scaling
+    length = scores.shape[-1]
+    if mask is None:
+        mask = torch.ones(length, length, dtype=torch.bool, device=scores.device).tril()
+    if mask.dtype == torch.bool:
+        scores = scores.masked_fill(~mask[..., :length], torch.finfo(scores.dtype).min)
+    else:
+        scores = scores + mask[..., :length]
+    return torch.nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
 
 
 def _writing_queries(inputs, tokenizer) -> list[list[tuple[int, list[int]]]]:
