@@ -485,6 +485,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         final = _examine_step(out, grpo_dir, settings, box_grid)
         _say("[eval] after the examine step ...")
         reports[STAGES[3]] = _eval(final, test, out / "eval-examine.json", settings)
+    final_report = reports[list(reports)[-1]]  # the final model, clean, located close-ups
     degraded = ""
     if settings.final_degradations:
         _say(f"[eval] final model under degradations: {', '.join(settings.final_degradations)}")
@@ -504,7 +505,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         ablations = (
             "## Close-up ablations on the held-out test set (`lte-train eval --ablations`)\n\n"
             + ablation_table(_eval_ablations(final, test, out / f"eval-{final.name}-ablations.json",
-                                             settings, reports[list(reports)[-1]])) + "\n"
+                                             settings, final_report)) + "\n"
         )
     table = stage_table(reports)
     losses = sft.get("losses") or [float("nan")]
@@ -523,7 +524,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
         examine=_examine_line(out, settings),
         examine_seed=f" and {settings.examine_seed}" if settings.examine_count else "",
-        per_source=_per_source_table(reports[list(reports)[-1]]), degraded=degraded,
+        per_source=_per_source_table(final_report), degraded=degraded,
         ablations=ablations,
     )
     model_dir = out / "model"

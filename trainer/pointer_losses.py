@@ -32,7 +32,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PointerLosses", "auxiliary_loss_trainer", "box_cells", "token_places"]
+__all__ = ["PointerLosses", "auxiliary_loss_trainer", "box_cells", "head_zero_attention",
+           "token_places"]
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def head_zero_attention(attention, hidden, position_embeddings, mask) -> Any:
     attention ``attention`` on its input ``hidden``, as its eager attention computes them.
 
     Only the pointer head's weights are needed, so the model keeps its fast attention (SDPA
-    returns none) and this recomputes one head's scores: a sixth of one layer's. ``mask`` is
+    returns none) and this recomputes the scores of that one head only. ``mask`` is
     what the layer was given: None (causal), boolean (True: may attend) or additive."""
     import sys
 
