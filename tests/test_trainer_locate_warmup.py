@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -12,12 +13,12 @@ from safetensors.torch import load_file
 from trainer.conversations import snap_box
 from trainer.locate_warmup import (
     LocateWarmupSettings,
-    cell_targets,
     run_locate_warmup,
     where_target,
 )
 from trainer.pointer_losses import PointerLosses, box_cells, token_places
 from trainer.records import Record, Region, read_records
+from trainer.vision_heads import cell_targets
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -250,3 +251,51 @@ def test_pointer_head_weights_equal_the_eager_attentions_and_the_model_keeps_sdp
     assert model.config.vision_config._attn_implementation == "sdpa"
     cleanup()
     assert not hasattr(model, "locate_attend_head")
+
+
+def test_vision_warmup_marks_cells_on_whole_images_only(workspace):
+    # The vision warm-up's dense signal (decision 0004, E17): a whole image carries its record,
+    # whose regions give per-token cell targets; a close-up carries none, and its tokens are
+    # left out of the cell loss instead of being taught "nothing here".
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from inspector.core.closeups import CloseupPolicy
+    from trainer.rows import model_space
+    from trainer.vision_heads import marker_class
+    from trainer.warmup import warmup_examples
+
+    records = read_records(workspace.records)
+    examples = warmup_examples(records, model_space(workspace.base), CloseupPolicy(),
+                               workspace.records)
+    whole = [e for e in examples if e[2] is not None]
+    assert [e[2].sha256 for e in whole] == [r.sha256 for r in records]
+    assert len(examples) > len(whole)  # the close-ups, without a record
+
+    model = AutoModelForImageTextToText.from_pretrained(workspace.base)
+    vision = model.config.vision_config
+    merge = vision.spatial_merge_size
+    marker = marker_class()(model.model.visual, vision.out_hidden_size, merge)
+    encoded = AutoProcessor.from_pretrained(workspace.base).image_processor(
+        images=[whole[0][0]], return_tensors="pt")
+    grid = encoded["image_grid_thw"][0]
+    cells = cell_targets(whole[0][2], int(grid[1]) // merge, int(grid[2]) // merge)
+    labels = torch.tensor([whole[0][1]])
+    with torch.no_grad():
+        label_only = marker(encoded["pixel_values"], encoded["image_grid_thw"], labels=labels)
+        none_kept = marker(encoded["pixel_values"], encoded["image_grid_thw"], cells=cells,
+                           cell_mask=torch.zeros(len(cells), dtype=torch.bool), labels=labels)
+        kept = marker(encoded["pixel_values"], encoded["image_grid_thw"], cells=cells,
+                      cell_mask=torch.ones(len(cells), dtype=torch.bool), labels=labels)
+    assert none_kept["loss"].item() == pytest.approx(label_only["loss"].item())
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(kept["cell_logits"], cells)
+    assert kept["loss"].item() == pytest.approx(label_only["loss"].item() + bce.item(), rel=1e-5)
+
+    # and the warm-up trains with it: close-ups and whole images in the same batches
+    from trainer.warmup import WarmupSettings, run_warmup
+
+    result = run_warmup(WarmupSettings(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "warm-cells",
+        epochs=1, batch_size=4, read_steps=0, cells=True, logging_steps=1,
+    ), print_fn=lambda line: None)
+    assert result.steps == -(-len(examples) // 4) and all(map(math.isfinite, result.losses))

@@ -10,7 +10,8 @@ interrupted run continues where it stopped):
 3. eval — the app's own pipeline on the test set (:func:`trainer.evaluate.evaluate`) before
    training, after SFT, after GRPO and after the examine step.
 4. warmup — the vision tower's missing pre-training (:mod:`trainer.warmup`): image-level labels
-   of the training images and their ground-truth close-ups.
+   of the training images and their ground-truth close-ups (with ``--warmup-cells`` also
+   per-token marks of the cells the regions and artifacts cover).
 4b. locate (``--where-steps N``, 1200 by default; 0 skips it) — :mod:`trainer.locate_warmup`:
    the tower marks the artifact cells, then the language model answers "where?" with the boxes
    only, with a pointer head taught to attend to the box's image tokens and to carry their
@@ -72,6 +73,7 @@ class DemoSettings:
     warmup_epochs: float = 4.0
     warmup_learning_rate: float = 3e-4
     warmup_read_steps: int = 1000  # the warm-up's phase 2 (the language model reads the image)
+    warmup_cells: bool = False  # the warm-up's phase 1 also marks region cells (E17: off)
     locate_mark_epochs: float = 2.0  # locate warm-up phase 1 (the tower marks artifact cells)
     locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate step)
     locate_learning_rate: float = 1e-3
@@ -224,10 +226,11 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   {model_seed}), byte-level BPE vocabulary built offline; images seen at up to
   {max_pixels} pixels.
 - Vision warm-up (the pre-training a real vision encoder has, `trainer/warmup.py`): the vision
-  tower and projector with a temporary linear head learn the label of the training images and of
-  their ground-truth close-ups, {warm_epochs:g} epoch(s), lr {warm_lr:g}, {warm_examples} images
-  (the head's accuracy on them afterwards {warm_acc:.2f}); then the whole model learns to answer
-  a one-word question (real or ai-generated) about each, so the language model reads the image.
+  tower and projector with temporary linear heads learn the label of the training images and of
+  their ground-truth close-ups{warm_cells}, {warm_epochs:g} epoch(s), lr {warm_lr:g},
+  {warm_examples} images (the label head's accuracy on them afterwards {warm_acc:.2f}); then the
+  whole model learns to answer a one-word question (real or ai-generated) about each, so the
+  language model reads the image.
 {locate}- SFT: full fine-tuning of the language model and projector (vision tower frozen after its
   warm-up), {sft_epochs:g} epoch(s), lr
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
@@ -434,6 +437,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             model=init, train=train, output_dir=warm_dir, epochs=settings.warmup_epochs,
             learning_rate=settings.warmup_learning_rate, seed=settings.model_seed,
             read_steps=settings.warmup_read_steps,
+            cells=settings.warmup_cells,
         ), print_fn=_say)
     warm = json.loads(warm_info.read_text(encoding="utf-8"))
 
@@ -515,6 +519,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         test_seed=settings.test_seed, size=224, arch=settings.size,
         model_seed=settings.model_seed, max_pixels=SIZES[settings.size]["max_pixels"],
         warm_epochs=settings.warmup_epochs, warm_lr=settings.warmup_learning_rate,
+        warm_cells=(", and on the whole images which cells the regions and artifacts cover"
+                    if settings.warmup_cells else ""),
         warm_examples=warm.get("examples"), warm_acc=float(warm.get("train_accuracy", 0)),
         sft_epochs=settings.sft_epochs, sft_lr=settings.sft_learning_rate,
         sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
@@ -574,6 +580,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--read-steps", type=int, default=d.warmup_read_steps, metavar="N",
                    help="steps of the warm-up's second phase, where the language model learns to "
                    f"read the image (default {d.warmup_read_steps}; 0 skips it)")
+    p.add_argument("--warmup-cells", action="store_true",
+                   help="the warm-up's first phase also learns, per image token, which cells the "
+                   "regions and planted artifacts cover (a better tower; decision 0004, E17)")
     p.add_argument("--rope-theta", type=float, default=d.rope_theta, metavar="X",
                    help=f"rotary base of the language model (default {d.rope_theta:g}; Qwen's is "
                    "1e6; about 100 lets "
@@ -645,6 +654,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
         rope_theta=args.rope_theta, mrope_section=args.mrope_section,
         warmup_epochs=args.warmup_epochs, warmup_read_steps=args.read_steps,
+        warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         sft_epochs=args.sft_epochs,
         grpo_steps_locate=args.grpo_steps[0],
@@ -662,7 +672,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
-        f"--size {args.size}{rope} --warmup-epochs {args.warmup_epochs:g} --read-steps "
+        f"--size {args.size}{rope} --warmup-epochs {args.warmup_epochs:g}"
+        f"{' --warmup-cells' if args.warmup_cells else ''} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
         f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g} --grpo-steps "

@@ -46,7 +46,6 @@ __all__ = [
     "WHERE_QUESTION",
     "LocateWarmupResult",
     "LocateWarmupSettings",
-    "cell_targets",
     "register",
     "run_locate_warmup",
     "where_target",
@@ -114,55 +113,6 @@ def where_target(boxes: list[list[int]]) -> str:
     return json.dumps([{"bbox_2d": [int(v) for v in b]} for b in boxes])
 
 
-def cell_targets(record, rows: int, cols: int) -> Any:
-    """``(rows*cols, 2)`` float tensor, per merged token in row-major order: the share of its
-    cell covered by the record's regions, and by planted artifacts (regions of an ai-generated
-    record; 0 for a real one). Boxes are in the record's pixels; the grid covers the image."""
-    import torch
-
-    from inspector.core.protocol import AI_GENERATED
-
-    mask = torch.zeros(record.height, record.width)
-    for region in record.regions:
-        x1, y1, x2, y2 = (int(round(v)) for v in region.box)
-        mask[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 1.0
-    cover = torch.nn.functional.adaptive_avg_pool2d(mask[None, None], (rows, cols)).reshape(-1)
-    artifact = cover if record.label == AI_GENERATED else torch.zeros_like(cover)
-    return torch.stack([cover, artifact], dim=1)
-
-
-def _marker_class():
-    import torch
-
-    class VisionMarker(torch.nn.Module):
-        """Vision tower + projector; per token two logits (region, artifact); max-pooled label."""
-
-        def __init__(self, visual, hidden: int, merge: int) -> None:
-            super().__init__()
-            self.visual = visual
-            self.merge = merge
-            self.cells = torch.nn.Linear(hidden, 2)  # region, artifact (logits)
-            self.place = torch.nn.Linear(hidden, 2)  # the token's own row, column (in [0, 1])
-            self.label = torch.nn.Linear(hidden, 2)
-
-        def forward(self, pixel_values, image_grid_thw, cells=None, places=None, labels=None):
-            tokens = self.visual(pixel_values, grid_thw=image_grid_thw).pooler_output
-            counts = (image_grid_thw.prod(-1) // self.merge**2).tolist()
-            pooled = torch.stack([t.max(0).values for t in tokens.split(counts)])
-            out = {"cell_logits": self.cells(tokens), "places": self.place(tokens),
-                   "logits": self.label(pooled)}
-            if cells is not None and labels is not None:
-                functional = torch.nn.functional
-                loss = functional.binary_cross_entropy_with_logits(out["cell_logits"], cells)
-                loss = loss + functional.cross_entropy(out["logits"], labels)
-                if places is not None:
-                    loss = loss + functional.mse_loss(out["places"], places)
-                out["loss"] = loss
-            return out
-
-    return VisionMarker
-
-
 def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateWarmupResult:
     """Phase 1 (mark) then phase 2 (where); save the model and processor."""
     from trainer.modeling import load_for_training, write_training_info
@@ -214,13 +164,13 @@ def _mark(model, processor, records, images, settings, out: Path,
     from transformers import Trainer, TrainingArguments
 
     from trainer.runs import logged, progress_callback, quiet
-    from trainer.warmup import LABELS
+    from trainer.vision_heads import LABELS, cell_targets, marker_class
 
     if not hasattr(getattr(model, "model", None), "visual"):
         raise ValueError(f"{settings.model}: no vision tower (model.model.visual) to train")
     vision = model.config.vision_config
     merge = vision.spatial_merge_size
-    marker = _marker_class()(model.model.visual, vision.out_hidden_size, merge)
+    marker = marker_class()(model.model.visual, vision.out_hidden_size, merge)
     image_processor = processor.image_processor
     examples = list(range(len(records)))
 

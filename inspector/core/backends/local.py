@@ -311,7 +311,7 @@ class LocalBackend:
                 return torch.full((input_ids.shape[0],), stop, dtype=torch.bool)
 
         recorder = VerdictRecorder(self.tokenizer, self._token_texts)
-        stream = TokenStream(self.tokenizer, on_token)
+        stream = TokenStream(self.tokenizer, on_token, is_cancelled)
         eos_ids = self._eos_ids()
         details: dict[str, Any] = {}
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from inspector.core.backends.base import TokenCallback
+from inspector.core.backends.base import CancelCheck, TokenCallback
 from inspector.core.backends.batching import TurnRequest
 from inspector.core.backends.confidence import VerdictRecorder
 
@@ -20,11 +20,18 @@ log = logging.getLogger(__name__)
 
 
 class TokenStream:
-    """A generate() streamer that decodes new tokens and checks for cancellation per token."""
+    """A generate() streamer that decodes new tokens and hands them to ``on_token``.
 
-    def __init__(self, tokenizer, on_token: TokenCallback | None) -> None:
+    Once ``is_cancelled()`` is true nothing more is shown: ``generate`` checks its stopping
+    criteria *before* it streams a step's token, so a cancel that lands between the two would
+    otherwise let that token and the next step's one through (seen as two tokens after a close
+    on a busy machine)."""
+
+    def __init__(self, tokenizer, on_token: TokenCallback | None,
+                 is_cancelled: CancelCheck | None = None) -> None:
         self.tokenizer = tokenizer
         self.on_token = on_token
+        self.is_cancelled = is_cancelled
         self.ids: list[int] = []
         self.text = ""
         self._prompt_seen = False
@@ -38,8 +45,11 @@ class TokenStream:
         if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
             return
         delta, self.text = text[len(self.text) :], text
-        if delta and self.on_token is not None:
-            self.on_token(delta)
+        if not delta or self.on_token is None:
+            return
+        if self.is_cancelled is not None and self.is_cancelled():
+            return
+        self.on_token(delta)
 
     def end(self) -> None:
         pass
@@ -50,7 +60,7 @@ class Row:
 
     def __init__(self, tokenizer, request: TurnRequest, eos_ids: set[int]) -> None:
         self.request = request
-        self.stream = TokenStream(tokenizer, request.on_token)
+        self.stream = TokenStream(tokenizer, request.on_token, request.is_cancelled)
         self.stream._prompt_seen = True  # the batch's streamer drops the prompts itself
         self.eos_ids = eos_ids
         self.stop_reason: str | None = None  # None while running
