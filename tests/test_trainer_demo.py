@@ -27,7 +27,8 @@ def toy_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
-        "--warmup-epochs", "1", "--read-steps", "2", "--mark-epochs", "1", "--where-steps", "2",
+        "--warmup-epochs", "1", "--warmup-cells", "--read-steps", "2", "--mark-epochs", "1",
+        "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1",
         "--grpo-steps", "1", "1", "--examine-count", "4",
@@ -50,6 +51,9 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
     info = json.loads((out / "warmup" / "training_info.json").read_text(encoding="utf-8"))
     assert info["settings"]["read_steps"] == 2 and len(info["read_losses"]) <= 2
+    # ...and so does the dense warm-up asked for (decision 0004, E17), named in the card
+    assert info["settings"]["cells"] is True
+    assert "which cells the regions and artifacts cover" in card and "--warmup-cells" in card
     # the language model was built with the rotary base asked for (decision 0004, E13)
     config = json.loads((out / "init" / "config.json").read_text(encoding="utf-8"))
     assert config["text_config"]["rope_parameters"]["rope_theta"] == 100
