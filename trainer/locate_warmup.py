@@ -164,7 +164,7 @@ def _mark(model, processor, records, images, settings, out: Path,
     from transformers import Trainer, TrainingArguments
 
     from trainer.runs import logged, progress_callback, quiet
-    from trainer.vision_heads import LABELS, cell_targets, marker_class
+    from trainer.vision_heads import LABELS, cell_batch, marker_class
 
     if not hasattr(getattr(model, "model", None), "visual"):
         raise ValueError(f"{settings.model}: no vision tower (model.model.visual) to train")
@@ -177,11 +177,10 @@ def _mark(model, processor, records, images, settings, out: Path,
     def collate(batch):
         encoded = image_processor(images=[images[i] for i in batch], return_tensors="pt")
         grids = encoded["image_grid_thw"]
-        cells = [cell_targets(records[i], int(g[1]) // merge, int(g[2]) // merge)
-                 for i, g in zip(batch, grids, strict=True)]
+        cells, _ = cell_batch([records[i] for i in batch], grids, merge)  # every token kept
         batch_out = {
             "pixel_values": encoded["pixel_values"], "image_grid_thw": grids,
-            "cells": torch.cat(cells),
+            "cells": cells,
             "labels": torch.tensor([LABELS.index(records[i].label) for i in batch]),
         }
         if settings.positions:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LABELS", "cell_targets", "marker_class"]
+__all__ = ["LABELS", "cell_batch", "cell_targets", "marker_class"]
 
 LABELS = ("real", "ai-generated")  # class index = position
 
@@ -34,6 +34,21 @@ def cell_targets(record, rows: int, cols: int) -> Any:
     cover = torch.nn.functional.adaptive_avg_pool2d(mask[None, None], (rows, cols)).reshape(-1)
     artifact = cover if record.label == AI_GENERATED else torch.zeros_like(cover)
     return torch.stack([cover, artifact], dim=1)
+
+
+def cell_batch(records, grids, merge: int) -> tuple[Any, Any]:
+    """``(cells, keep)`` for a batch, token after token of image after image (the tower's
+    order): each token's :func:`cell_targets`, and whether it has any — an image given without
+    a record (a close-up) has none; its rows are zeros, left out of the loss by ``keep``."""
+    import torch
+
+    cells, keep = [], []
+    for record, grid in zip(records, grids, strict=True):
+        rows, cols = int(grid[1]) // merge, int(grid[2]) // merge
+        cells.append(torch.zeros(rows * cols, 2) if record is None
+                     else cell_targets(record, rows, cols))
+        keep.append(torch.full((rows * cols,), record is not None))
+    return torch.cat(cells), torch.cat(keep)
 
 
 def marker_class():

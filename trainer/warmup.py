@@ -112,7 +112,7 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     from trainer.records import read_records
     from trainer.rows import model_space
     from trainer.runs import logged, progress_callback, quiet
-    from trainer.vision_heads import cell_targets, marker_class
+    from trainer.vision_heads import cell_batch, marker_class
 
     settings.validate()
     started = time.perf_counter()
@@ -132,18 +132,14 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     def collate(batch):
         encoded = image_processor(images=[img for img, _, _ in batch], return_tensors="pt")
         grids = encoded["image_grid_thw"]
-        cells, keep = [], []
-        for (_, _, record), grid in zip(batch, grids, strict=True):
-            rows, cols = int(grid[1]) // merge, int(grid[2]) // merge
-            marked = settings.cells and record is not None
-            cells.append(cell_targets(record, rows, cols) if marked
-                         else torch.zeros(rows * cols, 2))
-            keep.append(torch.full((rows * cols,), marked))
-        return {
+        batch_out = {
             "pixel_values": encoded["pixel_values"], "image_grid_thw": grids,
-            "cells": torch.cat(cells), "cell_mask": torch.cat(keep),
             "labels": torch.tensor([target for _, target, _ in batch]),
         }
+        if settings.cells:
+            batch_out["cells"], batch_out["cell_mask"] = cell_batch(
+                [record for _, _, record in batch], grids, merge)
+        return batch_out
 
     run_args = _run_arguments(settings, out)
     run_args.pop("activation_checkpointing", None)  # the probe is not a PreTrainedModel
