@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
 import time
 from pathlib import Path
@@ -88,6 +87,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
+    from _marker_training import train_marker
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from trainer.vision_heads import marker_class
@@ -99,30 +99,15 @@ def main() -> int:
     processor = AutoProcessor.from_pretrained(args.model).image_processor
     train, check = _encode(args.train, processor, merge), _encode(args.check, processor, merge)
     marker = marker_class()(model.model.visual, vision.out_hidden_size, merge)
-    optimizer = torch.optim.AdamW(marker.parameters(), lr=args.learning_rate, weight_decay=0.0)
     steps = math.ceil(len(train) / 16 * args.epochs)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    rng = random.Random(args.seed)
-    started, step = time.perf_counter(), 0
-    marker.train()
-    while step < steps:
-        order = list(range(len(train)))
-        rng.shuffle(order)
-        for k in range(0, len(order) - 15, 16):
-            pixels, grids, cells, labels = _batch([train[i] for i in order[k : k + 16]])
-            loss = marker(pixels, grids, cells=None if args.label_only else cells,
-                          labels=labels)["loss"]
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(marker.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            step += 1
-            if step % 100 == 0:
-                print(f"step {step}/{steps} loss {loss.item():.4f}", flush=True)
-            if step >= steps:
-                break
+    started = time.perf_counter()
+
+    def batch_loss(indices: list[int]):
+        pixels, grids, cells, labels = _batch([train[i] for i in indices])
+        return marker(pixels, grids, cells=None if args.label_only else cells,
+                      labels=labels)["loss"]
+
+    train_marker(marker, batch_loss, len(train), steps, args.learning_rate, args.seed)
     result = {"cells": not args.label_only, "epochs": args.epochs, "steps": steps,
               "train_images": len(train), "seconds": round(time.perf_counter() - started, 1),
               "train": _check(marker, train[:400], merge), "check": _check(marker, check, merge)}

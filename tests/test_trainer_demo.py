@@ -27,6 +27,7 @@ def toy_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
+        "--image-size", "256", "--fine-artifacts",
         "--warmup-epochs", "1", "--warmup-cells", "--read-steps", "2", "--mark-epochs", "1",
         "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
@@ -54,6 +55,15 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # ...and so does the dense warm-up asked for (decision 0004, E17), named in the card
     assert info["settings"]["cells"] is True
     assert "which cells the regions and artifacts cover" in card and "--warmup-cells" in card
+    # every data set is made at the image size asked for, with fine artifacts (E21), as the card
+    # says and its command repeats
+    from trainer.records import read_records
+
+    for part in ("train", "test", "examine"):
+        assert {(r.width, r.height) for r in read_records(out / "data" / part / "records.jsonl")
+                } == {(256, 256)}, part
+    assert "256x256 PNG with artifacts at their 224-px feature size" in card
+    assert "--image-size 256 --fine-artifacts" in card
     # the language model was built with the rotary base asked for (decision 0004, E13)
     config = json.loads((out / "init" / "config.json").read_text(encoding="utf-8"))
     assert config["text_config"]["rope_parameters"]["rope_theta"] == 100

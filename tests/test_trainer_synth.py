@@ -184,6 +184,42 @@ def test_checkerboard_is_periodic():
     assert planted_hf > clean_hf + 10
 
 
+def _grid_strength(image: Image.Image, clean: Image.Image, box, scale: float) -> float:
+    """How much more neighbour alternation the box has than the clean crop, once both are
+    resized by ``scale`` (as a model's view resizes them)."""
+    size = (round(image.width * scale), round(image.height * scale))
+    x1, y1, x2, y2 = (round(v * scale) for v in box)
+
+    def alternation(img):
+        lum = np.asarray(img.convert("L").resize(size, Image.Resampling.BICUBIC), float)
+        patch = lum[y1:y2, x1:x2]
+        return max(np.abs(patch[:, lag:] - patch[:, :-lag]).mean() for lag in range(1, 5))
+
+    return alternation(image) - alternation(clean)
+
+
+def test_fine_artifacts_hide_from_a_smaller_view_and_show_at_full_resolution():
+    # --fine-artifacts: a 448-px image keeps the 2-4 px checkerboard of the 224-px design, so
+    # a model that sees it at 224 px loses the grid that a close-up at full resolution shows;
+    # by default the grid grows with the image and survives the same view.
+    fine, coarse = [], []
+    for i in range(6):
+        for out, is_fine in ((fine, True), (coarse, False)):
+            sample = make_sample(sample_rng(11, i), 448, "ai-generated", kinds=["checkerboard"],
+                                 fine=is_fine)
+            box = sample.regions[0].box
+            out.append((_grid_strength(sample.image, sample.clean, box, 1.0),
+                        _grid_strength(sample.image, sample.clean, box, 0.5)))
+    fine_full, fine_view = np.mean(fine, axis=0)
+    coarse_full, coarse_view = np.mean(coarse, axis=0)
+    assert fine_full > 15 and coarse_full > 15  # at full resolution both grids show
+    # the 224-px view loses the fine grids (but a 4-px one, now 2 px: some survive)
+    assert fine_view < 4 < 8 < coarse_view, (fine, coarse)
+    same = make_sample(sample_rng(11, 0), 224, "ai-generated", kinds=["checkerboard"], fine=True)
+    default = make_sample(sample_rng(11, 0), 224, "ai-generated", kinds=["checkerboard"])
+    assert same.image.tobytes() == default.image.tobytes()  # at 224 px fine is the design
+
+
 def test_real_samples_are_the_clean_crop_with_boxes_on_fine_detail():
     for i in range(6):
         sample = make_sample(sample_rng(2, i), 224, "real")
@@ -253,6 +289,10 @@ def test_cli_writes_a_dataset_and_prints_a_summary(tmp_path: Path, capsys):
     progress = [line for line in captured.err.splitlines() if line.startswith("[synth]")]
     assert progress[-1] == "[synth] 10/10 images (100%)"
     assert 5 <= len(progress) <= 11
+    args = _parser().parse_args(["synth", str(tmp_path / "fine"), "--count", "2", "--seed", "4",
+                                 "--size", "448", "--fine-artifacts"])
+    assert args.func(args) == 0
+    assert "448x448 PNG, fine artifacts, seed 4" in capsys.readouterr().out
 
 
 def test_cli_help_and_errors(tmp_path: Path, capsys):

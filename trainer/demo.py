@@ -65,6 +65,11 @@ class DemoSettings:
     test_seed: int = 2
     model_seed: int = 0
     size: str = "demo"
+    # the synthetic images' side and whether their artifacts keep their 224-px feature size
+    # (trainer/synth.py): 448 with fine artifacts hides the finest from the 224-px view and
+    # leaves them to the close-ups (decision 0004, E21)
+    image_size: int = 224
+    fine_artifacts: bool = False
     # the language model's rotary base (None: Qwen's 10^6) and M-RoPE's t/h/w parts (None: 4,
     # 6, 6); interleaved one-frequency parts give image columns high frequencies while text keeps
     # low ones (decision 0004, E14)
@@ -219,7 +224,8 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
 ```
 
 - Data: {train_count} training images (seed {train_seed}), {test_count} held-out test images
-  made with a different seed ({test_seed}), {size}x{size} PNG, half real, half with artifacts.
+  made with a different seed ({test_seed}), {size}x{size} PNG{fine}, half real, half with
+  artifacts.
   The recipe uses seeds {train_seed} and {test_seed}{examine_seed} (data) and {model_seed}
   (weights) and no other: a test set made with any other seed (`lte-train synth --seed N`) is fresh.
 - Model: Qwen2.5-VL architecture, "{arch}" size (trainer/tiny.py), random init (seed
@@ -324,7 +330,8 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
     if not records.is_file():
         _say(f"[data] generating {settings.examine_count} images for the examine step (seed "
              f"{settings.examine_seed}) ...")
-        generate(records.parent, settings.examine_count, settings.examine_seed)
+        generate(records.parent, settings.examine_count, settings.examine_seed,
+                 size=settings.image_size, fine=settings.fine_artifacts)
     impressions = out / "impressions.jsonl"
     info = out / "impressions-info.json"
     if not info.is_file():
@@ -414,7 +421,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             _say(f"[data] {name} set exists: {path}")
         else:
             _say(f"[data] generating {count} {name} images (seed {seed}) ...")
-            generate(path.parent, count, seed)
+            generate(path.parent, count, seed, size=settings.image_size,
+                     fine=settings.fine_artifacts)
 
     init = out / "init"
     if not (init / "config.json").is_file():
@@ -516,7 +524,9 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     card = MODEL_CARD.format(
         params=_params(final), command=command, train_count=settings.train_count,
         train_seed=settings.train_seed, test_count=settings.test_count,
-        test_seed=settings.test_seed, size=224, arch=settings.size,
+        test_seed=settings.test_seed, size=settings.image_size, arch=settings.size,
+        fine=(" with artifacts at their 224-px feature size (`--fine-artifacts`: the finest are "
+              "lost in the model's view, shown by close-ups)" if settings.fine_artifacts else ""),
         model_seed=settings.model_seed, max_pixels=SIZES[settings.size]["max_pixels"],
         warm_epochs=settings.warmup_epochs, warm_lr=settings.warmup_learning_rate,
         warm_cells=(", and on the whole images which cells the regions and artifacts cover"
@@ -575,6 +585,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="seed of the test set; keep it different from --train-seed")
     p.add_argument("--size", choices=["tiny", "demo"], default=d.size,
                    help="model size (default demo; tiny for a quick trial)")
+    p.add_argument("--image-size", type=int, default=d.image_size, metavar="PX",
+                   help=f"side of the synthetic images (default {d.image_size})")
+    p.add_argument("--fine-artifacts", action="store_true",
+                   help="artifacts keep their 224-px feature size in larger images: with "
+                   "--image-size 448 the finest are lost in the model's 224-px view and shown "
+                   "by the close-ups (lte-train synth --fine-artifacts; decision 0004, E21)")
     p.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, metavar="N",
                    help=f"vision warm-up passes (default {d.warmup_epochs:g})")
     p.add_argument("--read-steps", type=int, default=d.warmup_read_steps, metavar="N",
@@ -652,6 +668,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
+        image_size=args.image_size, fine_artifacts=args.fine_artifacts,
         rope_theta=args.rope_theta, mrope_section=args.mrope_section,
         warmup_epochs=args.warmup_epochs, warmup_read_steps=args.read_steps,
         warmup_cells=args.warmup_cells,
@@ -672,7 +689,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
-        f"--size {args.size}{rope} --warmup-epochs {args.warmup_epochs:g}"
+        f"--size {args.size}"
+        + (f" --image-size {args.image_size}" if args.image_size != 224 else "")
+        + (" --fine-artifacts" if args.fine_artifacts else "")
+        + f"{rope} --warmup-epochs {args.warmup_epochs:g}"
         f"{' --warmup-cells' if args.warmup_cells else ''} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
         f"{args.where_steps} --sft-epochs "

@@ -163,12 +163,15 @@ def make_sample(
     size: int = 224,
     label: str = AI_GENERATED,
     kinds: Sequence[str] | None = None,
+    fine: bool = False,
 ) -> Sample:
     """One sample drawn from ``rng``: the clean crop, the image to write and its record fields.
 
     ``kinds`` (AI-generated only) forces the artifact kinds, one or two of :data:`KINDS`; by
     default 1 or 2 distinct kinds are drawn. A second artifact that finds no free place is left
-    out (so ``Sample.kinds`` may be shorter than ``kinds``).
+    out (so ``Sample.kinds`` may be shorter than ``kinds``). ``fine``: the artifacts keep the
+    feature size they have at 224 px (a checkerboard period of 2-4 px, ...) whatever ``size``;
+    by default they grow with the image, keeping their look at any resolution.
     """
     if label not in (REAL, AI_GENERATED):
         raise ValueError(f"label must be {REAL!r} or {AI_GENERATED!r}, got {label!r}")
@@ -202,7 +205,7 @@ def make_sample(
     grey = bool(np.array_equal(clean_array[..., 0], clean_array[..., 1])
                 and np.array_equal(clean_array[..., 1], clean_array[..., 2]))
     array = clean_array.astype(np.float64)
-    scale = size / 224.0
+    scale = 1.0 if fine else size / 224.0
     planted: list[str] = []
     for kind in kinds:
         w, h = box_dims(rng, size, kind)
@@ -256,6 +259,7 @@ def generate(
     size: int = 224,
     ai_fraction: float = 0.5,
     on_progress: Callable[[int, int], None] | None = None,
+    fine: bool = False,
 ) -> Path:
     """Write ``count`` samples to ``out_dir/images/NNNNN.png`` and ``out_dir/records.jsonl``.
 
@@ -263,7 +267,9 @@ def generate(
     shuffled with ``seed``. Image paths in the records are relative to ``out_dir``. Existing
     files of the same names are replaced (other files in ``out_dir`` are left alone); the
     records file is written last, atomically. ``on_progress(done, count)`` is called after each
-    image. Returns the records path. Raises ValueError for bad arguments.
+    image. Returns the records path. Raises ValueError for bad arguments. ``fine``: see
+    :func:`make_sample` — with a ``size`` above the model's view (224 px for the demo), the
+    finest artifacts are lost in the whole image and shown by close-ups, as in the LTE paper.
     """
     _check_arguments(count, seed, size, ai_fraction)
     out_dir = Path(out_dir)
@@ -272,7 +278,7 @@ def generate(
     digits = max(5, len(str(count - 1)))
     records: list[Record] = []
     for index, label in enumerate(labels_for(count, seed, ai_fraction)):
-        sample = make_sample(sample_rng(seed, index), size, label)
+        sample = make_sample(sample_rng(seed, index), size, label, fine=fine)
         data = _png_bytes(sample.image)
         name = f"images/{index:0{digits}d}.png"
         (out_dir / name).write_bytes(data)

@@ -60,6 +60,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=224, metavar="PX",
                    help=f"side of the square images in pixels, {MIN_SIZE}-{MAX_SIZE} "
                    "(default 224)")
+    p.add_argument("--fine-artifacts", action="store_true",
+                   help="draw the artifacts at the feature size they have at 224 px whatever "
+                   "SIZE (a 2-4 px checkerboard, small text): with SIZE above a model's view, "
+                   "the finest are lost in the whole image and visible in close-ups, the "
+                   "setting Locate-Then-Examine is for (default: they grow with SIZE)")
     p.add_argument("--ai-fraction", type=float, default=0.5, metavar="F",
                    help="share of ai-generated images, 0-1; exactly round(N*F) of them "
                    "(default 0.5)")
@@ -80,7 +85,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     try:
         path = generate(args.out_dir, args.count, args.seed, size=args.size,
-                        ai_fraction=args.ai_fraction, on_progress=progress)
+                        ai_fraction=args.ai_fraction, on_progress=progress,
+                        fine=args.fine_artifacts)
     except ValueError as exc:
         print(f"lte-train synth: error: {exc}", file=sys.stderr)
         return 1
@@ -93,8 +99,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     path = path.resolve()
     print(
         f"Wrote {len(records)} synthetic DEMO samples ({labels[REAL]} real, "
-        f"{labels[AI_GENERATED]} ai-generated, {regions} regions; {args.size}x{args.size} PNG, "
-        f"seed {args.seed}) in {time.monotonic() - started:.1f} s"
+        f"{labels[AI_GENERATED]} ai-generated, {regions} regions; {args.size}x{args.size} PNG"
+        f"{', fine artifacts' if args.fine_artifacts else ''}, seed {args.seed}) in "
+        f"{time.monotonic() - started:.1f} s"
     )
     print(f"  records: {path}")
     print(f"  images:  {path.parent / 'images'}")
