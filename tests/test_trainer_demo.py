@@ -28,7 +28,8 @@ def toy_demo(tmp_path_factory):
     argv = [
         "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
         "--image-size", "256", "--fine-artifacts",
-        "--warmup-epochs", "1", "--warmup-cells", "--read-steps", "2", "--mark-epochs", "1",
+        "--warmup-epochs", "1", "--warmup-count", "8", "--warmup-cells", "--read-steps", "2",
+        "--mark-epochs", "1",
         "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1",
@@ -55,6 +56,13 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # ...and so does the dense warm-up asked for (decision 0004, E17), named in the card
     assert info["settings"]["cells"] is True
     assert "which cells the regions and artifacts cover" in card and "--warmup-cells" in card
+    # the warm-up saw its own, larger set (E24), made with the training seed; the later steps
+    # the training set
+    assert info["settings"]["train"] == str(out / "data" / "warmup" / "records.jsonl")
+    assert len((out / "data" / "warmup" / "records.jsonl").read_text().splitlines()) == 8
+    assert "8 images of their own (seed 1)" in card and "--warmup-count 8" in card
+    sft_info = json.loads((out / "sft" / "training_info.json").read_text(encoding="utf-8"))
+    assert sft_info["settings"]["train"] == str(out / "data" / "train" / "records.jsonl")
     # every data set is made at the image size asked for, with fine artifacts (E21), as the card
     # says and its command repeats
     from trainer.records import read_records
