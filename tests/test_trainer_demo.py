@@ -148,6 +148,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "examine step makes its images with seed 3" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--examine-count", "-1"]) == 2
     assert "--examine-count must be 0" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--warmup-count", "-1"]) == 2
+    assert "--warmup-count must be 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

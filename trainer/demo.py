@@ -673,6 +673,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("lte-train demo: error: --examine-count must be 0 (skip the examine step) or more",
               file=sys.stderr)
         return 2
+    if args.warmup_count < 0:
+        print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
+              "or more", file=sys.stderr)
+        return 2
     if args.examine_count and DemoSettings.examine_seed in (args.train_seed, args.test_seed):
         print(f"lte-train demo: error: the examine step makes its images with seed "
               f"{DemoSettings.examine_seed}; choose other --train-seed / --test-seed",
@@ -707,13 +711,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + (f" --image-size {args.image_size}" if args.image_size != 224 else "")
         + (" --fine-artifacts" if args.fine_artifacts else "")
         + f"{rope} --warmup-epochs {args.warmup_epochs:g}"
-        + (f" --warmup-count {args.warmup_count}" if args.warmup_count else "")
+        + f" --warmup-count {args.warmup_count}"
         + f"{' --warmup-cells' if args.warmup_cells else ' --no-warmup-cells'} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
         f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g} --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
-        + (f" --examine-count {args.examine_count}" if args.examine_count else "")
+        + f" --examine-count {args.examine_count}"
     )
     run_demo(settings, command=command)
     return 0
