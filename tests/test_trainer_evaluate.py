@@ -20,6 +20,7 @@ from inspector.core.protocol import parse_examine
 from trainer.degrade import DEGRADATIONS, crop_boxes, degrade, degrade_to_bytes
 from trainer.evaluate import (
     aggregate,
+    artifact_line,
     evaluate,
     markdown_table,
     mean_best_iou,
@@ -144,6 +145,24 @@ def test_aggregate_definitions():
     assert m["parse_problem_rate"] == pytest.approx(1 / 4)
     # an unparsed Query 2 after a parsed Query 1 is a change, and a wrong one
     assert aggregate([_row("real", "real", None)])["c_acc"] == 0.0
+
+
+def test_artifact_counts_say_which_artifacts_a_box_overlaps():
+    two = _row("ai-generated", "ai-generated", "ai-generated",
+               gt_boxes=[[0, 0, 50, 50], [100, 100, 150, 150]],
+               pred_boxes=[[10, 10, 60, 60], [0, 100, 40, 140]])  # the second box misses
+    both = _row("ai-generated", "real", "real", gt_boxes=[[0, 0, 50, 50], [100, 100, 150, 150]],
+                pred_boxes=[[100, 100, 150, 150], [0, 0, 50, 50]])
+    same = _row("ai-generated", "real", "real", gt_boxes=[[0, 0, 50, 50]],
+                pred_boxes=[[0, 0, 50, 50], [100, 100, 150, 150]])  # both's boxes, in order
+    photo = _row("real", "real", "real", gt_boxes=[[0, 0, 50, 50]], pred_boxes=[[0, 0, 50, 50]])
+    m = aggregate([two, both, same, photo])
+    assert (m["artifacts"], m["artifacts_hit"]) == (5, 4)  # the photo's detail box not counted
+    assert (m["ai_images"], m["ai_box_sets"]) == (3, 2)  # box order does not make a new set
+    assert (m["two_artifact_images"], m["both_hit"]) == (2, 1)
+    assert "4 of 5 artifacts overlapped" in artifact_line(m)
+    nothing = aggregate([_row("ai-generated", "real", "real", gt_boxes=[[0, 0, 9, 9]])])
+    assert nothing["artifacts_hit"] == 0 and nothing["ai_box_sets"] == 1
 
 
 def test_c_acc_is_none_without_changes_and_empty_sets_are_none():

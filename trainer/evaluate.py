@@ -29,6 +29,12 @@ error) are counted in ``failures`` and left out of every other metric.
   skipped) against the record's explanation, via :func:`trainer.rewards.bleu2_score` (sacrebleu
   sentence BLEU-2) and :func:`trainer.rewards.rouge_l_score` (rouge-score ROUGE-L F1), each
   0..1; a missing explanation scores 0. Averaged over samples.
+* **Artifact counts** (issue 12's goals; AI-generated samples only, their ground-truth boxes being
+  planted artifacts): ``artifacts`` and ``artifacts_hit``, the ground-truth boxes and how many of
+  them some predicted box overlaps (IoU > :data:`HIT_IOU`); ``ai_images`` and ``ai_box_sets``,
+  the samples and how many distinct predicted box sets they got (answers tied to the image, not
+  one box for all); ``two_artifact_images`` and ``both_hit``, the samples with two or more
+  artifacts and how many of those have every one overlapped (a box per artifact).
 * ``seconds``: mean wall-clock seconds per analysed image (pipeline call, image load included).
 * ``parse_problem_rate``: share of samples where either query's answer had a parse problem (or
   was cut off at the token limit).
@@ -51,6 +57,7 @@ from typing import Any
 from inspector.core.atomic import atomic_write_bytes
 from inspector.core.closeup_options import add_closeup_arguments, closeup_policy_from_args
 from inspector.core.closeups import CloseupPolicy
+from inspector.core.protocol import AI_GENERATED
 from inspector.core.region_choice import CLOSEUP_MODES
 from trainer.degrade import DEGRADATIONS, degrade_to_bytes
 from trainer.records import Record, read_records, resolve_image
@@ -61,6 +68,8 @@ __all__ = [
     "COLUMNS",
     "ablation_table",
     "aggregate",
+    "artifact_counts",
+    "artifact_line",
     "evaluate",
     "evaluate_ablations",
     "markdown_table",
@@ -104,6 +113,28 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+# a predicted box "overlaps" a ground-truth box above this IoU (the artifact counts)
+HIT_IOU = 0.1
+
+
+def artifact_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The artifact counts of analysed sample rows (see the module doc)."""
+    ai = [r for r in rows if r["label"] == AI_GENERATED]
+    artifacts = hit = two = both = 0
+    for r in ai:
+        gt, pred = r.get("gt_boxes") or [], r.get("pred_boxes") or []
+        overlapped = [any((mean_best_iou([p], [g]) or 0.0) > HIT_IOU for p in pred) for g in gt]
+        artifacts += len(gt)
+        hit += sum(overlapped)
+        if len(gt) >= 2:
+            two += 1
+            both += all(overlapped)
+    box_sets = {tuple(sorted(tuple(b) for b in r.get("pred_boxes") or [])) for r in ai}
+    return {"artifacts": artifacts, "artifacts_hit": hit, "ai_images": len(ai),
+            "ai_box_sets": len(box_sets) if ai else 0, "two_artifact_images": two,
+            "both_hit": both}
+
+
 def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The metrics of a set of sample rows (as :func:`evaluate` writes them; see the module doc).
 
@@ -128,6 +159,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "rouge_l": _mean(r["rouge_l"] for r in ok),
         "seconds": _mean(r["seconds"] for r in ok),
         "parse_problem_rate": _mean(float(bool(r.get("problems"))) for r in ok),
+        **artifact_counts(ok),
     }
 
 
@@ -378,6 +410,14 @@ def format_cell(key: str, value: Any) -> str:
     return f"{value:.3f}"
 
 
+def artifact_line(metrics: dict[str, Any]) -> str:
+    """The artifact counts of one metrics dict in words."""
+    return (f"{metrics['artifacts_hit']} of {metrics['artifacts']} artifacts overlapped by a box "
+            f"(IoU > {HIT_IOU:g}); {metrics['ai_box_sets']} distinct box sets among "
+            f"{metrics['ai_images']} images; every artifact overlapped on {metrics['both_hit']} "
+            f"of {metrics['two_artifact_images']} images with two or more")
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     """One markdown table: a row per degradation × (overall, then each source), the columns of
     :data:`COLUMNS`; rates to 3 decimals, C-Cases as a percentage, "n/a" where nothing applies.
@@ -386,6 +426,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * len(
         COLUMNS)) + "|"]
     failures: list[str] = []
+    counts: list[str] = []
     for name, block in report["degradations"].items():
         subsets = [("overall", block["overall"]), *block["per_source"].items()]
         for subset, metrics in subsets:
@@ -393,7 +434,11 @@ def markdown_table(report: dict[str, Any]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         if block["overall"]["failures"]:
             failures.append(f"{name} {block['overall']['failures']}")
+        if block["overall"].get("ai_images"):
+            counts.append(f"- {name}: {artifact_line(block['overall'])}")
     text = "\n".join(lines) + "\n"
+    if counts:
+        text += "\nBoxes on the AI-generated images:\n\n" + "\n".join(counts) + "\n"
     if failures:
         text += f"\nFailed images (not counted in n): {', '.join(failures)}.\n"
     return text
