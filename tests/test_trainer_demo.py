@@ -32,7 +32,7 @@ def toy_demo(tmp_path_factory):
         "--mark-epochs", "1",
         "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
-        "--sft-epochs", "1",
+        "--sft-epochs", "1", "--sft-where-rows",
         "--grpo-steps", "1", "1", "--examine-count", "4",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
@@ -63,6 +63,10 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert "8 images of their own (seed 1)" in card and "--warmup-count 8" in card
     sft_info = json.loads((out / "sft" / "training_info.json").read_text(encoding="utf-8"))
     assert sft_info["settings"]["train"] == str(out / "data" / "train" / "records.jsonl")
+    # SFT and the examine step's SFT rehearse the where? answer (E26), and the card says so
+    examine_info = json.loads((out / "examine" / "training_info.json").read_text("utf-8"))
+    assert sft_info["settings"]["where_rows"] and examine_info["settings"]["where_rows"]
+    assert "--sft-where-rows" in card and "where? question (boxes only)" in card
     # every data set is made at the image size asked for, with fine artifacts (E21), as the card
     # says and its command repeats
     from trainer.records import read_records

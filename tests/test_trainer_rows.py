@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.protocol import parse_examine, parse_locate
-from trainer.conversations import gt_model_boxes
+from trainer.conversations import WHERE_QUESTION, gt_model_boxes
 from trainer.records import read_records
 from trainer.rows import examine_rows, locate_rows, model_space, sft_rows
 from trainer.synth import generate
@@ -72,6 +74,27 @@ def test_query1_rows_always_teach_the_true_label(data):
                     flip_rate=1.0)
     verdicts = [parse_locate(r["completion"][0]["content"][0]["text"]).verdict for r in rows]
     assert verdicts == [r.label for r in records]
+
+
+def test_where_rows_rehearse_the_locate_warmups_answer_boxes_only(data):
+    # With `where`, each record adds the where? question after its Query-1 row; the answer is its
+    # boxes snapped to the grid in reading order, the same target the locate warm-up trains on.
+    path, records, space = data
+    rows = sft_rows(records[:6], space, CloseupPolicy(), dataset_path=path, queries="locate",
+                    grid=28, where=True)
+    assert len(rows) == 12
+    for record, where in zip(records[:6], rows[1::2], strict=True):
+        assert where["prompt"][-1]["content"][-1]["text"] == WHERE_QUESTION
+        assert len(where["images"]) == 1
+        boxes = [b["bbox_2d"] for b in json.loads(where["completion"][0]["content"][0]["text"])]
+        assert len(boxes) == len(record.regions)
+        assert all(v % 28 == 0 or v == 224 for b in boxes for v in b)  # snapped to the grid
+        assert boxes == sorted(boxes, key=lambda b: (b[1], b[0]))  # reading order
+        for box, truth in zip(sorted(boxes), sorted(gt_model_boxes(record, space)), strict=True):
+            # the snapped box covers the cells the exact one touches
+            assert box[0] <= truth[0] + 14 and box[2] >= truth[2] - 14
+    assert len(sft_rows(records[:6], space, CloseupPolicy(), dataset_path=path,
+                        queries="locate", grid=28)) == 6  # off by default
 
 
 def test_grpo_rows_carry_the_reward_columns(data):

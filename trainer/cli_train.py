@@ -110,6 +110,9 @@ def register(subparsers) -> None:
     p.add_argument("--lr-scheduler", metavar="NAME", help="cosine (default), linear, constant…")
     p.add_argument("--warmup-steps", type=int, metavar="N")
     p.add_argument("--max-length", type=int, metavar="N", help="truncate longer conversations")
+    p.add_argument("--where-rows", action="store_true", default=None,
+                   help="each record also gives the locate warm-up's where? row (boxes only, "
+                   "snapped to --box-grid): rehearses what lte-train locate-warmup taught")
     p.set_defaults(func=_cmd_sft, settings_cls=SFTSettings)
 
     g = subparsers.add_parser(

@@ -10,6 +10,7 @@ performs, so training close-ups are the ones the app would cut for that answer.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,26 @@ def answer_boxes(
     if reading_order:
         boxes.sort(key=lambda pair: (pair[0][1], pair[0][0]))
     return boxes
+
+
+# The locate warm-up's question (trainer/locate_warmup.py), also rehearsed in SFT (``where``
+# rows): its only answer is the boxes, so the language model learns to read places off the image.
+WHERE_QUESTION = "Where should the close-ups go? Answer with the boxes only."
+
+
+def where_target(boxes: list[list[int]]) -> str:
+    """The where answer: the boxes in the protocol's ``bbox_2d`` notation, nothing else."""
+    return json.dumps([{"bbox_2d": [int(v) for v in b]} for b in boxes])
+
+
+def where_sample(record: Record, space: CoordinateSpace, image: Image.Image,
+                 grid: int) -> tuple[list[dict[str, Any]], str]:
+    """(messages, target) of the where question: the record's boxes in model space, snapped to
+    ``grid`` (0: exact), in reading order (one right answer per image)."""
+    boxes = [box for box, _ in answer_boxes(record, space, grid, reading_order=True)]
+    messages = [{"role": "user", "content": [{"type": "image", "image": image},
+                                             {"type": "text", "text": WHERE_QUESTION}]}]
+    return messages, where_target(boxes)
 
 
 def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Image:

@@ -89,6 +89,9 @@ class DemoSettings:
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
     sft_batch_size: int = 4
+    # SFT (and the examine step's SFT) also rehearse the locate step's where? answer, one row
+    # per record (decision 0004, E26)
+    sft_where_rows: bool = False
     # Half the Query-2 contexts carry another class's Query-1 answer: Query 2 must read the
     # close-ups.
     flip_rate: float = 0.5
@@ -246,7 +249,7 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
   {loss_last:.3f}. In {flip:.0%} of the Query-2 training conversations the Query-1 answer in
   the context is that of an image of the other class (verdict, explanation, region labels), so
-  Query 2 learns to judge from the close-ups rather than repeat its first impression.
+  Query 2 learns to judge from the close-ups rather than repeat its first impression.{where}
 - GRPO: segment 1 (Query 1: format + IoU) {grpo_locate} steps, segment 2 (Query 2: verdict +
   BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt, vision tower frozen.
 {examine}- Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f}
@@ -315,6 +318,7 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
         batch_size=settings.sft_batch_size, warmup_steps=warmup_steps, logging_steps=20,
         save_steps=100, resume=True, seed=settings.model_seed, flip_rate=settings.flip_rate,
         box_grid=box_grid, impressions=impressions,
+        where_rows=settings.sft_where_rows and bool(settings.locate_where_steps),
         pointer_losses=DEMO_POINTER_LOSSES if settings.locate_where_steps else PointerLosses(),
     )
 
@@ -546,6 +550,9 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         grpo_examine=settings.grpo_steps_examine, grpo_lr=settings.grpo_learning_rate,
         minutes=_recipe_minutes(out), stage_table=table,
         flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
+        where=(" Each record also gives the locate warm-up's where? question (boxes only), "
+               "here and in the examine step, so Query 1 keeps writing the boxes the pointer "
+               "reads." if settings.sft_where_rows and settings.locate_where_steps else ""),
         examine=_examine_line(out, settings),
         examine_seed=f" and {settings.examine_seed}" if settings.examine_count else "",
         per_source=_per_source_table(final_report), degraded=degraded,
@@ -630,6 +637,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    "1200 with --rope-theta "
                    "100 is decision 0004's E13 run)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
+    p.add_argument("--sft-where-rows", action=argparse.BooleanOptionalAction,
+                   default=d.sft_where_rows,
+                   help="SFT also rehearses the locate warm-up's where? answer (boxes only), one "
+                   "row per record, so that Query 1 keeps writing the boxes the pointer reads "
+                   f"(decision 0004, E26; default {'on' if d.sft_where_rows else 'off'})")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
                    help="GRPO steps of segment 1 and segment 2 (default "
@@ -691,7 +703,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warmup_read_steps=args.read_steps,
         warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
-        sft_epochs=args.sft_epochs,
+        sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         examine_count=args.examine_count,
@@ -715,7 +727,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + f"{' --warmup-cells' if args.warmup_cells else ' --no-warmup-cells'} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
         f"{args.where_steps} --sft-epochs "
-        f"{args.sft_epochs:g} --grpo-steps "
+        f"{args.sft_epochs:g}"
+        + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
+        + " --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
         + f" --examine-count {args.examine_count}"
     )

@@ -32,7 +32,6 @@ pointer (E13) made the answers follow the image.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -40,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainer.conversations import WHERE_QUESTION, where_target
 from trainer.pointer_losses import LOSS_NAMES, PointerLosses, token_places
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "where_target",
 ]
 
-WHERE_QUESTION = "Where should the close-ups go? Answer with the boxes only."
 GRID = 28  # pixels per merged vision token in Qwen2.5-VL's resized image (patch 14 x merge 2)
 
 
@@ -106,11 +105,6 @@ class LocateWarmupResult:
     where_point_losses: list[float] = field(default_factory=list)  # per step, with where_point
     where_attend_losses: list[float] = field(default_factory=list)  # per step, with where_attend
     where_read_losses: list[float] = field(default_factory=list)  # per step, with where_read
-
-
-def where_target(boxes: list[list[int]]) -> str:
-    """Phase 2's answer: the boxes in the protocol's ``bbox_2d`` notation, nothing else."""
-    return json.dumps([{"bbox_2d": [int(v) for v in b]} for b in boxes])
 
 
 def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateWarmupResult:
@@ -243,20 +237,15 @@ def _where(model, processor, records, images, space, settings, out: Path,
         return []
     from trl import SFTConfig, SFTTrainer
 
-    from trainer.conversations import answer_boxes, trl_row
+    from trainer.conversations import trl_row, where_sample
     from trainer.modeling import freeze
     from trainer.pointer_losses import auxiliary_loss_trainer, report_losses
     from trainer.rows import to_dataset
     from trainer.runs import logged, progress_callback, quiet
 
-    rows = []
-    for record, image in zip(records, images, strict=True):
-        # reading order: one right answer per image (as SFT with box_grid writes Query 1's)
-        boxes = [box for box, _ in answer_boxes(record, space, settings.snap,
-                                                reading_order=True)]
-        message = [{"role": "user", "content": [{"type": "image", "image": image},
-                                                {"type": "text", "text": WHERE_QUESTION}]}]
-        rows.append(trl_row(message, where_target(boxes)))
+    # reading order: one right answer per image (as SFT with box_grid writes Query 1's)
+    rows = [trl_row(*where_sample(record, space, image, settings.snap))
+            for record, image in zip(records, images, strict=True)]
     # by default the tower keeps what phase 1 taught it (as in SFT)
     freeze(model, train_vision=settings.where_vision, train_projector=True, method="full")
     config = SFTConfig(

@@ -44,6 +44,7 @@ from trainer.conversations import (
     locate_sample,
     space_for,
     trl_row,
+    where_sample,
 )
 from trainer.records import Record
 
@@ -145,9 +146,12 @@ def sft_rows(
     flip_rate: float = DEFAULT_FLIP_RATE,
     grid: int = 0,
     model_answers: Mapping[str, str] | None = None,
+    where: bool = False,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``).
+    """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``), and
+    with ``where`` the locate warm-up's where row (boxes only, snapped to ``grid``), so that SFT
+    rehearses the answer the pointer was trained on.
 
     ``grid`` > 0: Query 1's boxes snapped to that pixel grid, in reading order
     (:func:`trainer.conversations.answer_boxes`). ``model_answers`` (sha256 → a model's own
@@ -169,6 +173,8 @@ def sft_rows(
                 model_answer=(model_answers or {}).get(record.sha256),
             )
             rows.append(trl_row(messages, target))
+        if where:
+            rows.append(trl_row(*where_sample(record, space, image, grid)))
     return rows
 
 

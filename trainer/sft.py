@@ -42,6 +42,8 @@ class SFTSettings(TrainingSettings):
     # auxiliary losses on the Query-1 rows that keep a locate warm-up's pointer head pointing
     # (trainer/pointer_losses.py; all off by default)
     pointer_losses: PointerLosses = field(default_factory=PointerLosses)
+    # each record also gives the locate warm-up's where row (rows.sft_rows' ``where``)
+    where_rows: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -99,7 +101,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
             records, space, policy, dataset_path=path, queries=settings.queries,
             seed=settings.seed, variants=settings.instruction_variants,
             flip_rate=settings.flip_rate, grid=settings.box_grid,
-            model_answers=model_answers(settings),
+            model_answers=model_answers(settings), where=settings.where_rows,
         )
         return to_dataset(rows), len(rows)
 
