@@ -2,7 +2,7 @@
 
     python benchmarks/where_answers.py MODEL_DIR RECORDS.jsonl [--count 60] [--json OUT]
 
-Greedy answers to :data:`trainer.locate_warmup.WHERE_QUESTION` on the first ``--count`` records,
+Greedy answers to :data:`trainer.conversations.WHERE_QUESTION` on the first ``--count`` records,
 scored in the model's coordinate space against the records' exact boxes: LTE's IoU (mean over the
 predicted boxes of each one's best IoU, as ``lte-train eval`` scores Query 1) on the AI-generated
 images, the real ones and all, and the artifact counts of ``lte-train eval`` (artifacts a box
@@ -30,8 +30,7 @@ def where_rows(model_dir: Path, records_path: Path, count: int, batch_size: int 
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from trainer.conversations import answer_boxes, load_record_image
-    from trainer.locate_warmup import WHERE_QUESTION
+    from trainer.conversations import answer_boxes, load_record_image, where_sample
     from trainer.pointer_losses import all_boxes
     from trainer.records import read_records
     from trainer.rows import model_space
@@ -44,9 +43,8 @@ def where_rows(model_dir: Path, records_path: Path, count: int, batch_size: int 
     rows = []
     for k in range(0, len(records), batch_size):
         batch = records[k : k + batch_size]
-        messages = [[{"role": "user", "content": [
-            {"type": "image", "image": load_record_image(r, records_path)},
-            {"type": "text", "text": WHERE_QUESTION}]}] for r in batch]
+        messages = [where_sample(r, space, load_record_image(r, records_path), grid=0)[0]
+                    for r in batch]
         inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True,
                                                add_generation_prompt=True,
                                                processor_kwargs={"padding": True},

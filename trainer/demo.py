@@ -114,6 +114,11 @@ class DemoSettings:
     ablations: bool = True  # the final model with located / random / no close-ups
     install: Path | None = None
 
+    @property
+    def rehearses_where(self) -> bool:
+        """SFT's where rows are on and there is a locate step whose answer they rehearse."""
+        return self.sft_where_rows and bool(self.locate_where_steps)
+
 
 def _say(text: str) -> None:
     print(text, flush=True)
@@ -318,7 +323,7 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
         batch_size=settings.sft_batch_size, warmup_steps=warmup_steps, logging_steps=20,
         save_steps=100, resume=True, seed=settings.model_seed, flip_rate=settings.flip_rate,
         box_grid=box_grid, impressions=impressions,
-        where_rows=settings.sft_where_rows and bool(settings.locate_where_steps),
+        where_rows=settings.rehearses_where,
         pointer_losses=DEMO_POINTER_LOSSES if settings.locate_where_steps else PointerLosses(),
     )
 
@@ -552,7 +557,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
         where=(" Each record also gives the locate warm-up's where? question (boxes only), "
                "here and in the examine step, so Query 1 keeps writing the boxes the pointer "
-               "reads." if settings.sft_where_rows and settings.locate_where_steps else ""),
+               "reads." if settings.rehearses_where else ""),
         examine=_examine_line(out, settings),
         examine_seed=f" and {settings.examine_seed}" if settings.examine_count else "",
         per_source=_per_source_table(final_report), degraded=degraded,
