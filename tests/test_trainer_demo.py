@@ -32,8 +32,8 @@ def toy_demo(tmp_path_factory):
         "--mark-epochs", "1",
         "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
-        "--sft-epochs", "1", "--sft-where-rows",
-        "--grpo-steps", "1", "1", "--examine-count", "4",
+        "--sft-epochs", "1", "--sft-where-rows", "--decoy-rate", "0.5",
+        "--grpo-steps", "1", "1", "--examine-count", "4", "--examine-own-first-look",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
     assert main(argv) == 0
@@ -67,6 +67,12 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     examine_info = json.loads((out / "examine" / "training_info.json").read_text("utf-8"))
     assert sft_info["settings"]["where_rows"] and examine_info["settings"]["where_rows"]
     assert "--sft-where-rows" in card and "where? question (boxes only)" in card
+    # SFT moved half its Query-2 boxes to decoy places (E28); the examine step held Query 1 on
+    # the GRPO model's own answers (E27); the card's command repeats both
+    assert sft_info["settings"]["decoy_rate"] == 0.5
+    assert examine_info["settings"]["own_first_look"] is True
+    assert "--decoy-rate 0.5" in card and "--examine-own-first-look" in card
+    assert "Query 1 on those answers themselves" in card
     # every data set is made at the image size asked for, with fine artifacts (E21), as the card
     # says and its command repeats
     from trainer.records import read_records
@@ -152,6 +158,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "examine step makes its images with seed 3" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--examine-count", "-1"]) == 2
     assert "--examine-count must be 0" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--decoy-rate", "2"]) == 2
+    assert "--decoy-rate must be between 0 and 1" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--warmup-count", "-1"]) == 2
     assert "--warmup-count must be 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -79,3 +79,25 @@ def test_query2_rows_are_built_on_the_recorded_answer(taught_case, records_path)
     plain = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
                      queries="examine", flip_rate=0.0)
     assert "<verdict>ai-generated</verdict>" in plain[0]["prompt"][2]["content"][0]["text"]
+
+
+def test_own_first_look_rows_hold_query1_on_the_models_answer(taught_case, records_path):
+    # The examine step's Query-1 row of a record with an impression asks the app's own question
+    # and targets the model's own answer (verdict "real" here, against the record's label), so
+    # training Query 2 on that impression does not move the first look; records without an
+    # impression keep the ground truth.
+    record = read_records(records_path)[0]
+    answers = {record.sha256: taught_case.locate_answer}
+    space = model_space(taught_case.model_dir)
+    held = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                    queries="both", model_answers=answers, own_first_look=True)
+    locate, examine = held
+    assert locate["completion"][0]["content"][0]["text"] == taught_case.locate_answer
+    assert locate["prompt"] == examine["prompt"][:2]  # the same question Query 2 builds on
+    assert len(locate["images"]) == 1
+    truth = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                     queries="locate", model_answers=answers)
+    assert "<verdict>ai-generated</verdict>" in truth[0]["completion"][0]["content"][0]["text"]
+    unanswered = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                          queries="locate", model_answers={}, own_first_look=True)
+    assert unanswered[0]["completion"] == truth[0]["completion"]

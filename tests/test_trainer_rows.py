@@ -8,7 +8,7 @@ import pytest
 
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.protocol import parse_examine, parse_locate
-from trainer.conversations import WHERE_QUESTION, gt_model_boxes
+from trainer.conversations import NOTHING_PLANTED, WHERE_QUESTION, gt_model_boxes
 from trainer.records import read_records
 from trainer.rows import examine_rows, locate_rows, model_space, sft_rows
 from trainer.synth import generate
@@ -116,3 +116,50 @@ def test_flip_rate_out_of_range_is_an_error(data):
     path, records, space = data
     with pytest.raises(ValueError, match="flip_rate"):
         sft_rows(records[:1], space, CloseupPolicy(), dataset_path=path, flip_rate=1.5)
+
+
+def test_decoy_boxes_make_each_finding_depend_on_its_closeup(data):
+    # With decoys, some boxes of the ground-truth Query-1 context are moved where their close-up
+    # shows no planted region (same size, same label); each finding then says what its own
+    # close-up holds, so on an AI-generated image some findings point to "ai-generated" and some
+    # to "real" while the verdict stays the record's label.
+    path, records, space = data
+    ai = [r for r in records if r.label == "ai-generated"]
+    moved = sft_rows(ai, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                     flip_rate=0.0, grid=28, decoy_rate=1.0)
+    kept = sft_rows(ai, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                    flip_rate=0.0, grid=28)
+    pointing = {"ai-generated": 0, "real": 0}
+    for row, plain in zip(moved, kept, strict=True):
+        answer1 = next(m for m in row["prompt"] if m["role"] == "assistant")
+        context = parse_locate(answer1["content"][0]["text"])
+        plain_context = parse_locate(next(
+            m for m in plain["prompt"] if m["role"] == "assistant")["content"][0]["text"])
+        # same number of boxes, same sizes and labels, on the grid; the close-ups follow them
+        assert len(context.regions) == len(plain_context.regions)
+        for box, truth in zip(context.regions, plain_context.regions, strict=True):
+            assert box.label == truth.label
+            w, h = box.coords[2] - box.coords[0], box.coords[3] - box.coords[1]
+            assert (w, h) == (truth.coords[2] - truth.coords[0], truth.coords[3] - truth.coords[1])
+            assert all(v % 28 == 0 or v == 224 for v in box.coords)
+        target = parse_examine(row["completion"][0]["content"][0]["text"],
+                               region_count=len(row["images"]) - 1)
+        assert target.verdict == "ai-generated"
+        for finding in target.findings:
+            pointing[finding.points_to] += 1
+            if finding.points_to == "real":
+                assert finding.observation == NOTHING_PLANTED
+    # every movable box moved: nearly all close-ups now show nothing (a box too large to fit
+    # elsewhere stays on its artifact)
+    assert pointing["real"] >= 3 * pointing["ai-generated"] and pointing["real"] > 10
+    half = sft_rows(ai, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                    flip_rate=0.0, grid=28, decoy_rate=0.5)
+    verdicts = [parse_examine(r["completion"][0]["content"][0]["text"],
+                              region_count=len(r["images"]) - 1).findings for r in half]
+    points = [f.points_to for findings in verdicts for f in findings]
+    assert 0.25 < points.count("real") / len(points) < 0.75  # seeded, about half
+    again = sft_rows(ai, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                     flip_rate=0.0, grid=28, decoy_rate=0.5)
+    assert [r["completion"] for r in again] == [r["completion"] for r in half]
+    with pytest.raises(ValueError, match="decoy_rate"):
+        sft_rows(ai, space, CloseupPolicy(), dataset_path=path, decoy_rate=1.5)

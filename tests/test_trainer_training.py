@@ -521,6 +521,8 @@ def test_settings_validate_with_clear_errors(workspace, tmp_path):
          "training records not found: .*missing.jsonl"),
         (SFTSettings(**common, val=tmp_path / "noval.jsonl"), "validation records not found"),
         (SFTSettings(**common, box_grid=-28), "box_grid must be 0 .* or a grid in pixels"),
+        (SFTSettings(**common, own_first_look=True), "own_first_look .* give the impressions"),
+        (SFTSettings(**common, decoy_rate=-0.1), "decoy_rate must be between 0 and 1"),
         (GRPOSettings(**common, quantization="4bit", method="full"), "QLoRA"),
         (GRPOSettings(**common, locate_weights={"format": 1, "bleu": 1}),
          "locate_weights: unknown reward 'bleu'"),

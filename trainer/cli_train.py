@@ -113,6 +113,15 @@ def register(subparsers) -> None:
     p.add_argument("--where-rows", action="store_true", default=None,
                    help="each record also gives the locate warm-up's where? row (boxes only, "
                    "snapped to --box-grid): rehearses what lte-train locate-warmup taught")
+    p.add_argument("--own-first-look", action="store_true", default=None,
+                   help="with --impressions: the Query-1 conversation of each record they cover "
+                   "takes the model's own answer as its target, so training Query 2 on those "
+                   "first impressions does not move Query 1 (decision 0004, E27)")
+    p.add_argument("--decoy-rate", type=float, metavar="F",
+                   help="share of the boxes in ground-truth Query-2 contexts moved to a place "
+                   "where the close-up shows nothing, each finding then saying what its close-up "
+                   "holds: a finding can be told only from its close-up (default 0; decision "
+                   "0004, E28)")
     p.set_defaults(func=_cmd_sft, settings_cls=SFTSettings)
 
     g = subparsers.add_parser(

@@ -40,6 +40,7 @@ __all__ = [
     "answer_boxes",
     "FirstImpression",
     "examine_sample",
+    "decoy_box",
     "examined_finding",
     "gt_model_boxes",
     "load_record_image",
@@ -172,8 +173,27 @@ class FirstImpression:
                    tuple(region_label(r) for r in record.regions))
 
 
+def decoy_box(record: Record, space: CoordinateSpace, coords: list[int], grid: int,
+              rng: random.Random, tries: int = 20) -> list[int] | None:
+    """A box of ``coords``' size (model space, on ``grid`` when > 0) at a random place whose
+    close-up shows none of the record's regions (:data:`SHOWS_REGION`), or None if ``tries``
+    draws found no such place."""
+    size = (record.width, record.height)
+    width, height = space.resized_size(size)
+    w, h = coords[2] - coords[0], coords[3] - coords[1]
+    step = grid if grid > 0 else 1
+    regions = [Box(*map(float, r.box)) for r in record.regions]
+    for _ in range(tries):
+        x = rng.randrange(0, max(1, width - w + 1), step)
+        y = rng.randrange(0, max(1, height - h + 1), step)
+        box = space.from_model([x, y, x + w, y + h], size)
+        if box is not None and all(overlap_fraction(box, r) < SHOWS_REGION for r in regions):
+            return [x, y, x + w, y + h]
+    return None
+
+
 def _locate(record, space, rng, image, impression: FirstImpression | None = None,
-            grid: int = 0):
+            grid: int = 0, decoys: tuple[random.Random, float] | None = None):
     instruction = rng.choice(LOCATE_INSTRUCTION_VARIANTS) if rng is not None else None
     messages = locate_messages(image, space.name, instruction=instruction)
     impression = impression or FirstImpression.of(record)
@@ -181,6 +201,10 @@ def _locate(record, space, rng, image, impression: FirstImpression | None = None
     # a grid (SFT's box_grid) writes the boxes as the locate warm-up's where answers: snapped,
     # in reading order
     boxes = answer_boxes(record, space, grid, reading_order=grid > 0)
+    if decoys is not None:  # some boxes moved where they show nothing (examine_sample)
+        decoy_rng, rate = decoys
+        boxes = [((decoy_box(record, space, coords, grid, decoy_rng) or coords)
+                  if decoy_rng.random() < rate else coords, i) for coords, i in boxes]
     raw = [RawRegion([float(v) for v in coords], labels[i % len(labels)]) for coords, i in boxes]
     target = serialize_locate(impression.explanation, raw, impression.verdict)
     return messages, target, raw, [i for _, i in boxes]
@@ -209,6 +233,14 @@ def locate_sample(
     return messages, target
 
 
+def first_look_sample(image: Image.Image, space: CoordinateSpace,
+                      model_answer: str) -> tuple[list[dict[str, Any]], str]:
+    """Query 1 as the app asks it (the canonical instruction) with a model's own answer to it
+    (:mod:`trainer.impressions`): the context of a Query 2 on that impression, or, as a target,
+    a Query-1 row that holds the model's first look where it is."""
+    return locate_messages(image, space.name), model_answer
+
+
 def examine_sample(
     record: Record,
     space: CoordinateSpace,
@@ -220,6 +252,7 @@ def examine_sample(
     first_impression: FirstImpression | None = None,
     grid: int = 0,
     model_answer: str | None = None,
+    decoys: tuple[random.Random, float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Image.Image], str]:
     """Query 2: (messages, images, target_text).
 
@@ -243,15 +276,22 @@ def examine_sample(
     cut from *its* boxes, as the app cuts them; each finding then says what the close-up
     really holds (:func:`examined_finding`). The target's explanation and verdict stay the
     record's.
+
+    ``decoys`` (a generator and a rate): each box of the ground-truth context is, with that
+    probability, moved to a place of the same size where it shows none of the record's regions
+    (:func:`decoy_box`), keeping its label; every finding then says what its close-up really
+    holds (:func:`examined_finding`). On an AI-generated image some close-ups then show the
+    artifact and some do not, so a finding can be told only from its close-up — neither from
+    the first answer's words nor from the whole image (decision 0004, E28).
     """
     image = _image(record, image, dataset_path)
     size = (record.width, record.height)
     if model_answer is None:
         messages1, answer1, raw, regions = _locate(record, space, rng, image, first_impression,
-                                                   grid)
+                                                   grid, decoys)
         truth = [region_label(r) for r in record.regions]
     else:
-        messages1, answer1 = locate_messages(image, space.name), model_answer
+        messages1, answer1 = first_look_sample(image, space, model_answer)
         raw = parse_locate(model_answer).regions
     boxes: list[Box] = []
     kept: list[int] = []
@@ -266,7 +306,7 @@ def examine_sample(
     for number, plan in enumerate(plans, start=1):
         index = kept[plan.region_index]
         closeups.append((raw[index].label, render_closeup(image, plan)))
-        if model_answer is None:
+        if model_answer is None and decoys is None:
             findings.append(Finding(number, truth[regions[index]], record.label))
         else:
             findings.append(Finding(number, *examined_finding(record, boxes[plan.region_index])))

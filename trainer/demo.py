@@ -36,7 +36,7 @@ import json
 import math
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,8 @@ class DemoSettings:
     # Half the Query-2 contexts carry another class's Query-1 answer: Query 2 must read the
     # close-ups.
     flip_rate: float = 0.5
+    # share of SFT's Query-2 boxes moved where their close-ups show nothing (decision 0004, E28)
+    decoy_rate: float = 0.0
     grpo_steps_locate: int = 60
     grpo_steps_examine: int = 120
     grpo_learning_rate: float = 5e-5
@@ -105,6 +107,9 @@ class DemoSettings:
     examine_seed: int = 3
     examine_epochs: float = 1.0
     examine_learning_rate: float = 3e-4
+    # the examine step's Query-1 rows target the GRPO model's own answers (its impressions)
+    # instead of the ground truth, so Query 1 stays as GRPO left it (decision 0004, E27)
+    examine_own_first_look: bool = False
     eval_max_new_tokens: int = 256
     final_degradations: tuple[str, ...] = ("jpeg80", "jpeg30", "crop", "down0.5")
     degradation_limit: int | None = 40  # test images per degradation (None: all)
@@ -322,6 +327,7 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
         train_vision=False, train_projector=True, epochs=epochs, learning_rate=learning_rate,
         batch_size=settings.sft_batch_size, warmup_steps=warmup_steps, logging_steps=20,
         save_steps=100, resume=True, seed=settings.model_seed, flip_rate=settings.flip_rate,
+        decoy_rate=settings.decoy_rate,
         box_grid=box_grid, impressions=impressions,
         where_rows=settings.rehearses_where,
         pointer_losses=DEMO_POINTER_LOSSES if settings.locate_where_steps else PointerLosses(),
@@ -363,9 +369,10 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
     examine_dir = out / "examine"
     if not (examine_dir / "training_info.json").is_file():
         _say("[examine] SFT on both queries, Query 2 on the model's own first impressions ...")
-        run_sft(_sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
-                              settings.examine_learning_rate, 20, box_grid,
-                              impressions=impressions), print_fn=_say)
+        step = _sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
+                             settings.examine_learning_rate, 20, box_grid,
+                             impressions=impressions)
+        run_sft(replace(step, own_first_look=settings.examine_own_first_look), print_fn=_say)
     return examine_dir
 
 
@@ -378,8 +385,10 @@ def _examine_line(out: Path, settings: DemoSettings) -> str:
     return (
         f"- Examine step (`trainer/impressions.py`): the GRPO model's own Query-1 answers to "
         f"{info['count']} fresh images (seed {settings.examine_seed}; its initial verdict right "
-        f"on {info['initial_accuracy']:.0%} of them), then SFT on both queries, "
-        f"{settings.examine_epochs:g} epoch(s), lr {settings.examine_learning_rate:g}, with "
+        f"on {info['initial_accuracy']:.0%} of them), then SFT on both queries"
+        + (" (Query 1 on those answers themselves, so that it stays as GRPO left it)"
+           if settings.examine_own_first_look else "")
+        + f", {settings.examine_epochs:g} epoch(s), lr {settings.examine_learning_rate:g}, with "
         f"each Query 2 built on that answer and on close-ups of its boxes — what the app shows "
         f"Query 2 — its findings saying what each close-up really holds.\n"
     )
@@ -647,6 +656,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="SFT also rehearses the locate warm-up's where? answer (boxes only), one "
                    "row per record, so that Query 1 keeps writing the boxes the pointer reads "
                    f"(decision 0004, E26; default {'on' if d.sft_where_rows else 'off'})")
+    p.add_argument("--decoy-rate", type=float, default=d.decoy_rate, metavar="F",
+                   help="SFT: share of the boxes in Query-2 contexts moved where their close-ups "
+                   "show nothing, the findings saying what each close-up holds (default "
+                   f"{d.decoy_rate:g}; decision 0004, E28)")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
                    help="GRPO steps of segment 1 and segment 2 (default "
@@ -656,6 +669,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                    f"impressions, then SFT with Query 2 built on them (default {d.examine_count}; "
                    "0 skips it; 800 "
                    "is decision 0004's E15)")
+    p.add_argument("--examine-own-first-look", action=argparse.BooleanOptionalAction,
+                   default=d.examine_own_first_look,
+                   help="the examine step's Query-1 rows take the GRPO model's own answers as "
+                   "targets, so that Query 1 stays as GRPO left it while Query 2 learns from "
+                   "those answers (decision 0004, E27; default "
+                   f"{'on' if d.examine_own_first_look else 'off'})")
     p.add_argument("--eval-max-new-tokens", type=int, default=d.eval_max_new_tokens,
                    metavar="N", help="token limit of each answer during evaluation")
     p.add_argument("--no-degradations", action="store_true",
@@ -690,6 +709,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("lte-train demo: error: --examine-count must be 0 (skip the examine step) or more",
               file=sys.stderr)
         return 2
+    if not 0.0 <= args.decoy_rate <= 1.0:
+        print("lte-train demo: error: --decoy-rate must be between 0 and 1", file=sys.stderr)
+        return 2
     if args.warmup_count < 0:
         print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
               "or more", file=sys.stderr)
@@ -709,9 +731,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
+        decoy_rate=args.decoy_rate,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         examine_count=args.examine_count,
+        examine_own_first_look=args.examine_own_first_look,
         final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
         ablations=not args.no_ablations,
         install=REPO_DEMO_MODEL if args.install else None,
@@ -734,9 +758,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
+        + f" --decoy-rate {args.decoy_rate:g}"
         + " --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
         + f" --examine-count {args.examine_count}"
+        + (" --examine-own-first-look" if args.examine_own_first_look
+           else " --no-examine-own-first-look")
     )
     run_demo(settings, command=command)
     return 0

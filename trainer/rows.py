@@ -39,6 +39,7 @@ from inspector.core.protocol import AI_GENERATED, REAL
 from trainer.conversations import (
     FirstImpression,
     examine_sample,
+    first_look_sample,
     gt_model_boxes,
     load_record_image,
     locate_sample,
@@ -147,6 +148,8 @@ def sft_rows(
     grid: int = 0,
     model_answers: Mapping[str, str] | None = None,
     where: bool = False,
+    own_first_look: bool = False,
+    decoy_rate: float = 0.0,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Prompt-completion rows: per record a Query-1 row and/or a Query-2 row (``queries``), and
@@ -156,21 +159,32 @@ def sft_rows(
     ``grid`` > 0: Query 1's boxes snapped to that pixel grid, in reading order
     (:func:`trainer.conversations.answer_boxes`). ``model_answers`` (sha256 → a model's own
     Query-1 answer, :mod:`trainer.impressions`): the Query-2 row of a record that has one is
-    built on it instead of the ground truth (never flipped)."""
+    built on it instead of the ground truth (never flipped). ``own_first_look``: the Query-1
+    row of such a record asks the app's question and its target is that answer itself, so the
+    step holds the first look where it is while Query 2 learns from it (decision 0004, E27).
+    ``decoy_rate``: in the Query-2 rows built on the ground truth, that share of the boxes is
+    moved where its close-up shows nothing, and the findings say what each close-up holds
+    (:func:`trainer.conversations.examine_sample`'s ``decoys``; seeded per record)."""
+    if not 0.0 <= decoy_rate <= 1.0:
+        raise ValueError(f"decoy_rate must be between 0 and 1, got {decoy_rate}")
     if queries not in QUERIES:
         raise ValueError(f"queries must be one of {', '.join(QUERIES)}, got {queries!r}")
     impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
+        answer = (model_answers or {}).get(record.sha256)
         if queries in ("both", "locate"):
-            messages, target = locate_sample(record, space, _rng(seed, i, variants), image=image,
-                                             grid=grid)
+            if own_first_look and answer is not None:
+                messages, target = first_look_sample(image, space, answer)
+            else:
+                messages, target = locate_sample(record, space, _rng(seed, i, variants),
+                                                 image=image, grid=grid)
             rows.append(trl_row(messages, target))
         if queries in ("both", "examine"):
             messages, _, target = examine_sample(
                 record, space, policy, _rng(seed, i, variants), image=image,
-                first_impression=impressions[i], grid=grid,
-                model_answer=(model_answers or {}).get(record.sha256),
+                first_impression=impressions[i], grid=grid, model_answer=answer,
+                decoys=(random.Random(f"decoy:{seed}:{i}"), decoy_rate) if decoy_rate else None,
             )
             rows.append(trl_row(messages, target))
         if where:

@@ -44,6 +44,12 @@ class SFTSettings(TrainingSettings):
     pointer_losses: PointerLosses = field(default_factory=PointerLosses)
     # each record also gives the locate warm-up's where row (rows.sft_rows' ``where``)
     where_rows: bool = False
+    # the Query-1 rows of records with an impression take it as their target (rows.sft_rows'
+    # ``own_first_look``): the step holds the first look while Query 2 learns from it
+    own_first_look: bool = False
+    # share of the ground-truth Query-2 contexts' boxes moved where they show nothing, the
+    # findings saying what each close-up holds (rows.sft_rows' ``decoy_rate``)
+    decoy_rate: float = 0.0
 
     def validate(self) -> None:
         super().validate()
@@ -58,6 +64,11 @@ class SFTSettings(TrainingSettings):
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.max_steps <= 0 and not self.epochs > 0:
             raise ValueError("give epochs > 0 or max_steps > 0")
+        if not 0.0 <= self.decoy_rate <= 1.0:
+            raise ValueError(f"decoy_rate must be between 0 and 1, got {self.decoy_rate}")
+        if self.own_first_look and self.impressions is None:
+            raise ValueError("own_first_look holds Query 1 on a model's own answers: give the "
+                             "impressions file they come from")
         if self.val is not None and not Path(self.val).is_file():
             raise ValueError(f"validation records not found: {self.val}")
 
@@ -102,6 +113,7 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
             seed=settings.seed, variants=settings.instruction_variants,
             flip_rate=settings.flip_rate, grid=settings.box_grid,
             model_answers=model_answers(settings), where=settings.where_rows,
+            own_first_look=settings.own_first_look, decoy_rate=settings.decoy_rate,
         )
         return to_dataset(rows), len(rows)
 
