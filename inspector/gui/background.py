@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -19,6 +20,24 @@ from PySide6.QtCore import QObject, Signal, Slot
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], None]
+
+
+class _Gate:
+    """Whether results may still be posted, guarded by a lock the worker holds while posting.
+
+    A worker posts a result by emitting a signal on the Background, a QObject that lives on the
+    GUI thread. Emitting on one whose C++ side is being destroyed (its window closed while a
+    task still ran) crashed the process (a segmentation fault, not a Python error), so closing
+    and posting are serialised: once closed, nothing is posted again.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = True
+
+    def close(self, *_: object) -> None:
+        with self.lock:
+            self.open = False
 
 
 class Background(QObject):
@@ -31,6 +50,10 @@ class Background(QObject):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._delivered.connect(self._deliver)
         self._closed = False
+        self._gate = _Gate()
+        # a parent deleted without shutdown() (a widget torn down) closes the gate too; the
+        # callback holds the gate only, never self
+        self.destroyed.connect(self._gate.close)
 
     def submit(
         self,
@@ -54,8 +77,12 @@ class Background(QObject):
             if exc is not None:
                 log.error("background task failed", exc_info=exc)
             return
-        with contextlib.suppress(RuntimeError):  # the window is gone; nobody waits for this
-            self._delivered.emit((on_done, on_error), None if exc else future.result(), exc)
+        result = None if exc else future.result()
+        with self._gate.lock:
+            if not self._gate.open:  # the window is gone; nobody waits for this
+                return
+            with contextlib.suppress(RuntimeError):
+                self._delivered.emit((on_done, on_error), result, exc)
 
     @Slot(object, object, object)
     def _deliver(self, callbacks: tuple, result: Any, exc: BaseException | None) -> None:
@@ -80,4 +107,5 @@ class Background(QObject):
         Case writes keep ``drop_pending=False``: whatever was submitted reaches the disk.
         """
         self._closed = True
+        self._gate.close()
         self._pool.shutdown(wait=wait, cancel_futures=drop_pending)
