@@ -55,3 +55,33 @@ def test_tasks_finishing_while_their_window_is_destroyed_neither_crash_nor_deliv
         assert not shiboken6.isValid(runner), round_
     qtbot.wait(50)
     assert delivered_late == []
+
+
+def test_what_a_task_relays_while_running_stops_when_the_runner_closes(qtbot):
+    # A forensic run hands over each map as it is made (relay); once the window closes and
+    # shuts the runner down, a still-running task hands over nothing more.
+    from PySide6.QtCore import Signal
+
+    class Owner(QObject):
+        arrived = Signal(int)
+
+    owner = Owner()
+    runner = Background(1, "t", owner)
+    got: list[int] = []
+    owner.arrived.connect(got.append)
+    step = threading.Event()
+    closed = threading.Event()
+
+    def task() -> None:
+        runner.relay(lambda: owner.arrived.emit(1))
+        step.set()
+        closed.wait(5)
+        runner.relay(lambda: owner.arrived.emit(2))
+
+    runner.submit(task)
+    assert step.wait(5)
+    qtbot.waitUntil(lambda: got == [1], timeout=5000)
+    runner.shutdown(wait=False)
+    closed.set()
+    qtbot.wait(100)
+    assert got == [1]

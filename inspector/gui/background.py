@@ -78,11 +78,17 @@ class Background(QObject):
                 log.error("background task failed", exc_info=exc)
             return
         result = None if exc else future.result()
+        # nothing once the window is gone: nobody waits for this
+        self.relay(lambda: self._delivered.emit((on_done, on_error), result, exc))
+
+    def relay(self, emit: Callable[[], None]) -> None:
+        """Call ``emit`` (a signal emission, from a worker thread) unless the runner is closed;
+        also for what a task hands over while it runs. The signal's owner must be one whose
+        closing shuts this runner down (its parent, or the window)."""
         with self._gate.lock:
-            if not self._gate.open:  # the window is gone; nobody waits for this
-                return
-            with contextlib.suppress(RuntimeError):
-                self._delivered.emit((on_done, on_error), result, exc)
+            if self._gate.open:
+                with contextlib.suppress(RuntimeError):  # deleted without shutdown()
+                    emit()
 
     @Slot(object, object, object)
     def _deliver(self, callbacks: tuple, result: Any, exc: BaseException | None) -> None:

@@ -16,7 +16,6 @@ analysis' regions) and the close-up strip (the same layer over each close-up).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -191,8 +190,8 @@ class ForensicsController(QObject):
         self.runs_alone += 1
 
         def deliver(result: ForensicResult) -> None:  # on the forensics thread
-            with contextlib.suppress(RuntimeError):  # the window is gone
-                self._arrived.emit(job, result)
+            # nothing once the window closes (shutdown() closes the runner first)
+            self.runner.relay(lambda: self._arrived.emit(job, result))
 
         self.runner.submit(run_alone, self.w._resolve(path), sha256, names, deliver, cancel.is_set,
                            on_done=lambda _found: self._alone_ended(job, None),
