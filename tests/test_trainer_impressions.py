@@ -101,3 +101,23 @@ def test_own_first_look_rows_hold_query1_on_the_models_answer(taught_case, recor
     unanswered = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
                           queries="locate", model_answers={}, own_first_look=True)
     assert unanswered[0]["completion"] == truth[0]["completion"]
+
+
+def test_the_findings_benchmark_scores_each_finding_against_its_closeup(taught_case,
+                                                                        records_path):
+    # benchmarks/closeup_findings.py (decision 0004, E20/E28) through the app's pipeline: the
+    # taught model's two close-ups cover the record's two planted regions and its findings both
+    # point to "ai-generated", so both artifact close-ups are called so and the final verdict
+    # ("ai-generated") follows the findings.
+    from benchmarks.closeup_findings import finding_rows, summary
+
+    rows = finding_rows(taught_case.model_dir, records_path, 1, max_new_tokens=400)
+    assert [(r["shows"], r["said"]) for r in rows] == [("ai-generated", "ai-generated")] * 2
+    assert rows[0]["observation"] == "the skin texture repeats in tiles"
+    assert summary(rows) == {
+        "closeups": 2, "artifact_closeups": 2, "artifact_called_ai": 2, "clean_closeups": 0,
+        "clean_called_real": 0, "images_judged": 1, "verdict_follows_findings": 1}
+    # a clean close-up called "real" and an image whose verdict goes against its findings
+    clean = [dict(rows[0], image="b.png", shows="real", said="real", final="ai-generated")]
+    assert summary(clean)["clean_called_real"] == 1
+    assert summary(clean)["verdict_follows_findings"] == 0
