@@ -10,6 +10,12 @@ of points to the record's label, anything else to "real"). Prints how many artif
 were called so, how many clean ones were called clean, and on how many images the final verdict
 agrees with the findings (any finding pointing to "ai-generated" means AI). Decision 0004 (E20,
 E28) uses it: a second look that reads its close-ups gets both counts high, whatever its prior.
+
+``--teacher-forced`` asks instead, on ground-truth Query-2 contexts with half the boxes moved to
+decoy places (``rows.sft_rows(decoy_rate=0.5)``), how likely the model finds each close-up clean
+(the probability that its observation starts with "natural", as
+:data:`trainer.conversations.NOTHING_PLANTED` does) and how well that separates clean close-ups
+from artifact ones (AUC; 0.5 = the close-up is not read at all).
 """
 
 from __future__ import annotations
@@ -79,14 +85,74 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def clean_scores(model_dir: Path, records_path: Path, count: int,
+                 seed: int = 123) -> list[tuple[bool, float]]:
+    """(close-up is clean, P(observation starts "natural")) for every finding of the records'
+    ground-truth Query-2 rows with decoys, teacher-forced up to the observation."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from inspector.core.closeups import CloseupPolicy
+    from trainer.conversations import NOTHING_PLANTED
+    from trainer.records import read_records
+    from trainer.rows import model_space, sft_rows
+
+    processor = AutoProcessor.from_pretrained(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
+    records = read_records(records_path)[:count]
+    rows = sft_rows(records, model_space(model_dir), CloseupPolicy(), dataset_path=records_path,
+                    queries="examine", flip_rate=0.0, grid=28, decoy_rate=0.5, seed=seed)
+    first = processor.tokenizer.encode(NOTHING_PLANTED.split()[0])[0]
+    opener = '"observation": "'
+    scores: list[tuple[bool, float]] = []
+    for row in rows:
+        target = row["completion"][0]["content"][0]["text"]
+        prompt = processor.apply_chat_template(row["prompt"], tokenize=False,
+                                               add_generation_prompt=True)
+        at = target.find(opener)
+        while at >= 0:
+            at += len(opener)
+            inputs = processor(text=[prompt + target[:at]], images=row["images"],
+                               return_tensors="pt")
+            with torch.no_grad():
+                logits = model(**inputs).logits[0, -1]
+            scores.append((target[at:].startswith(NOTHING_PLANTED),
+                           torch.softmax(logits, -1)[first].item()))
+            at = target.find(opener, at)
+    return scores
+
+
+def auc(scores: list[tuple[bool, float]]) -> float | None:
+    """Chance that a clean close-up scores above an artifact one (ties count half)."""
+    clean = [p for is_clean, p in scores if is_clean]
+    artifact = [p for is_clean, p in scores if not is_clean]
+    if not clean or not artifact:
+        return None
+    wins = sum((a > b) + 0.5 * (a == b) for a in clean for b in artifact)
+    return wins / (len(clean) * len(artifact))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", type=Path)
     p.add_argument("records", type=Path)
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--closeups", choices=("located", "random"), default="located")
+    p.add_argument("--teacher-forced", action="store_true",
+                   help="score P(clean) per close-up on ground-truth contexts with decoys (AUC)")
     p.add_argument("--json", type=Path, help="write the summary and every row here")
     args = p.parse_args(argv)
+    if args.teacher_forced:
+        scores = clean_scores(args.model, args.records, args.count)
+        clean = [p for c, p in scores if c]
+        artifact = [p for c, p in scores if not c]
+        print(f"P(clean) on {len(clean)} clean close-ups {sum(clean) / max(1, len(clean)):.3f}, "
+              f"on {len(artifact)} artifact ones {sum(artifact) / max(1, len(artifact)):.3f}; "
+              f"AUC {auc(scores)}")
+        if args.json:
+            args.json.write_text(json.dumps({"auc": auc(scores), "scores": scores}) + "\n",
+                                 encoding="utf-8")
+        return 0
     rows = finding_rows(args.model, args.records, args.count, args.closeups)
     result = summary(rows)
     print(f"artifact close-ups called so: {result['artifact_called_ai']} / "

@@ -121,3 +121,15 @@ def test_the_findings_benchmark_scores_each_finding_against_its_closeup(taught_c
     clean = [dict(rows[0], image="b.png", shows="real", said="real", final="ai-generated")]
     assert summary(clean)["clean_called_real"] == 1
     assert summary(clean)["verdict_follows_findings"] == 0
+
+
+def test_the_teacher_forced_findings_score_is_one_probability_per_closeup(taught_case,
+                                                                          records_path):
+    from benchmarks.closeup_findings import auc, clean_scores
+
+    scores = clean_scores(taught_case.model_dir, records_path, 1)
+    assert len(scores) == 2 and all(0.0 <= p <= 1.0 for _, p in scores)
+    # the taught model never wrote "natural detail": a clean close-up is not likely to it
+    assert all(p < 0.5 for _, p in scores)
+    assert auc([(True, 0.9), (True, 0.6), (False, 0.6), (False, 0.1)]) == 0.875
+    assert auc([(True, 0.9)]) is None
