@@ -621,6 +621,9 @@ def test_vision_warmup_phases_and_the_result_fine_tunes(workspace):
     assert 0.0 <= result.train_accuracy <= 1.0
     assert any("warm-up step" in line and "loss" in line for line in lines)
     assert any("warm-up (read) step 4/4" in line for line in lines)
+    # the read phase takes only the examples its steps consume (4 x 2), not every image and
+    # close-up (all of them, at 448 px, ran the 24 GiB machine out of memory)
+    assert any("4 steps on 8 examples" in line for line in lines)
     assert len(result.read_losses) == 4
     changed = _changed_by_part(load_file(workspace.base / "model.safetensors"),
                                load_file(result.output_dir / "model.safetensors"))

@@ -102,6 +102,16 @@ def warmup_examples(records, space, policy, dataset_path, closeups: bool = True)
     return examples
 
 
+def read_sample(examples: list, count: int, seed: int) -> list:
+    """``count`` of ``examples`` drawn with ``seed`` (all of them, in order, when there are no
+    more): the examples the read phase's steps can consume."""
+    if len(examples) <= count:
+        return examples
+    import random
+
+    return random.Random(f"read:{seed}").sample(examples, count)
+
+
 def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     """Train the vision tower on the records' labels; save the model and processor."""
     import torch
@@ -157,12 +167,19 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     shutil.rmtree(out / "warmup-run", ignore_errors=True)  # nothing saved there (no checkpoints)
     accuracy = _accuracy(probe, examples, collate, settings.batch_size)
     print_fn(f"  warm-up accuracy on its training images: {accuracy:.3f}")
+    # phase 2 sees read_steps x read_batch_size examples at most: a seeded sample of that many,
+    # the rest let go first (8000 images of 448 px and their close-ups, all turned into a
+    # dataset, ran a 24 GiB machine out of memory)
+    phase1_steps, phase1_losses, phase1_examples = (
+        trainer.state.global_step, logged(trainer, "loss"), len(examples))
+    examples = read_sample(examples, settings.read_steps * settings.read_batch_size,
+                           settings.seed)
+    del probe, trainer
     read_losses = _read(model, processor, examples, settings, out, print_fn)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     result = WarmupResult(
-        output_dir=out, steps=trainer.state.global_step, examples=len(examples),
-        losses=logged(trainer, "loss"),
+        output_dir=out, steps=phase1_steps, examples=phase1_examples, losses=phase1_losses,
         train_accuracy=accuracy, read_losses=read_losses,
         seconds=time.perf_counter() - started,
     )
@@ -205,7 +222,8 @@ def _read(model, processor, examples, settings: WarmupSettings, out: Path, print
                          processing_class=processor,
                          callbacks=[progress_callback("warm-up (read)", print_fn)])
     quiet(trainer)
-    print_fn(f"Teaching the language model to read the image: {settings.read_steps} steps ...")
+    print_fn(f"Teaching the language model to read the image: {settings.read_steps} steps on "
+             f"{len(rows)} examples ...")
     trainer.train()
     shutil.rmtree(out / "warmup-run", ignore_errors=True)
     model.eval()
