@@ -39,9 +39,11 @@ __all__ = [
     "NOTHING_PLANTED",
     "answer_boxes",
     "FirstImpression",
-    "examine_sample",
+    "WHERE_QUESTION",
     "decoy_box",
+    "examine_sample",
     "examined_finding",
+    "first_look_sample",
     "gt_model_boxes",
     "load_record_image",
     "locate_sample",
@@ -49,6 +51,8 @@ __all__ = [
     "snap_box",
     "space_for",
     "trl_row",
+    "where_sample",
+    "where_target",
 ]
 
 # The label a region gets in the answer when the dataset gave it no caption (TRACE boxes).

@@ -30,6 +30,7 @@ Everything here is trained on training records; the held-out test set is never s
 from __future__ import annotations
 
 import math
+import random
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -107,8 +108,6 @@ def read_sample(examples: list, count: int, seed: int) -> list:
     more): the examples the read phase's steps can consume."""
     if len(examples) <= count:
         return examples
-    import random
-
     return random.Random(f"read:{seed}").sample(examples, count)
 
 

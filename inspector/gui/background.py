@@ -49,7 +49,6 @@ class Background(QObject):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._delivered.connect(self._deliver)
-        self._closed = False
         self._gate = _Gate()
         # a parent deleted without shutdown() (a widget torn down) closes the gate too; the
         # callback holds the gate only, never self
@@ -63,7 +62,7 @@ class Background(QObject):
         on_error: Callback | None = None,
     ) -> Future | None:
         """Run ``fn(*args)`` on a worker thread; None when already shut down (window closing)."""
-        if self._closed:
+        if not self._gate.open:
             return None
         future = self._pool.submit(fn, *args)
         future.add_done_callback(lambda f: self._finished(f, on_done, on_error))
@@ -92,7 +91,7 @@ class Background(QObject):
 
     @Slot(object, object, object)
     def _deliver(self, callbacks: tuple, result: Any, exc: BaseException | None) -> None:
-        if self._closed:
+        if not self._gate.open:
             return
         on_done, on_error = callbacks
         if exc is None:
@@ -112,6 +111,5 @@ class Background(QObject):
 
         Case writes keep ``drop_pending=False``: whatever was submitted reaches the disk.
         """
-        self._closed = True
         self._gate.close()
         self._pool.shutdown(wait=wait, cancel_futures=drop_pending)
