@@ -33,6 +33,7 @@ def toy_demo(tmp_path_factory):
         "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1", "--sft-where-rows", "--decoy-rate", "0.5",
+        "--decisive-weight", "1.5",
         "--grpo-steps", "1", "1", "--examine-count", "4", "--examine-own-first-look",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
@@ -73,6 +74,10 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert examine_info["settings"]["own_first_look"] is True
     assert "--decoy-rate 0.5" in card and "--examine-own-first-look" in card
     assert "Query 1 on those answers themselves" in card
+    # both SFT steps weighed Query 2's decisive tokens (E31), as the card and its command say
+    assert sft_info["settings"]["decisive_weight"] == 1.5 and sft_info["decisive_losses"]
+    assert examine_info["settings"]["decisive_weight"] == 1.5
+    assert "add 1.5 x their mean loss" in card and "--decisive-weight 1.5" in card
     # every data set is made at the image size asked for, with fine artifacts (E21), as the card
     # says and its command repeats
     from trainer.records import read_records
@@ -160,6 +165,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "--examine-count must be 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decoy-rate", "2"]) == 2
     assert "--decoy-rate must be between 0 and 1" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--decisive-weight", "-1"]) == 2
+    assert "--decisive-weight must be >= 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--warmup-count", "-1"]) == 2
     assert "--warmup-count must be 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -163,3 +163,32 @@ def test_decoy_boxes_make_each_finding_depend_on_its_closeup(data):
     assert [r["completion"] for r in again] == [r["completion"] for r in half]
     with pytest.raises(ValueError, match="decoy_rate"):
         sft_rows(ai, space, CloseupPolicy(), dataset_path=path, decoy_rate=1.5)
+
+
+def test_decisive_tokens_are_each_findings_first_word_points_to_and_the_verdict(
+        data, tiny_model_dir):
+    # The decisive-token loss weighs what only the close-ups can tell; on a real Query-2 target,
+    # tokenized as the trainer sees it, exactly those tokens are picked, one per decision.
+    from transformers import AutoTokenizer
+
+    from trainer.decisive_tokens import decisive_positions
+
+    path, records, space = data
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rows = sft_rows(records, space, CloseupPolicy(), dataset_path=path, queries="examine",
+                    flip_rate=0.0, grid=28, decoy_rate=0.5)
+    for row in rows[:10]:
+        text = row["completion"][0]["content"][0]["text"]
+        answer = parse_examine(text, region_count=len(row["images"]) - 1)
+        pieces = [tokenizer.decode([i]) for i in tokenizer.encode(text)]
+        picked = [pieces[i] for i in decisive_positions(pieces, answer_start=0)]
+        expected = []
+        for finding in answer.findings:
+            expected += [finding.observation, finding.points_to]
+        expected.append(answer.verdict)
+        assert len(picked) == len(expected)
+        for piece, value in zip(picked, expected, strict=True):
+            # the token holding the value's first character (it may carry the opener, ">ai")
+            assert piece.strip().lstrip('">') and value.startswith(piece.strip().lstrip('">'))
+    assert decisive_positions(["<verdict", ">"], answer_start=5) == []  # nothing after it
+    assert decisive_positions(["x", "<verdict>", "real"], answer_start=5) == [7]

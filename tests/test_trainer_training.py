@@ -190,6 +190,26 @@ def test_sft_keeps_a_pointer_head_pointing_on_query_1_rows_only(workspace):
                     method="lora", pointer_losses=pointer).validate()
 
 
+def test_sft_weighs_the_decisive_tokens_beside_the_pointer_losses(workspace):
+    """The decisive-token loss is logged per step and composes with the pointer losses."""
+    from trainer.pointer_losses import PointerLosses
+
+    result, lines = _run_sft(
+        model=workspace.base, train=workspace.records, output_dir=workspace.root / "sft-decisive",
+        method="full", learning_rate=3e-3, batch_size=4, max_steps=3, logging_steps=1,
+        save_steps=1000, pointer_losses=PointerLosses(places=1.0), decisive_weight=2.0,
+    )
+    info = json.loads((result.output_dir / "training_info.json").read_text(encoding="utf-8"))
+    assert len(info["pointer_losses"]["place"]) == 3
+    decisive = info["decisive_losses"]
+    # every batch has verdicts and findings; a random model is far from sure of any of them
+    assert len(decisive) == 3 and all(value > 0.5 for value in decisive)
+    assert info["settings"]["decisive_weight"] == 2.0
+    assert any(line.startswith("  decisive-token loss:") for line in lines)
+    assert set(load_file(result.output_dir / "model.safetensors")) == set(
+        load_file(workspace.base / "model.safetensors"))
+
+
 def test_default_sft_trains_vision_and_projector_too(sft_full, workspace):
     result, _ = sft_full
     assert all(n > 0 for n in result.trainable.values())
@@ -523,6 +543,7 @@ def test_settings_validate_with_clear_errors(workspace, tmp_path):
         (SFTSettings(**common, box_grid=-28), "box_grid must be 0 .* or a grid in pixels"),
         (SFTSettings(**common, own_first_look=True), "own_first_look .* give the impressions"),
         (SFTSettings(**common, decoy_rate=-0.1), "decoy_rate must be between 0 and 1"),
+        (SFTSettings(**common, decisive_weight=-1), "decisive_weight must be >= 0"),
         (GRPOSettings(**common, quantization="4bit", method="full"), "QLoRA"),
         (GRPOSettings(**common, locate_weights={"format": 1, "bleu": 1}),
          "locate_weights: unknown reward 'bleu'"),

@@ -122,6 +122,10 @@ def register(subparsers) -> None:
                    "where the close-up shows nothing, each finding then saying what its close-up "
                    "holds: a finding can be told only from its close-up (default 0; decision "
                    "0004, E28)")
+    p.add_argument("--decisive-weight", type=float, metavar="W",
+                   help="add W x the mean loss of the tokens that carry Query 2's decisions "
+                   "(each finding's first word and points_to, the verdict): under the mean "
+                   "token loss they are about 1 %% of a row (default 0: off; decision 0004, E31)")
     p.set_defaults(func=_cmd_sft, settings_cls=SFTSettings)
 
     g = subparsers.add_parser(

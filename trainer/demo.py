@@ -97,6 +97,9 @@ class DemoSettings:
     flip_rate: float = 0.5
     # share of SFT's Query-2 boxes moved where their close-ups show nothing (decision 0004, E28)
     decoy_rate: float = 0.0
+    # weight of the extra loss on Query 2's decisive tokens in SFT and the examine step
+    # (trainer/decisive_tokens.py; decision 0004, E31)
+    decisive_weight: float = 0.0
     grpo_steps_locate: int = 60
     grpo_steps_examine: int = 120
     grpo_learning_rate: float = 5e-5
@@ -327,7 +330,7 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
         train_vision=False, train_projector=True, epochs=epochs, learning_rate=learning_rate,
         batch_size=settings.sft_batch_size, warmup_steps=warmup_steps, logging_steps=20,
         save_steps=100, resume=True, seed=settings.model_seed, flip_rate=settings.flip_rate,
-        decoy_rate=settings.decoy_rate,
+        decoy_rate=settings.decoy_rate, decisive_weight=settings.decisive_weight,
         box_grid=box_grid, impressions=impressions,
         where_rows=settings.rehearses_where,
         pointer_losses=DEMO_POINTER_LOSSES if settings.locate_where_steps else PointerLosses(),
@@ -566,7 +569,10 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
         where=(" Each record also gives the locate warm-up's where? question (boxes only), "
                "here and in the examine step, so Query 1 keeps writing the boxes the pointer "
-               "reads." if settings.rehearses_where else ""),
+               "reads." if settings.rehearses_where else "")
+        + (f" The tokens that carry Query 2's decisions (each finding's first word and "
+           f"points_to, the verdict) add {settings.decisive_weight:g} x their mean loss, here "
+           "and in the examine step." if settings.decisive_weight else ""),
         examine=_examine_line(out, settings),
         examine_seed=f" and {settings.examine_seed}" if settings.examine_count else "",
         per_source=_per_source_table(final_report), degraded=degraded,
@@ -660,6 +666,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="SFT: share of the boxes in Query-2 contexts moved where their close-ups "
                    "show nothing, the findings saying what each close-up holds (default "
                    f"{d.decoy_rate:g}; decision 0004, E28)")
+    p.add_argument("--decisive-weight", type=float, default=d.decisive_weight, metavar="W",
+                   help="SFT and the examine step: add W x the mean loss of the tokens that "
+                   "carry Query 2's decisions (each finding's first word and points_to, the "
+                   f"verdict) (default {d.decisive_weight:g}: off; decision 0004, E31)")
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
                    help="GRPO steps of segment 1 and segment 2 (default "
@@ -712,6 +722,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not 0.0 <= args.decoy_rate <= 1.0:
         print("lte-train demo: error: --decoy-rate must be between 0 and 1", file=sys.stderr)
         return 2
+    if args.decisive_weight < 0:
+        print("lte-train demo: error: --decisive-weight must be >= 0", file=sys.stderr)
+        return 2
     if args.warmup_count < 0:
         print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
               "or more", file=sys.stderr)
@@ -731,7 +744,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
-        decoy_rate=args.decoy_rate,
+        decoy_rate=args.decoy_rate, decisive_weight=args.decisive_weight,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         examine_count=args.examine_count,
@@ -759,6 +772,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{args.sft_epochs:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
         + f" --decoy-rate {args.decoy_rate:g}"
+        + f" --decisive-weight {args.decisive_weight:g}"
         + " --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
         + f" --examine-count {args.examine_count}"

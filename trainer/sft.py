@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from trainer.decisive_tokens import decisive_loss_trainer
 from trainer.modeling import TrainingSettings
 from trainer.pointer_losses import PointerLosses, auxiliary_loss_trainer, report_losses
 
@@ -50,6 +51,9 @@ class SFTSettings(TrainingSettings):
     # share of the ground-truth Query-2 contexts' boxes moved where they show nothing, the
     # findings saying what each close-up holds (rows.sft_rows' ``decoy_rate``)
     decoy_rate: float = 0.0
+    # weight of an extra loss on the tokens that carry Query 2's decisions (each finding's
+    # first word and points_to, the verdict; trainer/decisive_tokens.py); 0: off
+    decisive_weight: float = 0.0
 
     def validate(self) -> None:
         super().validate()
@@ -66,6 +70,8 @@ class SFTSettings(TrainingSettings):
             raise ValueError("give epochs > 0 or max_steps > 0")
         if not 0.0 <= self.decoy_rate <= 1.0:
             raise ValueError(f"decoy_rate must be between 0 and 1, got {self.decoy_rate}")
+        if self.decisive_weight < 0:
+            raise ValueError(f"decisive_weight must be >= 0, got {self.decisive_weight}")
         if self.own_first_look and self.impressions is None:
             raise ValueError("own_first_look holds Query 1 on a model's own answers: give the "
                              "impressions file they come from")
@@ -159,10 +165,12 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         print_fn(f"  no checkpoint in {out} yet: starting from the beginning")
     elif resume:
         print_fn(f"  resuming from {resume}")
-    trainer_class, cleanup, pointer_log = SFTTrainer, None, {}
+    trainer_class, cleanup, pointer_log, decisive_log = SFTTrainer, None, {}, []
+    if settings.decisive_weight:
+        trainer_class = decisive_loss_trainer(settings.decisive_weight, decisive_log)
     if settings.pointer_losses.active:
         trainer_class, cleanup = auxiliary_loss_trainer(model, settings.pointer_losses,
-                                                        pointer_log)
+                                                        pointer_log, base_class=trainer_class)
     trainer = trainer_class(
         model=model,
         args=config,
@@ -183,6 +191,10 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
             cleanup()
     if pointer_log:
         report_losses(pointer_log, settings.logging_steps, print_fn)
+    if decisive_log:
+        tail = decisive_log[-settings.logging_steps:]
+        print_fn(f"  decisive-token loss: {sum(tail) / len(tail):.4f} over the last "
+                 f"{len(tail)} steps (first step {decisive_log[0]:.4f})")
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         processor.save_pretrained(out)
@@ -210,5 +222,6 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
         "rows": n_rows,
         "trainable": trainable,
         "pointer_losses": pointer_log,
+        "decisive_losses": decisive_log,
     })
     return result
