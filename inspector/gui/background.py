@@ -8,51 +8,65 @@ thumbnails and case writes. The model runs in its own long-lived thread (worker.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], None]
 
 
-class _Gate:
-    """Whether results may still be posted, guarded by a lock the worker holds while posting.
+class _Postman(QObject):
+    """Carries jobs from worker threads to the GUI thread, where it lives; never deleted while
+    the application runs.
 
-    A worker posts a result by emitting a signal on the Background, a QObject that lives on the
-    GUI thread. Emitting on one whose C++ side is being destroyed (its window closed while a
-    task still ran) crashed the process (a segmentation fault, not a Python error), so closing
-    and posting are serialised: once closed, nothing is posted again.
+    Workers used to emit their results on the Background itself, a QObject a window owns: when
+    the window was torn down while a task finished, the worker emitted on an object whose C++
+    side was being destroyed and the process died (a segmentation fault, seen in CI twice, the
+    second time after a lock had serialised closing and posting — Qt reports the deletion only
+    once the destructor is under way). Emitting on this object is always safe, and whether the
+    Background is still alive is decided on the GUI thread, where deletion happens too.
     """
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open = True
+    posted = Signal(object)
 
-    def close(self, *_: object) -> None:
-        with self.lock:
-            self.open = False
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted.connect(self._run)
+
+    @Slot(object)
+    def _run(self, job: Callable[[], None]) -> None:
+        job()
+
+
+_postman: _Postman | None = None
+
+
+def _the_postman() -> _Postman:
+    """The postman, made on the first call (from the GUI thread, in ``Background.__init__``);
+    made again if the application that owned it is gone (tests make several)."""
+    global _postman
+    if _postman is None or not shiboken6.isValid(_postman):
+        _postman = _Postman()
+        app = QCoreApplication.instance()
+        if app is not None and _postman.thread() is not app.thread():
+            _postman.moveToThread(app.thread())
+    return _postman
 
 
 class Background(QObject):
     """A thread pool whose results come back to the GUI thread."""
 
-    _delivered = Signal(object, object, object)  # (on_done, on_error), result, exception
-
     def __init__(self, workers: int, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._delivered.connect(self._deliver)
-        self._gate = _Gate()
-        # a parent deleted without shutdown() (a widget torn down) closes the gate too; the
-        # callback holds the gate only, never self
-        self.destroyed.connect(self._gate.close)
+        self._postman = _the_postman()
+        self._open = True
 
     def submit(
         self,
@@ -62,7 +76,7 @@ class Background(QObject):
         on_error: Callback | None = None,
     ) -> Future | None:
         """Run ``fn(*args)`` on a worker thread; None when already shut down (window closing)."""
-        if not self._gate.open:
+        if not self._open:
             return None
         future = self._pool.submit(fn, *args)
         future.add_done_callback(lambda f: self._finished(f, on_done, on_error))
@@ -77,22 +91,21 @@ class Background(QObject):
                 log.error("background task failed", exc_info=exc)
             return
         result = None if exc else future.result()
-        # nothing once the window is gone: nobody waits for this
-        self.relay(lambda: self._delivered.emit((on_done, on_error), result, exc))
+        self.relay(lambda: self._deliver((on_done, on_error), result, exc))
 
-    def relay(self, emit: Callable[[], None]) -> None:
-        """Call ``emit`` (a signal emission, from a worker thread) unless the runner is closed;
-        also for what a task hands over while it runs. The signal's owner must be one whose
-        closing shuts this runner down (its parent, or the window)."""
-        with self._gate.lock:
-            if self._gate.open:
-                with contextlib.suppress(RuntimeError):  # deleted without shutdown()
-                    emit()
+    def relay(self, job: Callable[[], None]) -> None:
+        """Run ``job`` (e.g. a signal emission) on the GUI thread unless this runner is shut down
+        or deleted by then; from a worker thread, for results and for what a task hands over
+        while it runs. The job's objects must be ones whose closing shuts this runner down or
+        deletes it (its parent, or the window)."""
+        if self._open:
+            self._postman.posted.emit(lambda: self._still_open() and job())
 
-    @Slot(object, object, object)
+    def _still_open(self) -> bool:
+        """On the GUI thread: the runner is neither shut down nor deleted with its parent."""
+        return shiboken6.isValid(self) and self._open
+
     def _deliver(self, callbacks: tuple, result: Any, exc: BaseException | None) -> None:
-        if not self._gate.open:
-            return
         on_done, on_error = callbacks
         if exc is None:
             if on_done is not None:
@@ -111,5 +124,5 @@ class Background(QObject):
 
         Case writes keep ``drop_pending=False``: whatever was submitted reaches the disk.
         """
-        self._gate.close()
+        self._open = False
         self._pool.shutdown(wait=wait, cancel_futures=drop_pending)
