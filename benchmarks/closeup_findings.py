@@ -144,13 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.teacher_forced:
         scores = clean_scores(args.model, args.records, args.count)
+        separation = auc(scores)
         clean = [p for c, p in scores if c]
         artifact = [p for c, p in scores if not c]
         print(f"P(clean) on {len(clean)} clean close-ups {sum(clean) / max(1, len(clean)):.3f}, "
               f"on {len(artifact)} artifact ones {sum(artifact) / max(1, len(artifact)):.3f}; "
-              f"AUC {auc(scores)}")
+              f"AUC {separation}")
         if args.json:
-            args.json.write_text(json.dumps({"auc": auc(scores), "scores": scores}) + "\n",
+            args.json.write_text(json.dumps({"auc": separation, "scores": scores}) + "\n",
                                  encoding="utf-8")
         return 0
     rows = finding_rows(args.model, args.records, args.count, args.closeups)

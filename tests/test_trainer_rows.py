@@ -181,7 +181,7 @@ def test_decisive_tokens_are_each_findings_first_word_points_to_and_the_verdict(
         text = row["completion"][0]["content"][0]["text"]
         answer = parse_examine(text, region_count=len(row["images"]) - 1)
         pieces = [tokenizer.decode([i]) for i in tokenizer.encode(text)]
-        picked = [pieces[i] for i in decisive_positions(pieces, answer_start=0)]
+        picked = [pieces[i] for i in decisive_positions(pieces)]
         expected = []
         for finding in answer.findings:
             expected += [finding.observation, finding.points_to]
@@ -190,5 +190,5 @@ def test_decisive_tokens_are_each_findings_first_word_points_to_and_the_verdict(
         for piece, value in zip(picked, expected, strict=True):
             # the token holding the value's first character (it may carry the opener, ">ai")
             assert piece.strip().lstrip('">') and value.startswith(piece.strip().lstrip('">'))
-    assert decisive_positions(["<verdict", ">"], answer_start=5) == []  # nothing after it
-    assert decisive_positions(["x", "<verdict>", "real"], answer_start=5) == [7]
+    assert decisive_positions(["<verdict", ">"]) == []  # nothing after it
+    assert decisive_positions(["x", "<verdict>", "real"]) == [2]

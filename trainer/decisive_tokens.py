@@ -13,7 +13,11 @@ count as much as the rest of the row together when ``weight`` is about 1.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any
+
+from trainer.pointer_losses import answer_pieces
 
 __all__ = ["DECISION_OPENERS", "decisive_loss_trainer", "decisive_positions"]
 
@@ -21,34 +25,21 @@ __all__ = ["DECISION_OPENERS", "decisive_loss_trainer", "decisive_positions"]
 DECISION_OPENERS = re.compile(r'"observation":\s*"|"points_to":\s*"|<verdict>\s*')
 
 
-def decisive_positions(pieces: list[str], answer_start: int = 0) -> list[int]:
-    """Indices (``answer_start`` + i) of the pieces holding a decision's first character.
+def decisive_positions(pieces: list[str]) -> list[int]:
+    """Indices of the pieces holding a decision's first character.
 
     ``pieces`` are the answer's tokens decoded one by one; a token may hold the opener and the
     value's start together (``>ai``), it is the value's first character that counts.
     """
-    text, starts, at = "".join(pieces), [], 0
-    for piece in pieces:
-        starts.append(at)
-        at += len(piece)
-    found = []
-    for match in DECISION_OPENERS.finditer(text):
-        char = match.end()
-        if char >= len(text):
-            continue
-        index = max(i for i, start in enumerate(starts) if start <= char)
-        found.append(answer_start + index)
-    return found
+    text, starts = "".join(pieces), list(accumulate((len(p) for p in pieces), initial=0))
+    return [bisect_right(starts, match.end()) - 1
+            for match in DECISION_OPENERS.finditer(text) if match.end() < len(text)]
 
 
 def _rows_positions(inputs, tokenizer) -> list[list[int]]:
     """Per row of a batch: the sequence positions of its answer's decisive tokens."""
-    rows = []
-    for ids, labels in zip(inputs["input_ids"], inputs["labels"], strict=True):
-        answer = (labels != -100).nonzero().squeeze(1).tolist()
-        pieces = [tokenizer.decode([int(ids[t])]) for t in answer]
-        rows.append([answer[i] for i in decisive_positions(pieces)])
-    return rows
+    return [[positions[i] for i in decisive_positions(pieces)]
+            for positions, pieces in answer_pieces(inputs, tokenizer)]
 
 
 def decisive_loss_trainer(weight: float, losses: list[float], base_class=None):

@@ -32,8 +32,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PointerLosses", "auxiliary_loss_trainer", "box_cells", "head_zero_attention",
-           "token_places"]
+__all__ = ["PointerLosses", "answer_pieces", "auxiliary_loss_trainer", "box_cells",
+           "head_zero_attention", "token_places"]
 
 
 @dataclass(frozen=True)
@@ -274,13 +274,20 @@ def head_zero_attention(attention, hidden, position_embeddings, mask) -> Any:
     return torch.nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
 
 
+def answer_pieces(inputs, tokenizer) -> list[tuple[list[int], list[str]]]:
+    """Per row of a batch: (positions of its answer's tokens, each token decoded alone)."""
+    rows = []
+    for ids, labels in zip(inputs["input_ids"], inputs["labels"], strict=True):
+        positions = (labels != -100).nonzero().squeeze(1).tolist()
+        rows.append((positions, [tokenizer.decode([int(ids[t])]) for t in positions]))
+    return rows
+
+
 def _writing_queries(inputs, tokenizer) -> list[list[tuple[int, list[int]]]]:
     """Per row: (position whose state predicts a token of box k, box k) for every answer token
     from the box's opening brace to its closing one."""
     rows = []
-    for ids, labels in zip(inputs["input_ids"], inputs["labels"], strict=True):
-        answer_positions = (labels != -100).nonzero().squeeze(1).tolist()
-        pieces = [tokenizer.decode([int(ids[t])]) for t in answer_positions]
+    for answer_positions, pieces in answer_pieces(inputs, tokenizer):
         boxes = all_boxes("".join(pieces))
         queries, opened, closed = [], 0, 0
         for t, piece in zip(answer_positions, pieces, strict=True):
