@@ -7,6 +7,7 @@ import pytest
 from inspector.core.protocol import Finding, RawRegion, serialize_examine, serialize_locate
 from trainer.rewards import (
     bleu2_reward,
+    findings_reward,
     format_reward_examine,
     format_reward_locate,
     iou_reward,
@@ -104,6 +105,23 @@ def test_dual_verdict_reward_reads_the_query1_verdict():
     assert make_verdict_reward(2.0, -1.0, query="locate")(comps, label=labels) == [2.0, -1.0, -1.0]
     with pytest.raises(ValueError, match="locate' or 'examine"):
         make_verdict_reward(query="both")
+
+
+def test_findings_reward_is_the_share_of_closeups_read_right():
+    """Our Query-2 reward: each finding against what its close-up really holds."""
+    def answer(*points_to):
+        return serialize_examine([Finding(i, "seen", p) for i, p in enumerate(points_to, 1)],
+                                 "because", "ai-generated", ["texture"])
+
+    truth = ["ai-generated", "real"]
+    out = findings_reward(
+        [answer("ai-generated", "real"), answer("real", "real"), answer("ai-generated"),
+         "garbage", answer("real", "ai-generated"), answer("real")],
+        finding_truth=[truth, truth, truth, truth, truth, []],
+    )
+    # both right; the artifact missed; the second finding missing; nothing parsable; both
+    # wrong; no close-ups shown (does not apply)
+    assert out == [1.0, 0.5, 0.5, 0.0, 0.0, None]
 
 
 def test_staged_weights_and_weighted_sum():

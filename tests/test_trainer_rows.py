@@ -7,7 +7,8 @@ import json
 import pytest
 
 from inspector.core.closeups import CloseupPolicy
-from inspector.core.protocol import parse_examine, parse_locate
+from inspector.core.geometry import Box
+from inspector.core.protocol import RawRegion, parse_examine, parse_locate, serialize_locate
 from trainer.conversations import NOTHING_PLANTED, WHERE_QUESTION, gt_model_boxes
 from trainer.records import read_records
 from trainer.rows import examine_rows, locate_rows, model_space, sft_rows
@@ -110,6 +111,30 @@ def test_grpo_rows_carry_the_reward_columns(data):
             p["type"] == "image" for m in row["prompt"] for p in m["content"]
         )
         assert images_in_prompt == len(row["images"])
+
+
+def test_grpo_examine_rows_know_what_each_closeup_of_the_models_own_boxes_holds(data):
+    """The findings reward's column: on a model's own first look, a close-up of the planted
+    artifact supports the image's label and a close-up elsewhere supports "real"."""
+    path, records, space = data
+    record = next(r for r in records if r.label == "ai-generated" and len(r.regions) == 1)
+    x0, y0, x1, y1 = record.regions[0].box
+    # a box of the same size in the opposite corner of the image, clear of the artifact
+    w, h = x1 - x0, y1 - y0
+    far = [0, 0, w, h] if x0 > record.width / 2 or y0 > record.height / 2 else [
+        record.width - w, record.height - h, record.width, record.height]
+    boxes = [gt_model_boxes(record, space)[0],
+             space.to_model(Box(*map(float, far)), (record.width, record.height))]
+    answer = serialize_locate("odd texture", [RawRegion(b, "texture") for b in boxes],
+                              "ai-generated")
+    (row,) = examine_rows([record], space, CloseupPolicy(), dataset_path=path,
+                          model_answers={record.sha256: answer})
+    assert row["region_count"] == 2
+    assert row["finding_truth"] == ["ai-generated", "real"]
+    photo = next(r for r in records if r.label == "real")
+    (row,) = examine_rows([photo], space, CloseupPolicy(), dataset_path=path,
+                          model_answers={photo.sha256: answer})
+    assert row["finding_truth"] and set(row["finding_truth"]) == {"real"}
 
 
 def test_flip_rate_out_of_range_is_an_error(data):

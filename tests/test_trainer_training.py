@@ -405,6 +405,17 @@ def test_grpo_dual_verdict_reward_trains_segment_1(workspace, tmp_path):
     assert any("locate_verdict_reward x1" in line for line in lines)
 
 
+def test_grpo_findings_reward_trains_segment_2(workspace, tmp_path):
+    """A real GRPO step with the findings reward: TRL passes the finding_truth column to it."""
+    result, lines = _grpo(workspace, workspace.base, tmp_path / "findings", method="full",
+                          segments="examine", steps_examine=1,
+                          examine_weights={"verdict": 1.0, "findings": 1.0})
+    part = result.parts[0]
+    assert part["rewards"] == {"verdict_reward": 1.0, "findings_reward": 1.0}
+    assert part["steps"] == 1 and 0.0 <= part["reward_mean"][0] <= 2.0
+    assert any("findings_reward x1" in line for line in lines)
+
+
 def test_grpo_resume_skips_finished_segments(workspace, sft_full):
     out = workspace.root / "grpo-resume"
     start = sft_full[0].output_dir

@@ -159,7 +159,9 @@ def register(subparsers) -> None:
                    help="segment-1 reward weights (format, iou; verdict=W also rewards the "
                    "Query-1 verdict: the LTE paper's dual-verdict-reward ablation)")
     g.add_argument("--examine-weights", type=_weights, metavar="format=0,verdict=1,bleu=1",
-                   help="segment-2 reward weights")
+                   help="segment-2 reward weights (format, verdict, bleu; findings=W rewards "
+                   "findings that point where their close-ups really do, from the ground-truth "
+                   "regions)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="fixed weights (default) or FakeXplainer's staged alpha/beta/gamma")
     g.set_defaults(func=_cmd_grpo, settings_cls=GRPOSettings)

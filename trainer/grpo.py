@@ -36,7 +36,7 @@ SEGMENTS = ("both", "locate", "examine")
 IOU_KINDS = ("lte", "recall", "relaxed")
 SCHEDULES = ("fixed", "staged")
 _LOCATE_KEYS = ("format", "iou", "verdict")  # verdict: the "dual verdict reward" ablation
-_EXAMINE_KEYS = ("format", "verdict", "bleu")
+_EXAMINE_KEYS = ("format", "verdict", "bleu", "findings")
 
 
 @dataclass
@@ -142,6 +142,7 @@ def reward_plan(settings: GRPOSettings, query: str, stage: str | None):
             "format": rewards.format_reward_examine,
             "verdict": rewards.verdict_reward,
             "bleu": rewards.bleu2_reward,
+            "findings": rewards.findings_reward,
         }
         chosen = settings.examine_weights
     fns, weights = [], []

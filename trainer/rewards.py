@@ -37,6 +37,13 @@ Query 2 (examine) — LTE's R_C and R_BLEU:
       LTE, which rewards only Query 2's verdict; it exists for the paper's "dual verdict reward"
       ablation (``--locate-weights format=1,iou=1,verdict=1``), which the paper found to hurt
       C-Acc (0.473 against 0.956).
+    * :func:`findings_reward` (OURS, not in LTE): the share of the close-ups whose finding points
+      where that close-up really does (column ``finding_truth``: per close-up, in order, the
+      verdict its content supports — an artifact's close-up the image's label, anything else
+      "real"; :func:`trainer.conversations.examined_finding`). A missing finding counts as
+      wrong; no close-ups → None. Known only where the ground-truth regions are, as on
+      synthetic data; it trains the findings as sampled, where SFT teaches them only
+      teacher-forced (decision 0004, E34).
     * :func:`bleu2_reward`: sacrebleu sentence BLEU with max n-gram order 2 (effective order,
       exponential smoothing, sacrebleu's default 13a tokenizer) of the parsed explanation against
       column ``explanation``, scaled to 0..1. No parsable explanation → 0.
@@ -306,6 +313,19 @@ def make_verdict_reward(
     if query == "locate":
         name = name.replace("verdict_reward", "locate_verdict_reward")
     return _named(verdict, name)
+
+
+def findings_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    truths = _column(columns, "finding_truth", len(completions))
+    out: list[float | None] = []
+    for completion, truth in zip(completions, truths, strict=True):
+        if not truth:
+            out.append(None)
+            continue
+        said = {f.region: f.points_to
+                for f in parse_examine(completion_text(completion), len(truth)).findings}
+        out.append(sum(said.get(n) == t for n, t in enumerate(truth, start=1)) / len(truth))
+    return out
 
 
 format_reward_locate = make_format_reward_locate()

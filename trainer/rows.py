@@ -35,7 +35,7 @@ from typing import Any
 
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.geometry import CoordinateSpace
-from inspector.core.protocol import AI_GENERATED, REAL
+from inspector.core.protocol import AI_GENERATED, REAL, parse_examine
 from trainer.conversations import (
     FirstImpression,
     examine_sample,
@@ -229,13 +229,14 @@ def examine_rows(
     model_answers: Mapping[str, str] | None = None,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count``
-    (``grid``: Query 1's boxes in the context as :func:`sft_rows` writes them;
-    ``model_answers``: as in :func:`sft_rows`)."""
+    """GRPO segment 2: Query-2 prompts with ``label``, ``explanation``, ``region_count`` and
+    ``finding_truth`` (per close-up, the verdict the target's finding points to). ``grid``:
+    Query 1's boxes in the context as :func:`sft_rows` writes them; ``model_answers``: as in
+    :func:`sft_rows`."""
     impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
-        messages, images, _ = examine_sample(
+        messages, images, target = examine_sample(
             record, space, policy, _rng(seed, i, variants), image=image,
             first_impression=impressions[i], grid=grid,
             model_answer=(model_answers or {}).get(record.sha256),
@@ -246,6 +247,7 @@ def examine_rows(
                 label=record.label,
                 explanation=record.explanation,
                 region_count=len(images) - 1,
+                finding_truth=[f.points_to for f in parse_examine(target).findings],
                 source=record.source,
             )
         )
