@@ -135,8 +135,10 @@ def register(subparsers) -> None:
         "Segment 1 samples Query-1 answers and rewards the format and the boxes (LTE's IoU: the "
         "mean over predicted boxes of the best IoU with a ground-truth box; --iou recall or "
         "relaxed for the variants). Segment 2 samples Query-2 answers (Query 1 answered with the "
-        "ground truth, close-ups of the ground-truth boxes) and rewards the verdict and the "
-        "BLEU-2 of the explanation. --schedule staged runs FakeXplainer's alpha/beta/gamma "
+        "ground truth, close-ups of the ground-truth boxes; with --impressions, the model's own "
+        "answer and close-ups of its boxes, as the app cuts them) and rewards the verdict and the "
+        "BLEU-2 of the explanation (findings=W: also the findings that point where their "
+        "close-ups really do). --schedule staged runs FakeXplainer's alpha/beta/gamma "
         "weights in each segment. Start from the SFT result. Each segment is saved in its own "
         "folder under --output-dir; --resume skips finished segments.",
     )
