@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from inspector.core.casestore import CaseError, CaseStore
-from inspector.gui.image_records import ImageRecord
+from inspector.gui.image_records import ImageRecord, check_for_queue
 
 __all__ = ["CaseActions"]
 
@@ -40,6 +40,9 @@ class CaseActions:
             if path not in keep:
                 self.queue_model.remove_path(path)
                 self.records.pop(path, None)
+        for future in self._case_checks:  # the previous case's rows are gone
+            future.cancel()
+        self._case_checks = []
         for analysis in case.latest():
             path = analysis.evidence.path
             if path in keep:
@@ -47,9 +50,25 @@ class CaseActions:
             self.records[path] = ImageRecord(analysis=analysis)
             self.queue_model.set_state(path, "done")
             self.queue_model.set_analysis(path, analysis)
+            # each row's thumbnail and whether its file still is what was analysed, without
+            # waiting for the examiner to select it (one file at a time, behind the selection)
+            future = self.case_checker.submit(
+                check_for_queue, path, analysis.evidence.sha256,
+                on_done=lambda result, p=path, a=analysis: self._case_row_checked(p, a, result))
+            if future is not None:
+                self._case_checks.append(future)
         self.table_model.set_analyses(case.latest())
         self._clear_shown()
         return True
+
+    def _case_row_checked(self, path: str, analysis, result: tuple) -> None:
+        record = self.records.get(path)
+        if record is None or record.analysis is not analysis:
+            return  # re-analysed or another case opened meanwhile
+        state, thumbnail = result
+        self.queue_model.set_evidence_state(path, state)
+        if thumbnail is not None:
+            self.queue_model.set_icon(path, thumbnail)
 
     def new_case(self) -> None:
         from PySide6.QtWidgets import QInputDialog

@@ -47,6 +47,15 @@ def check_for_display(path: str, recorded_sha256: str | None
     return check, to_qimage(preview), thumbnail_image(preview)
 
 
+def check_for_queue(path: str, recorded_sha256: str) -> tuple[str, QImage | None]:
+    """The file's state now ("verified", "changed", "missing", "unreadable") and its queue
+    thumbnail, for a row of a case just opened (background thread; decoded at thumbnail size)."""
+    from inspector.gui.models import THUMBNAIL_SIZE, thumbnail_image
+
+    check = check_evidence(path, recorded_sha256, max_side=THUMBNAIL_SIZE)
+    return check.state, None if check.preview is None else thumbnail_image(check.preview)
+
+
 def live_preview(image: Any) -> QImage:
     """The screen-sized preview of an image being analysed, ready for the screen."""
     return to_qimage(preview_of(image))

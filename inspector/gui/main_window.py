@@ -100,6 +100,10 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
         self.setAcceptDrops(True)
 
         self.loader = Background(2, "evidence-reader", self)  # hashing, decoding, previews
+        # an opened case's rows are checked one by one on their own thread, so that a case of
+        # many large files never delays the file the examiner selects
+        self.case_checker = Background(1, "case-checker", self)
+        self._case_checks: list = []
         self.cases = CaseSession(self)
         self.host = WorkerHost(self)
         self.queue = AnalysisQueue(self.host, self._pipeline_options(), self)
@@ -479,5 +483,6 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
         self.host.shutdown()
         self.forensics.shutdown()
         self.loader.shutdown(wait=False, drop_pending=True)
+        self.case_checker.shutdown(wait=False, drop_pending=True)
         self.cases.close()  # nothing finished or saved is lost
         event.accept()
