@@ -15,6 +15,7 @@ from trainer.rewards import (
     make_relaxed_iou_reward,
     make_verdict_reward,
     make_weighted,
+    only_on,
     recall_iou_reward,
     relaxed_iou_reward,
     rouge_l,
@@ -122,6 +123,19 @@ def test_findings_reward_is_the_share_of_closeups_read_right():
     # both right; the artifact missed; the second finding missing; nothing parsable; both
     # wrong; no close-ups shown (does not apply)
     assert out == [1.0, 0.5, 0.5, 0.0, 0.0, None]
+
+
+def test_a_scoped_reward_scores_only_its_querys_rows():
+    """One segment holding both queries: each answer is scored by its own query's reward."""
+    first, second = locate([0, 0, 10, 10]), examine("real")
+    columns = {"query": ["locate", "examine", "locate"], "label": ["real"] * 3,
+               "gt_boxes": [[[0, 0, 10, 10]], [], [[20, 0, 30, 10]]], "trainer_state": object()}
+    comps = [first, second, first]
+    iou = only_on("locate", iou_reward)
+    assert iou(comps, **columns) == [1.0, None, 0.0]
+    assert only_on("examine", verdict_reward)(comps, **columns) == [None, 1.0, None]
+    assert iou.__name__ == "iou_reward"  # what TRL logs
+    assert only_on("examine", verdict_reward)([first], query=["locate"], label=["real"]) == [None]
 
 
 def test_staged_weights_and_weighted_sum():

@@ -11,7 +11,7 @@ from inspector.core.geometry import Box
 from inspector.core.protocol import RawRegion, parse_examine, parse_locate, serialize_locate
 from trainer.conversations import NOTHING_PLANTED, WHERE_QUESTION, gt_model_boxes
 from trainer.records import read_records
-from trainer.rows import examine_rows, locate_rows, model_space, sft_rows
+from trainer.rows import examine_rows, locate_rows, model_space, sft_rows, with_first_looks
 from trainer.synth import generate
 
 
@@ -135,6 +135,25 @@ def test_grpo_examine_rows_know_what_each_closeup_of_the_models_own_boxes_holds(
     (row,) = examine_rows([photo], space, CloseupPolicy(), dataset_path=path,
                           model_answers={photo.sha256: answer})
     assert row["finding_truth"] and set(row["finding_truth"]) == {"real"}
+
+
+def test_segment_2_can_hold_the_first_look_with_query1_rows(data):
+    path, records, space = data
+    exa = examine_rows(records[:20], space, CloseupPolicy(), dataset_path=path)
+    loc = locate_rows(records[:20], space, dataset_path=path)
+    held = with_first_looks(exa, loc, 0.5, seed=3)
+    queries = [r["query"] for r in held]
+    assert queries.count("examine") == 20 and 5 <= queries.count("locate") <= 15
+    # each Query-1 row follows its own record's Query-2 row, and every row has every column
+    for i, row in enumerate(held):
+        assert set(row) == set(held[0])
+        if row["query"] == "locate":
+            assert held[i - 1]["query"] == "examine" and row["label"] == held[i - 1]["label"]
+            assert row["finding_truth"] == [] and row["gt_boxes"] is not None
+    assert with_first_looks(exa, loc, 0.5, seed=3) == held  # seeded
+    assert [r["query"] for r in with_first_looks(exa, loc, 0.0, seed=3)] == ["examine"] * 20
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        with_first_looks(exa, loc, 1.5, seed=3)
 
 
 def test_flip_rate_out_of_range_is_an_error(data):

@@ -416,6 +416,27 @@ def test_grpo_findings_reward_trains_segment_2(workspace, tmp_path):
     assert any("findings_reward x1" in line for line in lines)
 
 
+def test_grpo_segment_2_can_hold_the_first_look(workspace, tmp_path):
+    """Segment 2 with Query-1 prompts among its own: TRL samples both and each answer gets its
+    query's rewards (the others return None for it)."""
+    result, lines = _grpo(workspace, workspace.base, tmp_path / "hold", method="full",
+                          segments="examine", steps_examine=2, hold_first_look=1.0,
+                          examine_weights={"verdict": 1.0, "findings": 1.0})
+    part = result.parts[0]
+    assert part["rewards"] == {"verdict_reward": 1.0, "findings_reward": 1.0,
+                               "format_reward_locate": 1.0, "iou_reward": 1.0}
+    assert part["steps"] == 2
+    assert any("format_reward_locate x1" in line for line in lines)
+    # with every record's Query-1 row in the dataset, 2 steps of 1 prompt (seeded) sampled
+    # one Query-1 and one Query-2 prompt: each step logged only its own query's rewards
+    means = part["reward_means"]
+    assert len(means["iou_reward"]) == len(means["verdict_reward"]) == 2
+    for step in range(2):
+        first = means["format_reward_locate"][step] is not None
+        second = means["verdict_reward"][step] is not None
+        assert first != second
+
+
 def test_grpo_resume_skips_finished_segments(workspace, sft_full):
     out = workspace.root / "grpo-resume"
     start = sft_full[0].output_dir

@@ -166,6 +166,10 @@ def register(subparsers) -> None:
                    "regions)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="fixed weights (default) or FakeXplainer's staged alpha/beta/gamma")
+    g.add_argument("--hold-first-look", type=float, metavar="SHARE",
+                   help="segment 2 also samples Query-1 answers for this share of its records, "
+                   "scored by segment 1's rewards, so that training the second look does not "
+                   "move the first (default 0)")
     g.set_defaults(func=_cmd_grpo, settings_cls=GRPOSettings)
 
 

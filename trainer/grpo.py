@@ -22,6 +22,7 @@ final model (or LoRA adapter) and processor are saved in ``output_dir``.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,10 @@ class GRPOSettings(TrainingSettings):
         default_factory=lambda: {"format": 0.0, "verdict": 1.0, "bleu": 1.0}
     )
     schedule: str = "fixed"
+    # share of segment 2's prompts that are Query-1 prompts scored by segment 1's rewards: the
+    # weights both queries share then keep the first look while the second is trained (decision
+    # 0004, E37)
+    hold_first_look: float = 0.0
     logging_steps: int = 5
     save_steps: int = 50
 
@@ -84,6 +89,9 @@ class GRPOSettings(TrainingSettings):
                 raise ValueError(
                     f"{name}: unknown reward {unknown[0]!r} (known: {', '.join(keys)})"
                 )
+        if not 0.0 <= self.hold_first_look <= 1.0:
+            raise ValueError(f"hold_first_look must be between 0 and 1, got "
+                             f"{self.hold_first_look}")
         if self.num_generations < 2:
             raise ValueError("num_generations must be at least 2 (GRPO compares a group)")
         for name in ("prompts_per_step", "max_completion_length"):
@@ -112,7 +120,21 @@ def _iou_fn(settings: GRPOSettings):
 
 
 def reward_plan(settings: GRPOSettings, query: str, stage: str | None):
-    """``(reward_funcs, reward_weights)`` of one segment (``query``) in one stage (or fixed)."""
+    """``(reward_funcs, reward_weights)`` of one segment (``query``) in one stage (or fixed).
+
+    With ``hold_first_look``, segment 2 scores its Query-2 answers with its own rewards and its
+    Query-1 answers with segment 1's (:func:`trainer.rewards.only_on`)."""
+    from trainer.rewards import only_on
+
+    fns, weights = _plan(settings, query, stage)
+    if query != "examine" or not settings.hold_first_look:
+        return fns, weights
+    first, first_weights = _plan(settings, "locate", stage)
+    return ([only_on("examine", f) for f in fns] + [only_on("locate", f) for f in first],
+            weights + first_weights)
+
+
+def _plan(settings: GRPOSettings, query: str, stage: str | None):
     from trainer import rewards
 
     if stage is not None:
@@ -184,7 +206,13 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
     from inspector.core.closeups import CloseupPolicy
     from trainer.modeling import model_answers, precision_flags, prepare_model, write_training_info
     from trainer.records import read_records
-    from trainer.rows import examine_rows, locate_rows, model_space, to_dataset
+    from trainer.rows import (
+        examine_rows,
+        locate_rows,
+        model_space,
+        to_dataset,
+        with_first_looks,
+    )
     from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
 
     settings.validate()
@@ -202,14 +230,20 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
     def dataset(query: str):
         if query not in datasets:
             print_fn(f"Building {query} prompts from {len(records)} records ...")
-            if query == "locate":
-                rows = locate_rows(records, space, dataset_path=settings.train,
+            def first_looks():
+                return locate_rows(records, space, dataset_path=settings.train,
                                    seed=settings.seed, variants=settings.instruction_variants)
+
+            if query == "locate":
+                rows = first_looks()
             else:
                 rows = examine_rows(records, space, policy, dataset_path=settings.train,
                                     seed=settings.seed, variants=settings.instruction_variants,
                                     flip_rate=settings.flip_rate, grid=settings.box_grid,
                                     model_answers=model_answers(settings))
+                if settings.hold_first_look:
+                    rows = with_first_looks(rows, first_looks(), settings.hold_first_look,
+                                            settings.seed)
             datasets[query] = to_dataset(rows)
         return datasets[query]
 
@@ -294,6 +328,11 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
             "steps": trainer.state.global_step,
             "rewards": {f.__name__: w for f, w in zip(fns, weights, strict=True)},
             "reward_mean": logged(trainer, "reward"),
+            # each reward's mean per log (None where no answer of its query was in the batch)
+            "reward_means": {
+                f.__name__: [None if math.isnan(v) else v
+                             for v in logged(trainer, f"rewards/{f.__name__}/mean")]
+                for f in fns},
             "seconds": round(time.perf_counter() - t0, 1),
         }
         if main_process:

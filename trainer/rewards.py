@@ -44,6 +44,7 @@ Query 2 (examine) — LTE's R_C and R_BLEU:
       wrong; no close-ups → None. Known only where the ground-truth regions are, as on
       synthetic data; it trains the findings as sampled, where SFT teaches them only
       teacher-forced (decision 0004, E34).
+    * :func:`only_on`: a reward applied to one query's rows of a dataset that holds both.
     * :func:`bleu2_reward`: sacrebleu sentence BLEU with max n-gram order 2 (effective order,
       exponential smoothing, sacrebleu's default 13a tokenizer) of the parsed explanation against
       column ``explanation``, scaled to 0..1. No parsable explanation → 0.
@@ -326,6 +327,28 @@ def findings_reward(completions: Sequence[Any], **columns: Any) -> list[float | 
                 for f in parse_examine(completion_text(completion), len(truth)).findings}
         out.append(sum(said.get(n) == t for n, t in enumerate(truth, start=1)) / len(truth))
     return out
+
+
+def only_on(query: str, fn: RewardFn) -> RewardFn:
+    """``fn`` on the rows whose ``query`` column is ``query`` ("locate" or "examine"), None
+    (does not apply) on the others: one GRPO segment can train both queries, each answer
+    scored by its own query's rewards (:class:`trainer.grpo.GRPOSettings`'s
+    ``hold_first_look``). Keeps ``fn``'s name, which TRL logs."""
+    def scoped(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        n = len(completions)
+        picked = [i for i, q in enumerate(_column(columns, "query", n)) if q == query]
+        out: list[float | None] = [None] * n
+        if not picked:
+            return out
+        # per-completion columns are lists of n entries; anything else (TRL's trainer_state)
+        # passes through
+        sub = {k: [v[i] for i in picked] if isinstance(v, list) and len(v) == n else v
+               for k, v in columns.items()}
+        for i, score in zip(picked, fn([completions[i] for i in picked], **sub), strict=True):
+            out[i] = score
+        return out
+
+    return _named(scoped, fn.__name__)
 
 
 format_reward_locate = make_format_reward_locate()

@@ -254,6 +254,30 @@ def examine_rows(
     return rows
 
 
+# every column a GRPO row may carry, with its value on rows of the other query
+_EMPTY_COLUMNS = {"gt_boxes": [], "explanation": "", "region_count": 0, "finding_truth": []}
+
+
+def with_first_looks(
+    examine: Sequence[dict[str, Any]], locate: Sequence[dict[str, Any]], share: float, seed: int
+) -> list[dict[str, Any]]:
+    """GRPO segment 2's rows with, after each, that record's Query-1 row for ``share`` of the
+    records (seeded), so one segment trains the second look and holds the first. Every row gets
+    every reward column (the other query's empty) and ``query`` ("locate" / "examine"), which
+    :func:`trainer.rewards.only_on` reads."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the share of first-look rows must be between 0 and 1, got {share}")
+    if len(examine) != len(locate):
+        raise ValueError("one Query-1 row per Query-2 row (the same records) is needed")
+    rng = random.Random(f"hold:{seed}")
+    out: list[dict[str, Any]] = []
+    for second, first in zip(examine, locate, strict=True):
+        out.append({**_EMPTY_COLUMNS, **second, "query": "examine"})
+        if rng.random() < share:
+            out.append({**_EMPTY_COLUMNS, **first, "query": "locate"})
+    return out
+
+
 def to_dataset(rows: list[dict[str, Any]]):
     """A ``datasets.Dataset`` of the rows (images kept as decoded PIL images)."""
     from datasets import Dataset

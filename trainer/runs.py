@@ -3,6 +3,7 @@ checkpoints, the arguments of a short run that saves nothing."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from pathlib import Path
@@ -50,8 +51,10 @@ def progress_callback(stage: str, print_fn):
 
 
 def logged(trainer, key: str) -> list[float]:
-    """Every value of ``key`` (``loss``, ``eval_loss``, ``reward``...) the run logged, in order."""
-    return [float(h[key]) for h in trainer.state.log_history if key in h]
+    """Every value of ``key`` (``loss``, ``eval_loss``, ``reward``...) the run logged, in order
+    (NaN where it logged None: a reward that applied to no answer of that batch)."""
+    return [math.nan if h[key] is None else float(h[key])
+            for h in trainer.state.log_history if key in h]
 
 
 def quiet(trainer) -> None:
