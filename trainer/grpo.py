@@ -22,7 +22,6 @@ final model (or LoRA adapter) and processor are saved in ``output_dir``.
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -329,10 +328,8 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
             "rewards": {f.__name__: w for f, w in zip(fns, weights, strict=True)},
             "reward_mean": logged(trainer, "reward"),
             # each reward's mean per log (None where no answer of its query was in the batch)
-            "reward_means": {
-                f.__name__: [None if math.isnan(v) else v
-                             for v in logged(trainer, f"rewards/{f.__name__}/mean")]
-                for f in fns},
+            "reward_means": {f.__name__: logged(trainer, f"rewards/{f.__name__}/mean")
+                             for f in fns},
             "seconds": round(time.perf_counter() - t0, 1),
         }
         if main_process:

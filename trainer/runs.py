@@ -3,7 +3,6 @@ checkpoints, the arguments of a short run that saves nothing."""
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from pathlib import Path
@@ -50,10 +49,10 @@ def progress_callback(stage: str, print_fn):
     return _Printer()
 
 
-def logged(trainer, key: str) -> list[float]:
+def logged(trainer, key: str) -> list[float | None]:
     """Every value of ``key`` (``loss``, ``eval_loss``, ``reward``...) the run logged, in order
-    (NaN where it logged None: a reward that applied to no answer of that batch)."""
-    return [math.nan if h[key] is None else float(h[key])
+    (None where it logged None: a reward that applied to no answer of that batch)."""
+    return [None if h[key] is None else float(h[key])
             for h in trainer.state.log_history if key in h]
 
 

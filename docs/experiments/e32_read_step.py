@@ -28,14 +28,13 @@ def mixed_rows(records, space, policy, **options):
     """Per record: Query 1 on the model's own answer, Query 2 on the ground truth with decoys,
     then the where row when asked."""
     first = _sft_rows(records, space, policy, **dict(options, queries="locate", where=False))
-    second = _sft_rows(records, space, policy, **dict(options, queries="examine",
-                                                      model_answers=None, where=False))
-    where = (_sft_rows(records, space, policy, **dict(options, queries="examine",
-                                                      where=True))[1::2]
-             if options.get("where") else [])
+    # Query 2 on the ground truth and, when asked, the where row (which no answer changes)
+    rest = _sft_rows(records, space, policy, **dict(options, queries="examine",
+                                                    model_answers=None))
+    per = len(rest) // len(first)
     out = []
-    for i, (locate, examine) in enumerate(zip(first, second, strict=True)):
-        out += [locate, examine] + ([where[i]] if where else [])
+    for i, locate in enumerate(first):
+        out += [locate, *rest[i * per:(i + 1) * per]]
     return out
 
 
