@@ -34,7 +34,8 @@ def toy_demo(tmp_path_factory):
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1", "--sft-where-rows", "--decoy-rate", "0.5",
         "--decisive-weight", "1.5",
-        "--grpo-steps", "1", "1", "--examine-count", "4", "--examine-own-first-look",
+        "--grpo-steps", "1", "1", "--examine-count", "4", "--examine-truth-contexts",
+        "--findings-steps", "1", "--findings-count", "3", "--findings-hold-verdict", "0.5",
         "--no-degradations", "--eval-max-new-tokens", "40",
     ]
     assert main(argv) == 0
@@ -48,7 +49,8 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert (model / "config.json").is_file() and list(model.glob("*.safetensors"))
     card = (model / "README.md").read_text(encoding="utf-8")
     assert "NOT a detector" in card
-    for stage in ("before training", "after SFT", "after GRPO", "after the examine step"):
+    for stage in ("before training", "after SFT", "after GRPO", "after the examine step",
+                  "after the findings step"):
         assert f"| {stage} |" in card
     assert "Vision warm-up" in card and "Locate warm-up" in card
     # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
@@ -69,11 +71,28 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert sft_info["settings"]["where_rows"] and examine_info["settings"]["where_rows"]
     assert "--sft-where-rows" in card and "where? question (boxes only)" in card
     # SFT moved half its Query-2 boxes to decoy places (E28); the examine step held Query 1 on
-    # the GRPO model's own answers (E27); the card's command repeats both
+    # the GRPO model's own answers (E27) while its Query 2 stayed on the ground truth (the read
+    # step, E33); the card's command repeats both
     assert sft_info["settings"]["decoy_rate"] == 0.5
     assert examine_info["settings"]["own_first_look"] is True
-    assert "--decoy-rate 0.5" in card and "--examine-own-first-look" in card
+    assert examine_info["settings"]["truth_contexts"] is True
+    assert "--decoy-rate 0.5" in card and "--examine-truth-contexts" in card
     assert "Query 1 on those answers themselves" in card
+    assert "each Query 2 built on the ground truth" in card
+    # the findings step (E37): GRPO segment 2 from the examined model on its own first looks at
+    # 3 fresh images of seed 13, Query 1 held with the verdict among its rewards; the final model
+    # is its result, and the card names the step and the seed
+    findings = json.loads((out / "findings" / "training_info.json").read_text("utf-8"))
+    assert findings["settings"]["model"] == str(out / "examine")
+    assert findings["settings"]["hold_first_look"] == 0.5
+    assert findings["settings"]["examine_weights"] == {"verdict": 1.0, "findings": 2.0}
+    assert findings["settings"]["locate_weights"]["verdict"] == 0.5
+    looks = (out / "findings-impressions.jsonl").read_text("utf-8").splitlines()
+    assert len(looks) == 3
+    assert "Findings step" in card and "--findings-steps 1" in card
+    assert "seeds 1, 2, 3, 13 (data)" in card
+    assert ((out / "model" / "model.safetensors").read_bytes()
+            == (out / "findings" / "model.safetensors").read_bytes())
     # both SFT steps weighed Query 2's decisive tokens (E31), as the card and its command say
     assert sft_info["settings"]["decisive_weight"] == 1.5 and sft_info["decisive_losses"]
     assert examine_info["settings"]["decisive_weight"] == 1.5
@@ -82,7 +101,7 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # says and its command repeats
     from trainer.records import read_records
 
-    for part in ("train", "test", "examine"):
+    for part in ("train", "test", "examine", "findings"):
         assert {(r.width, r.height) for r in read_records(out / "data" / part / "records.jsonl")
                 } == {(256, 256)}, part
     assert "256x256 PNG with artifacts at their 224-px feature size" in card
@@ -110,7 +129,8 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
         report = json.loads((out / name).read_text(encoding="utf-8"))
         assert report["degradations"]["clean"]["overall"]["n"] == 3
     # the examine step (decision 0004, E15): the GRPO model's own first impressions of fresh
-    # images, then SFT whose Query-2 rows are built on them; its result is the final model
+    # images, then SFT (here the read step: Query 1 on them, Query 2 on the ground truth); the
+    # findings step continued from its result
     examine_records = (out / "data/examine/records.jsonl").read_text().splitlines()
     impressions = (out / "impressions.jsonl").read_text().splitlines()
     assert len(examine_records) == len(impressions) == 4
@@ -120,15 +140,13 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert info["settings"]["impressions"] == str(out / "impressions.jsonl")
     assert info["settings"]["model"] == str(out / "grpo")
     assert "Examine step" in card and "--examine-count 4" in card
-    assert (model / "model.safetensors").read_bytes() == (
-        out / "examine" / "model.safetensors").read_bytes()
     # the final model's close-up ablations: every mode on the same test images, in the card
-    ablations = json.loads((out / "eval-examine-ablations.json").read_text(encoding="utf-8"))
+    ablations = json.loads((out / "eval-findings-ablations.json").read_text(encoding="utf-8"))
     assert list(ablations["runs"]) == ["located", "random", "none"]
     assert all(r["degradations"]["clean"]["overall"]["n"] == 3 for r in ablations["runs"].values())
-    # its located run is the evaluation after the examine step, taken, not run a second time
-    after_examine = json.loads((out / "eval-examine.json").read_text(encoding="utf-8"))
-    assert ablations["runs"]["located"]["samples"] == after_examine["samples"]
+    # its located run is the evaluation of the final model, taken, not run a second time
+    final = json.loads((out / "eval-findings.json").read_text(encoding="utf-8"))
+    assert ablations["runs"]["located"]["samples"] == final["samples"]
     for mode in ("located", "random", "none"):
         assert f"| {mode} | clean |" in card
     assert "random cropping Acc 0.842" in card
@@ -151,7 +169,7 @@ def test_rerunning_the_demo_reuses_every_finished_step(toy_demo, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "reusing" in printed and "[sft] full fine-tuning" not in printed
-    assert "[examine]" not in printed
+    assert "[examine]" not in printed and "[findings]" not in printed
     assert {p: p.stat().st_mtime_ns for p in (out / "sft").glob("*.safetensors")} == before
 
 
@@ -161,6 +179,11 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     # the examine step's fresh images must not be the test images either
     assert main(["demo", str(tmp_path / "x"), "--test-seed", "3", "--examine-count", "8"]) == 2
     assert "examine step makes its images with seed 3" in capsys.readouterr().err
+    # ...nor the findings step's
+    assert main(["demo", str(tmp_path / "x"), "--test-seed", "13", "--findings-steps", "5"]) == 2
+    assert "findings step makes its images with seed 13" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--findings-steps", "-1"]) == 2
+    assert "--findings-steps and --findings-hold-verdict must be >= 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--examine-count", "-1"]) == 2
     assert "--examine-count must be 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decoy-rate", "2"]) == 2

@@ -103,6 +103,29 @@ def test_own_first_look_rows_hold_query1_on_the_models_answer(taught_case, recor
     assert unanswered[0]["completion"] == truth[0]["completion"]
 
 
+def test_truth_contexts_hold_query1_and_keep_query2_on_the_ground_truth(taught_case,
+                                                                        records_path):
+    # The read step (decision 0004, E33): Query 1 targets the model's own answer, as with
+    # own_first_look, while Query 2's context is the record's ground truth, not that answer; the
+    # same Query-2 row as a record without an impression gets.
+    record = read_records(records_path)[0]
+    answers = {record.sha256: taught_case.locate_answer}
+    space = model_space(taught_case.model_dir)
+    locate, examine = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                               queries="both", model_answers=answers, own_first_look=True,
+                               truth_contexts=True, flip_rate=0.0)
+    assert locate["completion"][0]["content"][0]["text"] == taught_case.locate_answer
+    context = examine["prompt"][2]["content"][0]["text"]
+    assert context != taught_case.locate_answer
+    assert "<verdict>ai-generated</verdict>" in context
+    (truth,) = sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                        queries="examine", flip_rate=0.0)
+    assert examine == truth
+    with pytest.raises(ValueError, match="truth_contexts keeps Query 2 on the ground truth"):
+        sft_rows([record], space, CloseupPolicy(), dataset_path=records_path,
+                 model_answers=answers, truth_contexts=True)
+
+
 def test_the_findings_benchmark_scores_each_finding_against_its_closeup(taught_case,
                                                                         records_path):
     # benchmarks/closeup_findings.py (decision 0004, E20/E28) through the app's pipeline: the

@@ -574,6 +574,7 @@ def test_settings_validate_with_clear_errors(workspace, tmp_path):
         (SFTSettings(**common, val=tmp_path / "noval.jsonl"), "validation records not found"),
         (SFTSettings(**common, box_grid=-28), "box_grid must be 0 .* or a grid in pixels"),
         (SFTSettings(**common, own_first_look=True), "own_first_look .* give the impressions"),
+        (SFTSettings(**common, truth_contexts=True), "truth_contexts .* needs own_first_look"),
         (SFTSettings(**common, decoy_rate=-0.1), "decoy_rate must be between 0 and 1"),
         (SFTSettings(**common, decisive_weight=-1), "decisive_weight must be >= 0"),
         (GRPOSettings(**common, quantization="4bit", method="full"), "QLoRA"),

@@ -117,6 +117,11 @@ def register(subparsers) -> None:
                    help="with --impressions: the Query-1 conversation of each record they cover "
                    "takes the model's own answer as its target, so training Query 2 on those "
                    "first impressions does not move Query 1 (decision 0004, E27)")
+    p.add_argument("--truth-contexts", action="store_true", default=None,
+                   help="with --own-first-look: the Query-2 conversations stay on the ground "
+                   "truth (with --flip-rate and --decoy-rate) while Query 1 holds the model's own "
+                   "answers, so Query 2 learns to read its close-ups without moving the first "
+                   "look (decision 0004, E33's read step)")
     p.add_argument("--decoy-rate", type=float, metavar="F",
                    help="share of the boxes in ground-truth Query-2 contexts moved to a place "
                    "where the close-up shows nothing, each finding then saying what its close-up "

@@ -23,7 +23,13 @@ interrupted run continues where it stopped):
 6b. examine (``--examine-count N``, 800 by default; 0 skips it) — the second look trained on
    what the app shows it (decision 0004, E15): N fresh images (``examine_seed``), the GRPO
    model's own Query-1 answers to them (:mod:`trainer.impressions`), then SFT on both queries
-   whose Query-2 rows carry those answers and close-ups of their boxes.
+   whose Query-2 rows carry those answers and close-ups of their boxes
+   (``--examine-truth-contexts``: Query 1 holds those answers while Query 2 stays on the ground
+   truth with decoy close-ups — decision 0004's read step, E33).
+6c. findings (``--findings-steps N``, 0 by default: skipped) — GRPO segment 2 on the examined
+   model's own first looks at fresh images (``findings_seed``), rewarded by the verdict and by
+   findings that say what each close-up holds, half its prompts Query 1's held by segment 1's
+   rewards (decision 0004, E37).
 7. model — the last step's result with a model card (what it is and is not, the three evaluation
    tables, the settings) and the ``DEMO`` marker the app reads; ``install`` copies it to
    ``resources/demo-model/``.
@@ -46,7 +52,8 @@ from trainer.tiny import INTERLEAVED_MROPE_SECTION
 
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
-STAGES = ("before training", "after SFT", "after GRPO", "after the examine step")
+STAGES = ("before training", "after SFT", "after GRPO", "after the examine step",
+          "after the findings step")
 # The pointer losses of the locate step, kept on in SFT's Query-1 rows (decision 0004, E13):
 # place after layer 1, head 0 of layer 1 points at the box's image tokens, its output carries
 # the box's corners.
@@ -113,6 +120,20 @@ class DemoSettings:
     # the examine step's Query-1 rows target the GRPO model's own answers (its impressions)
     # instead of the ground truth, so Query 1 stays as GRPO left it (decision 0004, E27)
     examine_own_first_look: bool = False
+    # the examine step's Query-2 rows stay on the ground truth with decoys while Query 1 holds
+    # the model's own answers: the step teaches Query 2 to read its close-ups (E33's read step)
+    examine_truth_contexts: bool = False
+    # the findings step (0 steps: skipped): GRPO segment 2 on the examined model's own first
+    # looks at fresh images, rewarded by the verdict and by findings that say what each close-up
+    # holds, a share of its prompts Query-1 prompts scored by segment 1's rewards (decision 0004,
+    # E37)
+    findings_steps: int = 0
+    findings_count: int = 400
+    findings_seed: int = 13
+    findings_learning_rate: float = 1e-4
+    findings_weight: float = 2.0
+    findings_hold: float = 0.5
+    findings_hold_verdict: float = 0.0  # the held Query 1's verdict reward (dual verdict)
     eval_max_new_tokens: int = 256
     final_degradations: tuple[str, ...] = ("jpeg80", "jpeg30", "crop", "down0.5")
     degradation_limit: int | None = 40  # test images per degradation (None: all)
@@ -121,6 +142,11 @@ class DemoSettings:
     init_eval_limit: int | None = 20
     ablations: bool = True  # the final model with located / random / no close-ups
     install: Path | None = None
+
+    @property
+    def examine_holds_first_look(self) -> bool:
+        """The examine step's Query-1 rows target the model's own answers (read step too)."""
+        return self.examine_own_first_look or self.examine_truth_contexts
 
     @property
     def rehearses_where(self) -> bool:
@@ -246,7 +272,7 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
 - Data: {train_count} training images (seed {train_seed}), {test_count} held-out test images
   made with a different seed ({test_seed}), {size}x{size} PNG{fine}, half real, half with
   artifacts.
-  The recipe uses seeds {train_seed} and {test_seed}{examine_seed} (data) and {model_seed}
+  The recipe uses seeds {train_seed}, {test_seed}{examine_seed} (data) and {model_seed}
   (weights) and no other: a test set made with any other seed (`lte-train synth --seed N`) is fresh.
 - Model: Qwen2.5-VL architecture, "{arch}" size (trainer/tiny.py), random init (seed
   {model_seed}), byte-level BPE vocabulary built offline; images seen at up to
@@ -340,27 +366,53 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
 def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
     """Fresh images, the model's own first impressions of them, then SFT with Query 2 built on
     those impressions (decision 0004, E15); returns the trained model's folder."""
+    from trainer.sft import run_sft
+
+    records = _fresh_images(out, "examine", settings.examine_count, settings.examine_seed,
+                            settings)
+    impressions = _first_looks(
+        out, start, settings, records, "impressions",
+        f"[examine] first impressions of the GRPO model on {settings.examine_count} fresh images "
+        "(Query 1, the app's pipeline) ...")
+    examine_dir = out / "examine"
+    if not (examine_dir / "training_info.json").is_file():
+        _say("[examine] SFT on both queries, Query 2 on the model's own first impressions ...")
+        step = _sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
+                             settings.examine_learning_rate, 20, box_grid,
+                             impressions=impressions)
+        run_sft(replace(step, own_first_look=settings.examine_holds_first_look,
+                        truth_contexts=settings.examine_truth_contexts), print_fn=_say)
+    return examine_dir
+
+
+def _fresh_images(out: Path, step: str, count: int, seed: int, settings: DemoSettings) -> Path:
+    """``out/data/<step>/records.jsonl``: ``count`` synthetic images of that step's own seed."""
+    from trainer.synth import generate
+
+    records = out / "data" / step / "records.jsonl"
+    if not records.is_file():
+        _say(f"[data] generating {count} images for the {step} step (seed {seed}) ...")
+        generate(records.parent, count, seed, size=settings.image_size,
+                 fine=settings.fine_artifacts)
+    return records
+
+
+def _first_looks(out: Path, model: Path, settings: DemoSettings, records: Path,
+                 name: str, what: str) -> Path:
+    """``out/<name>.jsonl``: the model's own Query-1 answers to ``records`` (the app's pipeline),
+    with ``<name>-info.json`` saying how many and how often their verdict was right."""
     import time
 
     from inspector.core.protocol import parse_locate
     from trainer.impressions import generate_impressions
     from trainer.records import read_records
-    from trainer.sft import run_sft
-    from trainer.synth import generate
 
-    records = out / "data" / "examine" / "records.jsonl"
-    if not records.is_file():
-        _say(f"[data] generating {settings.examine_count} images for the examine step (seed "
-             f"{settings.examine_seed}) ...")
-        generate(records.parent, settings.examine_count, settings.examine_seed,
-                 size=settings.image_size, fine=settings.fine_artifacts)
-    impressions = out / "impressions.jsonl"
-    info = out / "impressions-info.json"
+    answers_path = out / f"{name}.jsonl"
+    info = out / f"{name}-info.json"
     if not info.is_file():
-        _say(f"[examine] first impressions of the GRPO model on {settings.examine_count} fresh "
-             "images (Query 1, the app's pipeline) ...")
+        _say(what)
         t0 = time.perf_counter()
-        answers = generate_impressions(_open_for_eval(start, settings), records, impressions,
+        answers = generate_impressions(_open_for_eval(model, settings), records, answers_path,
                                        on_progress=lambda i, n: _say(f"    [{i}/{n}]")
                                        if i % max(1, n // 10) == 0 else None)
         right = sum(parse_locate(answers[r.sha256]).verdict == r.label
@@ -369,14 +421,42 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
             "seconds": time.perf_counter() - t0, "count": len(answers),
             "initial_accuracy": right / max(1, len(answers)),
         }) + "\n", encoding="utf-8")
-    examine_dir = out / "examine"
-    if not (examine_dir / "training_info.json").is_file():
-        _say("[examine] SFT on both queries, Query 2 on the model's own first impressions ...")
-        step = _sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
-                             settings.examine_learning_rate, 20, box_grid,
-                             impressions=impressions)
-        run_sft(replace(step, own_first_look=settings.examine_own_first_look), print_fn=_say)
-    return examine_dir
+    return answers_path
+
+
+def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
+    """Fresh images, the model's own first looks at them, then GRPO segment 2 on those looks
+    rewarded by the verdict and the findings, holding Query 1 (decision 0004, E37); returns the
+    trained model's folder."""
+    from trainer.grpo import GRPOSettings, run_grpo
+
+    records = _fresh_images(out, "findings", settings.findings_count, settings.findings_seed,
+                            settings)
+    looks = _first_looks(
+        out, start, settings, records, "findings-impressions",
+        f"[findings] first looks of the examined model at {settings.findings_count} fresh "
+        "images ...")
+    findings_dir = out / "findings"
+    info = findings_dir / "training_info.json"
+    if not info.is_file() or "parts" not in json.loads(info.read_text("utf-8")):
+        _say("[findings] GRPO segment 2 on those first looks: verdict and findings rewarded, "
+             f"{settings.findings_hold:.0%} of the prompts Query 1 held by format and IoU ...")
+        locate_weights = {"format": 1.0, "iou": 1.0}
+        if settings.findings_hold_verdict:
+            locate_weights["verdict"] = settings.findings_hold_verdict
+        run_grpo(GRPOSettings(
+            model=start, train=records, output_dir=findings_dir, method="full",
+            train_vision=False, train_projector=True, segments="examine",
+            steps_examine=settings.findings_steps,
+            learning_rate=settings.findings_learning_rate,
+            max_completion_length=settings.grpo_max_completion_length,
+            logging_steps=20, save_steps=100, resume=True, seed=settings.model_seed,
+            flip_rate=settings.flip_rate, box_grid=box_grid, impressions=looks,
+            locate_weights=locate_weights,
+            examine_weights={"verdict": 1.0, "findings": settings.findings_weight},
+            hold_first_look=settings.findings_hold,
+        ), print_fn=_say)
+    return findings_dir
 
 
 def _examine_line(out: Path, settings: DemoSettings) -> str:
@@ -390,10 +470,33 @@ def _examine_line(out: Path, settings: DemoSettings) -> str:
         f"{info['count']} fresh images (seed {settings.examine_seed}; its initial verdict right "
         f"on {info['initial_accuracy']:.0%} of them), then SFT on both queries"
         + (" (Query 1 on those answers themselves, so that it stays as GRPO left it)"
-           if settings.examine_own_first_look else "")
+           if settings.examine_holds_first_look else "")
         + f", {settings.examine_epochs:g} epoch(s), lr {settings.examine_learning_rate:g}, with "
-        f"each Query 2 built on that answer and on close-ups of its boxes — what the app shows "
-        f"Query 2 — its findings saying what each close-up really holds.\n"
+        + ("each Query 2 built on the ground truth, some of its boxes moved where the close-up "
+           "shows nothing, so that a finding can be told only from its close-up"
+           if settings.examine_truth_contexts else
+           "each Query 2 built on that answer and on close-ups of its boxes — what the app shows "
+           "Query 2")
+        + " — its findings saying what each close-up really holds.\n"
+    )
+
+
+def _findings_line(out: Path, settings: DemoSettings) -> str:
+    """The model card's bullet on the findings step ('' when the recipe skipped it)."""
+    info_path = out / "findings-impressions-info.json"
+    if not settings.findings_steps or not info_path.is_file():
+        return ""
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    held = "format + IoU" + (f" + verdict x{settings.findings_hold_verdict:g}"
+                             if settings.findings_hold_verdict else "")
+    return (
+        f"- Findings step (GRPO segment 2, `trainer/grpo.py`): the examined model's own Query-1 "
+        f"answers to {info['count']} fresh images (seed {settings.findings_seed}; initial verdict "
+        f"right on {info['initial_accuracy']:.0%}) as Query 2's contexts, "
+        f"{settings.findings_steps} steps, lr {settings.findings_learning_rate:g}, rewards "
+        f"verdict x1 + findings x{settings.findings_weight:g} (each close-up's finding pointing "
+        f"where that close-up really does); {settings.findings_hold:.0%} of the prompts are "
+        f"Query 1's, scored by {held}, so that the first look holds.\n"
     )
 
 
@@ -524,6 +627,10 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         final = _examine_step(out, grpo_dir, settings, box_grid)
         _say("[eval] after the examine step ...")
         reports[STAGES[3]] = _eval(final, test, out / "eval-examine.json", settings)
+    if settings.findings_steps:
+        final = _findings_step(out, final, settings, box_grid)
+        _say("[eval] after the findings step ...")
+        reports[STAGES[4]] = _eval(final, test, out / "eval-findings.json", settings)
     final_report = reports[list(reports)[-1]]  # the final model, clean, located close-ups
     degraded = ""
     if settings.final_degradations:
@@ -573,8 +680,9 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         + (f" The tokens that carry Query 2's decisions (each finding's first word and "
            f"points_to, the verdict) add {settings.decisive_weight:g} x their mean loss, here "
            "and in the examine step." if settings.decisive_weight else ""),
-        examine=_examine_line(out, settings),
-        examine_seed=f" and {settings.examine_seed}" if settings.examine_count else "",
+        examine=_examine_line(out, settings) + _findings_line(out, settings),
+        examine_seed=(f", {settings.examine_seed}" if settings.examine_count else "")
+        + (f", {settings.findings_seed}" if settings.findings_steps else ""),
         per_source=_per_source_table(final_report), degraded=degraded,
         ablations=ablations,
     )
@@ -685,6 +793,24 @@ def register(subparsers) -> argparse.ArgumentParser:
                    "targets, so that Query 1 stays as GRPO left it while Query 2 learns from "
                    "those answers (decision 0004, E27; default "
                    f"{'on' if d.examine_own_first_look else 'off'})")
+    p.add_argument("--examine-truth-contexts", action=argparse.BooleanOptionalAction,
+                   default=d.examine_truth_contexts,
+                   help="the examine step's Query-2 rows stay on the ground truth (with "
+                   "--decoy-rate) while its Query-1 rows hold the GRPO model's own answers: the "
+                   "step teaches Query 2 to read its close-ups without moving the first look "
+                   "(implies --examine-own-first-look; decision 0004, E33; default "
+                   f"{'on' if d.examine_truth_contexts else 'off'})")
+    p.add_argument("--findings-steps", type=int, default=d.findings_steps, metavar="N",
+                   help="after the examine step, N steps of GRPO segment 2 on the model's own "
+                   f"first looks at {d.findings_count} fresh images (seed {d.findings_seed}), "
+                   f"rewarded by the verdict and the findings (x{d.findings_weight:g}), "
+                   f"{d.findings_hold:.0%} of the prompts Query 1's held by format and IoU "
+                   f"(default {d.findings_steps}: skipped; 600 is decision 0004's E37)")
+    p.add_argument("--findings-count", type=int, default=d.findings_count, metavar="N",
+                   help=f"fresh images of the findings step (default {d.findings_count})")
+    p.add_argument("--findings-hold-verdict", type=float, default=d.findings_hold_verdict,
+                   metavar="W", help="the findings step also rewards the held Query 1's verdict "
+                   f"x W (default {d.findings_hold_verdict:g}: off)")
     p.add_argument("--eval-max-new-tokens", type=int, default=d.eval_max_new_tokens,
                    metavar="N", help="token limit of each answer during evaluation")
     p.add_argument("--no-degradations", action="store_true",
@@ -725,15 +851,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.decisive_weight < 0:
         print("lte-train demo: error: --decisive-weight must be >= 0", file=sys.stderr)
         return 2
+    if args.findings_steps < 0 or args.findings_hold_verdict < 0 or args.findings_count < 1:
+        print("lte-train demo: error: --findings-steps and --findings-hold-verdict must be >= 0, "
+              "--findings-count at least 1", file=sys.stderr)
+        return 2
     if args.warmup_count < 0:
         print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
               "or more", file=sys.stderr)
         return 2
-    if args.examine_count and DemoSettings.examine_seed in (args.train_seed, args.test_seed):
-        print(f"lte-train demo: error: the examine step makes its images with seed "
-              f"{DemoSettings.examine_seed}; choose other --train-seed / --test-seed",
-              file=sys.stderr)
-        return 2
+    for step, runs, seed in (("examine", args.examine_count, DemoSettings.examine_seed),
+                             ("findings", args.findings_steps, DemoSettings.findings_seed)):
+        if runs and seed in (args.train_seed, args.test_seed):
+            print(f"lte-train demo: error: the {step} step makes its images with seed {seed}; "
+                  "choose other --train-seed / --test-seed", file=sys.stderr)
+            return 2
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
         train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
@@ -749,6 +880,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         examine_count=args.examine_count,
         examine_own_first_look=args.examine_own_first_look,
+        examine_truth_contexts=args.examine_truth_contexts,
+        findings_steps=args.findings_steps, findings_count=args.findings_count,
+        findings_hold_verdict=args.findings_hold_verdict,
         final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
         ablations=not args.no_ablations,
         install=REPO_DEMO_MODEL if args.install else None,
@@ -778,6 +912,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + f" --examine-count {args.examine_count}"
         + (" --examine-own-first-look" if args.examine_own_first_look
            else " --no-examine-own-first-look")
+        + (" --examine-truth-contexts" if args.examine_truth_contexts else "")
+        + (f" --findings-steps {args.findings_steps} --findings-count {args.findings_count}"
+           if args.findings_steps else "")
+        + (f" --findings-hold-verdict {args.findings_hold_verdict:g}"
+           if args.findings_hold_verdict else "")
     )
     run_demo(settings, command=command)
     return 0

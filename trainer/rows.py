@@ -149,6 +149,7 @@ def sft_rows(
     model_answers: Mapping[str, str] | None = None,
     where: bool = False,
     own_first_look: bool = False,
+    truth_contexts: bool = False,
     decoy_rate: float = 0.0,
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
@@ -162,13 +163,19 @@ def sft_rows(
     built on it instead of the ground truth (never flipped). ``own_first_look``: the Query-1
     row of such a record asks the app's question and its target is that answer itself, so the
     step holds the first look where it is while Query 2 learns from it (decision 0004, E27).
-    ``decoy_rate``: in the Query-2 rows built on the ground truth, that share of the boxes is
-    moved where its close-up shows nothing, and the findings say what each close-up holds
-    (:func:`trainer.conversations.examine_sample`'s ``decoys``; seeded per record)."""
+    ``truth_contexts``: the Query-2 rows stay on the ground truth even where a model answer
+    exists (which then only holds Query 1): with ``own_first_look`` and ``decoy_rate``, the
+    read step of decision 0004's E32/E33. ``decoy_rate``: in the Query-2 rows built on the
+    ground truth, that share of the boxes is moved where its close-up shows nothing, and the
+    findings say what each close-up holds (:func:`trainer.conversations.examine_sample`'s
+    ``decoys``; seeded per record)."""
     if not 0.0 <= decoy_rate <= 1.0:
         raise ValueError(f"decoy_rate must be between 0 and 1, got {decoy_rate}")
     if queries not in QUERIES:
         raise ValueError(f"queries must be one of {', '.join(QUERIES)}, got {queries!r}")
+    if truth_contexts and not own_first_look:
+        raise ValueError("truth_contexts keeps Query 2 on the ground truth; without "
+                         "own_first_look the model answers would be used for nothing")
     impressions = _first_impressions(records, seed, flip_rate)
     rows: list[dict[str, Any]] = []
     for i, record, image in _each(records, dataset_path, on_progress):
@@ -183,7 +190,8 @@ def sft_rows(
         if queries in ("both", "examine"):
             messages, _, target = examine_sample(
                 record, space, policy, _rng(seed, i, variants), image=image,
-                first_impression=impressions[i], grid=grid, model_answer=answer,
+                first_impression=impressions[i], grid=grid,
+                model_answer=None if truth_contexts else answer,
                 decoys=(random.Random(f"decoy:{seed}:{i}"), decoy_rate) if decoy_rate else None,
             )
             rows.append(trl_row(messages, target))

@@ -48,6 +48,10 @@ class SFTSettings(TrainingSettings):
     # the Query-1 rows of records with an impression take it as their target (rows.sft_rows'
     # ``own_first_look``): the step holds the first look while Query 2 learns from it
     own_first_look: bool = False
+    # with own_first_look: the Query-2 rows stay on the ground truth (with flips and decoys), so
+    # the step teaches Query 2 to read while Query 1 holds its own answers (rows.sft_rows'
+    # ``truth_contexts``; decision 0004, E32/E33's read step)
+    truth_contexts: bool = False
     # share of the ground-truth Query-2 contexts' boxes moved where they show nothing, the
     # findings saying what each close-up holds (rows.sft_rows' ``decoy_rate``)
     decoy_rate: float = 0.0
@@ -75,6 +79,9 @@ class SFTSettings(TrainingSettings):
         if self.own_first_look and self.impressions is None:
             raise ValueError("own_first_look holds Query 1 on a model's own answers: give the "
                              "impressions file they come from")
+        if self.truth_contexts and not self.own_first_look:
+            raise ValueError("truth_contexts keeps Query 2 on the ground truth while Query 1 "
+                             "holds the model's own answers: it needs own_first_look")
         if self.val is not None and not Path(self.val).is_file():
             raise ValueError(f"validation records not found: {self.val}")
 
@@ -119,7 +126,8 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
             seed=settings.seed, variants=settings.instruction_variants,
             flip_rate=settings.flip_rate, grid=settings.box_grid,
             model_answers=model_answers(settings), where=settings.where_rows,
-            own_first_look=settings.own_first_look, decoy_rate=settings.decoy_rate,
+            own_first_look=settings.own_first_look, truth_contexts=settings.truth_contexts,
+            decoy_rate=settings.decoy_rate,
         )
         return to_dataset(rows), len(rows)
 

@@ -5,9 +5,10 @@ its Query-2 rows are ground-truth contexts with decoy close-ups and the decisive
 
 RUN_DIR is a finished ``lte-train demo`` run (its ``grpo`` model, ``data/examine`` records and
 ``impressions.jsonl``); OUT receives the trained model. E32 used weight 1 and decoy rate 0.5,
-E33 decoy rate 0.25, both on /tmp/s30/full (E31's run). No switch builds this mix of rows: it
-wraps ``trainer.rows.sft_rows`` so that one call gives, per record, the own-answer Query-1 row,
-the ground-truth Query-2 row and the where row. About 10 minutes on two cores.
+E33 decoy rate 0.25, both on /tmp/s30/full (E31's run). This mix of rows is now a switch:
+``lte-train sft --own-first-look --truth-contexts`` and, in the recipe, ``lte-train demo
+--examine-truth-contexts``; the script runs the recipe's examine-step settings with it. About 10
+minutes on two cores.
 """
 
 from __future__ import annotations
@@ -16,37 +17,19 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import trainer.rows as rows
 from trainer.demo import DemoSettings, _say, _sft_settings
 from trainer.locate_warmup import GRID
 from trainer.sft import run_sft
-
-_sft_rows = rows.sft_rows
-
-
-def mixed_rows(records, space, policy, **options):
-    """Per record: Query 1 on the model's own answer, Query 2 on the ground truth with decoys,
-    then the where row when asked."""
-    first = _sft_rows(records, space, policy, **dict(options, queries="locate", where=False))
-    # Query 2 on the ground truth and, when asked, the where row (which no answer changes)
-    rest = _sft_rows(records, space, policy, **dict(options, queries="examine",
-                                                    model_answers=None))
-    per = len(rest) // len(first)
-    out = []
-    for i, locate in enumerate(first):
-        out += [locate, *rest[i * per:(i + 1) * per]]
-    return out
 
 
 def main() -> None:
     run, out = Path(sys.argv[1]), Path(sys.argv[2])
     weight, decoys = float(sys.argv[3]), float(sys.argv[4])
-    rows.sft_rows = mixed_rows  # run_sft imports it when it runs
     settings = DemoSettings(out_dir=run, sft_where_rows=True, decoy_rate=decoys,
                             decisive_weight=weight)
     step = _sft_settings(settings, run / "grpo", run / "data" / "examine" / "records.jsonl",
                          out, 1.0, 3e-4, 20, GRID, impressions=run / "impressions.jsonl")
-    run_sft(dataclasses.replace(step, own_first_look=True), print_fn=_say)
+    run_sft(dataclasses.replace(step, own_first_look=True, truth_contexts=True), print_fn=_say)
 
 
 if __name__ == "__main__":
