@@ -130,7 +130,7 @@ class DemoSettings:
     findings_steps: int = 0
     findings_count: int = 400
     findings_seed: int = 13
-    findings_learning_rate: float = 1e-4
+    findings_learning_rate: float = 5e-5  # 1e-4 collapsed in E38 (answers lost their form)
     findings_weight: float = 2.0
     findings_hold: float = 0.5
     findings_hold_verdict: float = 0.0  # the held Query 1's verdict reward (dual verdict)
@@ -312,12 +312,11 @@ def _recipe_minutes(out: Path) -> float:
     """Compute time of the recipe from what each step recorded (so a rerun reports the same)."""
     seconds = 0.0
     for info in (out / step / "training_info.json"
-                 for step in ("warmup", "locate", "sft", "grpo", "examine")):
+                 for step in ("warmup", "locate", "sft", "grpo", "examine", "findings")):
         if info.is_file():
             seconds += float(json.loads(info.read_text("utf-8")).get("seconds", 0))
-    impressions = out / "impressions-info.json"
-    if impressions.is_file():
-        seconds += float(json.loads(impressions.read_text("utf-8")).get("seconds", 0))
+    for looks in out.glob("*impressions-info.json"):  # the examine and findings steps' first looks
+        seconds += float(json.loads(looks.read_text("utf-8")).get("seconds", 0))
     for report in out.glob("eval-*.json"):
         seconds += float(json.loads(report.read_text("utf-8")).get("seconds_total", 0))
     return seconds / 60
@@ -376,7 +375,10 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
         "(Query 1, the app's pipeline) ...")
     examine_dir = out / "examine"
     if not (examine_dir / "training_info.json").is_file():
-        _say("[examine] SFT on both queries, Query 2 on the model's own first impressions ...")
+        _say("[examine] SFT on both queries, " + (
+            "Query 1 on the model's own first impressions, Query 2 on the ground truth ..."
+            if settings.examine_truth_contexts
+            else "Query 2 on the model's own first impressions ..."))
         step = _sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
                              settings.examine_learning_rate, 20, box_grid,
                              impressions=impressions)
@@ -440,7 +442,8 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
     info = findings_dir / "training_info.json"
     if not info.is_file() or "parts" not in json.loads(info.read_text("utf-8")):
         _say("[findings] GRPO segment 2 on those first looks: verdict and findings rewarded, "
-             f"{settings.findings_hold:.0%} of the prompts Query 1 held by format and IoU ...")
+             f"{settings.findings_hold:.0%} of the prompts Query 1's, held by segment 1's "
+             "rewards ...")
         locate_weights = {"format": 1.0, "iou": 1.0}
         if settings.findings_hold_verdict:
             locate_weights["verdict"] = settings.findings_hold_verdict
@@ -806,6 +809,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    f"rewarded by the verdict and the findings (x{d.findings_weight:g}), "
                    f"{d.findings_hold:.0%} of the prompts Query 1's held by format and IoU "
                    f"(default {d.findings_steps}: skipped; 600 is decision 0004's E37)")
+    p.add_argument("--findings-learning-rate", type=float, default=d.findings_learning_rate,
+                   metavar="LR", help="learning rate of the findings step (default "
+                   f"{d.findings_learning_rate:g})")
     p.add_argument("--findings-count", type=int, default=d.findings_count, metavar="N",
                    help=f"fresh images of the findings step (default {d.findings_count})")
     p.add_argument("--findings-hold-verdict", type=float, default=d.findings_hold_verdict,
@@ -851,9 +857,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.decisive_weight < 0:
         print("lte-train demo: error: --decisive-weight must be >= 0", file=sys.stderr)
         return 2
-    if args.findings_steps < 0 or args.findings_hold_verdict < 0 or args.findings_count < 1:
+    if (args.findings_steps < 0 or args.findings_hold_verdict < 0 or args.findings_count < 1
+            or not args.findings_learning_rate > 0):
         print("lte-train demo: error: --findings-steps and --findings-hold-verdict must be >= 0, "
-              "--findings-count at least 1", file=sys.stderr)
+              "--findings-count at least 1, --findings-learning-rate > 0", file=sys.stderr)
         return 2
     if args.warmup_count < 0:
         print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
@@ -882,6 +889,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         examine_own_first_look=args.examine_own_first_look,
         examine_truth_contexts=args.examine_truth_contexts,
         findings_steps=args.findings_steps, findings_count=args.findings_count,
+        findings_learning_rate=args.findings_learning_rate,
         findings_hold_verdict=args.findings_hold_verdict,
         final_degradations=() if args.no_degradations else DemoSettings.final_degradations,
         ablations=not args.no_ablations,
@@ -914,6 +922,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
            else " --no-examine-own-first-look")
         + (" --examine-truth-contexts" if args.examine_truth_contexts else "")
         + (f" --findings-steps {args.findings_steps} --findings-count {args.findings_count}"
+           f" --findings-learning-rate {args.findings_learning_rate:g}"
            if args.findings_steps else "")
         + (f" --findings-hold-verdict {args.findings_hold_verdict:g}"
            if args.findings_hold_verdict else "")
