@@ -426,6 +426,13 @@ def _first_looks(out: Path, model: Path, settings: DemoSettings, records: Path,
     return answers_path
 
 
+def _grpo_finished(folder: Path) -> bool:
+    """``run_grpo`` finished there: its top-level ``training_info.json`` lists the parts (each
+    part's own info is written in its subfolder as it ends)."""
+    info = folder / "training_info.json"
+    return info.is_file() and "parts" in json.loads(info.read_text("utf-8"))
+
+
 def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
     """Fresh images, the model's own first looks at them, then GRPO segment 2 on those looks
     rewarded by the verdict and the findings, holding Query 1 (decision 0004, E37); returns the
@@ -439,8 +446,7 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
         f"[findings] first looks of the examined model at {settings.findings_count} fresh "
         "images ...")
     findings_dir = out / "findings"
-    info = findings_dir / "training_info.json"
-    if not info.is_file() or "parts" not in json.loads(info.read_text("utf-8")):
+    if not _grpo_finished(findings_dir):
         _say("[findings] GRPO segment 2 on those first looks: verdict and findings rewarded, "
              f"{settings.findings_hold:.0%} of the prompts Query 1's, held by segment 1's "
              "rewards ...")
@@ -610,8 +616,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     reports[STAGES[1]] = _eval(sft_dir, test, out / "eval-sft.json", settings)
 
     grpo_dir = out / "grpo"
-    grpo_info = grpo_dir / "training_info.json"
-    if not grpo_info.is_file() or "parts" not in json.loads(grpo_info.read_text("utf-8")):
+    if not _grpo_finished(grpo_dir):
         _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
         run_grpo(GRPOSettings(
             model=sft_dir, train=train, output_dir=grpo_dir, method="full",
