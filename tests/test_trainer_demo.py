@@ -173,6 +173,33 @@ def test_rerunning_the_demo_reuses_every_finished_step(toy_demo, capsys):
     assert {p: p.stat().st_mtime_ns for p in (out / "sft").glob("*.safetensors")} == before
 
 
+def test_grpo_steps_0_0_skip_grpo_and_examine_from_the_sft_model(toy_demo, tmp_path, capsys):
+    """`--grpo-steps 0 0`: no GRPO step, no "after GRPO" row; the examine step takes its first
+    impressions from the SFT model, and the card says so (the finished steps before it are
+    reused from the toy run)."""
+    import shutil
+
+    out, argv = toy_demo
+    run = tmp_path / "run"
+    run.mkdir()
+    for step in ("data", "init", "warmup", "locate", "sft"):
+        shutil.copytree(out / step, run / step)
+    for name in ("eval-init.json", "eval-sft.json"):
+        shutil.copy(out / name, run / name)
+    at = argv.index("--grpo-steps")
+    skip = ["demo", str(run), *argv[2:at + 1], "0", "0", *argv[at + 3:]]
+    assert main(skip) == 0
+    printed = capsys.readouterr().out
+    assert "[grpo] skipped" in printed and "[sft] full fine-tuning" not in printed
+    assert not (run / "grpo").exists() and not (run / "eval-grpo.json").exists()
+    examine = json.loads((run / "examine" / "training_info.json").read_text("utf-8"))
+    assert examine["settings"]["model"] == str(run / "sft")
+    card = (run / "model" / "README.md").read_text(encoding="utf-8")
+    assert "| after GRPO |" not in card and "| after the examine step |" in card
+    assert "GRPO: skipped (`--grpo-steps 0 0`)" in card and "--grpo-steps 0 0" in card
+    assert "the SFT model's own Query-1 answers" in card
+
+
 def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert main(["demo", str(tmp_path / "x"), "--train-seed", "3", "--test-seed", "3"]) == 2
     assert "held out" in capsys.readouterr().err
@@ -186,6 +213,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "--findings-steps and --findings-hold-verdict must be >= 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--examine-count", "-1"]) == 2
     assert "--examine-count must be 0" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--grpo-steps", "0", "-1"]) == 2
+    assert "--grpo-steps must be 0 or more" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decoy-rate", "2"]) == 2
     assert "--decoy-rate must be between 0 and 1" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decisive-weight", "-1"]) == 2

@@ -236,3 +236,31 @@ def test_decisive_tokens_are_each_findings_first_word_points_to_and_the_verdict(
             assert piece.strip().lstrip('">') and value.startswith(piece.strip().lstrip('">'))
     assert decisive_positions(["<verdict", ">"]) == []  # nothing after it
     assert decisive_positions(["x", "<verdict>", "real"]) == [2]
+
+
+def test_to_dataset_gives_back_every_image_pixel_for_pixel(data):
+    """The training set stores images losslessly (fast PNG) whatever their mode, alone or in
+    lists, next to the text columns: the trainer sees exactly the pixels the rows were built
+    with."""
+    import numpy as np
+    from PIL import Image
+
+    from trainer.rows import to_dataset
+
+    path, records, space = data
+    rows = sft_rows(records[:4], space, CloseupPolicy(), dataset_path=path)
+    rng = np.random.default_rng(0)
+    gray = Image.fromarray(rng.integers(0, 256, (9, 7), dtype=np.uint8), mode="L")
+    depth = Image.fromarray(rng.integers(0, 65535, (5, 6), dtype=np.uint16))  # TIFF in datasets
+    extra = [{**rows[0], "images": [gray, depth], "single": gray},
+             {**rows[1], "single": rows[1]["images"][0]}]
+    dataset = to_dataset(extra + rows)
+    assert len(dataset) == len(rows) + 2
+    for row, back in zip(extra + rows, dataset, strict=True):
+        assert back["completion"] == row["completion"]
+        assert len(back["images"]) == len(row["images"])
+        for sent, got in zip(row["images"], back["images"], strict=True):
+            assert got.mode == sent.mode and np.array_equal(np.asarray(got), np.asarray(sent))
+    assert np.array_equal(np.asarray(dataset[0]["single"]), np.asarray(gray))
+    assert dataset[1]["single"].size == rows[1]["images"][0].size
+    assert dataset[2]["single"] is None

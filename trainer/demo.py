@@ -19,7 +19,7 @@ interrupted run continues where it stopped):
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
-   vision tower frozen likewise.
+   vision tower frozen likewise (``--grpo-steps 0 0`` skips it: the examine step starts from SFT).
 6b. examine (``--examine-count N``, 800 by default; 0 skips it) — the second look trained on
    what the app shows it (decision 0004, E15): N fresh images (``examine_seed``), the GRPO
    model's own Query-1 answers to them (:mod:`trainer.impressions`), then SFT on both queries
@@ -147,6 +147,16 @@ class DemoSettings:
     def examine_holds_first_look(self) -> bool:
         """The examine step's Query-1 rows target the model's own answers (read step too)."""
         return self.examine_own_first_look or self.examine_truth_contexts
+
+    @property
+    def runs_grpo(self) -> bool:
+        """The GRPO step runs (``--grpo-steps 0 0`` skips it)."""
+        return self.grpo_steps_locate > 0 or self.grpo_steps_examine > 0
+
+    @property
+    def first_look_model(self) -> str:
+        """Which step's model gives the examine step its first impressions."""
+        return "GRPO" if self.runs_grpo else "SFT"
 
     @property
     def rehearses_where(self) -> bool:
@@ -289,9 +299,7 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
   {loss_last:.3f}. In {flip:.0%} of the Query-2 training conversations the Query-1 answer in
   the context is that of an image of the other class (verdict, explanation, region labels), so
   Query 2 learns to judge from the close-ups rather than repeat its first impression.{where}
-- GRPO: segment 1 (Query 1: format + IoU) {grpo_locate} steps, segment 2 (Query 2: verdict +
-  BLEU-2) {grpo_examine} steps, lr {grpo_lr:g}, 4 completions per prompt, vision tower frozen.
-{examine}- Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f}
+{grpo}{examine}- Training and evaluation time on this machine (2 CPU cores, no GPU): {minutes:.0f}
   minutes.
 
 ## Evaluation on the held-out test set (the app's own pipeline, `lte-train eval`)
@@ -371,7 +379,8 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
                             settings)
     impressions = _first_looks(
         out, start, settings, records, "impressions",
-        f"[examine] first impressions of the GRPO model on {settings.examine_count} fresh images "
+        f"[examine] first impressions of the {settings.first_look_model} model on "
+        f"{settings.examine_count} fresh images "
         "(Query 1, the app's pipeline) ...")
     examine_dir = out / "examine"
     if not (examine_dir / "training_info.json").is_file():
@@ -468,6 +477,18 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
     return findings_dir
 
 
+def _grpo_line(settings: DemoSettings) -> str:
+    """The model card's bullet on the GRPO step."""
+    if not settings.runs_grpo:
+        return ("- GRPO: skipped (`--grpo-steps 0 0`); the examine step starts from the SFT "
+                "model.\n")
+    return (
+        f"- GRPO: segment 1 (Query 1: format + IoU) {settings.grpo_steps_locate} steps, segment 2 "
+        f"(Query 2: verdict +\n  BLEU-2) {settings.grpo_steps_examine} steps, lr "
+        f"{settings.grpo_learning_rate:g}, 4 completions per prompt, vision tower frozen.\n"
+    )
+
+
 def _examine_line(out: Path, settings: DemoSettings) -> str:
     """The model card's bullet on the examine step ('' when the recipe skipped it)."""
     info_path = out / "impressions-info.json"
@@ -475,10 +496,12 @@ def _examine_line(out: Path, settings: DemoSettings) -> str:
         return ""
     info = json.loads(info_path.read_text(encoding="utf-8"))
     return (
-        f"- Examine step (`trainer/impressions.py`): the GRPO model's own Query-1 answers to "
+        f"- Examine step (`trainer/impressions.py`): the {settings.first_look_model} model's "
+        "own Query-1 answers to "
         f"{info['count']} fresh images (seed {settings.examine_seed}; its initial verdict right "
         f"on {info['initial_accuracy']:.0%} of them), then SFT on both queries"
-        + (" (Query 1 on those answers themselves, so that it stays as GRPO left it)"
+        + (" (Query 1 on those answers themselves, so that it stays as "
+           f"{settings.first_look_model} left it)"
            if settings.examine_holds_first_look else "")
         + f", {settings.examine_epochs:g} epoch(s), lr {settings.examine_learning_rate:g}, with "
         + ("each Query 2 built on the ground truth, some of its boxes moved where the close-up "
@@ -616,7 +639,10 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     reports[STAGES[1]] = _eval(sft_dir, test, out / "eval-sft.json", settings)
 
     grpo_dir = out / "grpo"
-    if not _grpo_finished(grpo_dir):
+    if not settings.runs_grpo:
+        _say("[grpo] skipped (--grpo-steps 0 0): the examine step starts from the SFT model")
+        grpo_dir = sft_dir
+    elif not _grpo_finished(grpo_dir):
         _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
         run_grpo(GRPOSettings(
             model=sft_dir, train=train, output_dir=grpo_dir, method="full",
@@ -627,8 +653,9 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             logging_steps=10, save_steps=20, resume=True, seed=settings.model_seed,
             flip_rate=settings.flip_rate, box_grid=box_grid,
         ), print_fn=_say)
-    _say("[eval] after GRPO ...")
-    reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
+    if settings.runs_grpo:
+        _say("[eval] after GRPO ...")
+        reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
 
     final = grpo_dir
     if settings.examine_count:
@@ -678,8 +705,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         warm_examples=warm.get("examples"), warm_acc=float(warm.get("train_accuracy", 0)),
         sft_epochs=settings.sft_epochs, sft_lr=settings.sft_learning_rate,
         sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
-        loss_first=losses[0], loss_last=losses[-1], grpo_locate=settings.grpo_steps_locate,
-        grpo_examine=settings.grpo_steps_examine, grpo_lr=settings.grpo_learning_rate,
+        loss_first=losses[0], loss_last=losses[-1], grpo=_grpo_line(settings),
         minutes=_recipe_minutes(out), stage_table=table,
         flip=settings.flip_rate, locate=_locate_line(out / "locate", settings),
         where=(" Each record also gives the locate warm-up's where? question (boxes only), "
@@ -789,7 +815,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--grpo-steps", type=int, nargs=2, metavar=("LOCATE", "EXAMINE"),
                    default=(d.grpo_steps_locate, d.grpo_steps_examine),
                    help="GRPO steps of segment 1 and segment 2 (default "
-                   f"{d.grpo_steps_locate} {d.grpo_steps_examine})")
+                   f"{d.grpo_steps_locate} {d.grpo_steps_examine}; 0 0 skips GRPO and the "
+                   "examine step starts from the SFT model)")
     p.add_argument("--examine-count", type=int, default=d.examine_count, metavar="N",
                    help="after GRPO, the examine step on N fresh images: the model's own first "
                    f"impressions, then SFT with Query 2 built on them (default {d.examine_count}; "
@@ -851,6 +878,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.train_seed == args.test_seed:
         print("lte-train demo: error: --test-seed must differ from --train-seed (the test "
               "set must be held out)", file=sys.stderr)
+        return 2
+    if min(args.grpo_steps) < 0:
+        print("lte-train demo: error: --grpo-steps must be 0 or more (0 0 skips GRPO)",
+              file=sys.stderr)
         return 2
     if args.examine_count < 0:
         print("lte-train demo: error: --examine-count must be 0 (skip the examine step) or more",

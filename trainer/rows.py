@@ -27,11 +27,14 @@ themselves are never flipped.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import PIL.Image
 
 from inspector.core.closeups import CloseupPolicy
 from inspector.core.geometry import CoordinateSpace
@@ -286,10 +289,60 @@ def with_first_looks(
     return out
 
 
+# PNG modes that round-trip through PNG unchanged (datasets' own rule for choosing PNG)
+_PNG_MODES = frozenset({"1", "L", "LA", "RGB", "RGBA"})
+
+
+def _png(image: PIL.Image.Image) -> dict[str, Any]:
+    """The image as ``datasets.Image`` storage, compressed at PNG level 1: lossless like
+    datasets' own encoding (level 6) but about five times faster and no larger on these images
+    (13.5 -> 2.8 ms for 224 px) — that encoding was half of a short SFT run's time and minutes of
+    the warm-up's (20,000 images)."""
+    if image.mode not in _PNG_MODES:
+        from datasets.features.image import encode_pil_image
+
+        return encode_pil_image(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return {"bytes": buffer.getvalue(), "path": None}
+
+
+def _encoded(value: Any) -> tuple[Any, str]:
+    """``value`` with its PIL images encoded, and its kind: "image", "images" or ""."""
+    if isinstance(value, PIL.Image.Image):
+        return _png(value), "image"
+    if isinstance(value, list) and value and all(isinstance(v, PIL.Image.Image) for v in value):
+        return [_png(v) for v in value], "images"
+    return value, ""
+
+
 def to_dataset(rows: list[dict[str, Any]]):
-    """A ``datasets.Dataset`` of the rows (images kept as decoded PIL images)."""
-    from datasets import Dataset
+    """A ``datasets.Dataset`` of the rows; PIL images (alone or in lists) come back decoded."""
+    from datasets import Dataset, List
+    from datasets import Image as ImageFeature
+    from datasets.utils import logging as datasets_logging
 
     if not rows:
         raise ValueError("no training rows: the records file is empty")
-    return Dataset.from_list(rows)
+    kinds: dict[str, str] = {}
+    encoded = []
+    for row in rows:
+        out = {}
+        for key, value in row.items():
+            out[key], kind = _encoded(value)
+            if kind:
+                kinds[key] = kind
+        encoded.append(out)
+    dataset = Dataset.from_list(encoded)
+    bars = datasets_logging.is_progress_bar_enabled()
+    datasets_logging.disable_progress_bar()  # a cast of stored bytes takes no time to report
+    try:
+        for key, kind in kinds.items():
+            if key not in dataset.column_names:  # datasets keeps the first row's keys only
+                continue
+            feature = ImageFeature() if kind == "image" else List(ImageFeature())
+            dataset = dataset.cast_column(key, feature)
+    finally:
+        if bars:
+            datasets_logging.enable_progress_bar()
+    return dataset
