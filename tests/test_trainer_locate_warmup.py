@@ -198,9 +198,13 @@ def test_cli_locate_warmup_passes_the_pointer_options(workspace):
     out = workspace.root / "cli-pointer"
     code = main(["locate-warmup", str(workspace.base), str(workspace.records), "-o", str(out),
                  "--mark-epochs", "0", "--where-steps", "1", "--where-places", "1",
-                 "--where-attend", "2", "--attend-layer", "0", "--where-read", "5"])
+                 "--where-attend", "2", "--attend-layer", "0", "--where-read", "5",
+                 "--where-learning-rate", "1e-3", "--mark-learning-rate", "2e-4"])
     assert code == 0
     info = json.loads((out / "training_info.json").read_text(encoding="utf-8"))
+    # the demo's phase-2 rate can be asked for (its default 5e-4 is half the recipe's)
+    assert info["settings"]["where_learning_rate"] == 1e-3
+    assert info["settings"]["mark_learning_rate"] == 2e-4
     pointer = info["settings"]["pointer"]
     assert pointer["attend"] == 2 and pointer["attend_layer"] == 0 and pointer["read"] == 5
     assert pointer["places"] == 1

@@ -296,6 +296,11 @@ def register(subparsers) -> None:
                    help=f"phase 1 passes over the images (default {d.mark_epochs:g}; 0 skips it)")
     p.add_argument("--where-steps", type=int, default=d.where_steps, metavar="N",
                    help=f"phase 2 steps (default {d.where_steps}; 0 skips it)")
+    p.add_argument("--mark-learning-rate", type=float, default=d.mark_learning_rate,
+                   metavar="LR", help=f"phase 1 learning rate (default {d.mark_learning_rate:g})")
+    p.add_argument("--where-learning-rate", type=float, default=d.where_learning_rate,
+                   metavar="LR", help=f"phase 2 learning rate (default {d.where_learning_rate:g}; "
+                   "`lte-train demo` uses 1e-3)")
     p.add_argument("--snap", type=int, default=d.snap, metavar="PX",
                    help=f"snap phase-2 boxes to this grid (default {d.snap}; 0: exact boxes)")
     p.add_argument("--positions", action="store_true",
@@ -330,6 +335,7 @@ def _cmd_locate_warmup(args) -> int:
     settings = LocateWarmupSettings(
         model=args.model, train=args.train, output_dir=args.output_dir,
         mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
+        mark_learning_rate=args.mark_learning_rate, where_learning_rate=args.where_learning_rate,
         positions=args.positions, where_vision=args.where_vision,
         pointer=PointerLosses(places=args.where_places, places_layer=args.places_layer,
                               point=args.where_point, attend=args.where_attend,
