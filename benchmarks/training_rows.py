@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from inspector.core.closeups import CloseupPolicy  # noqa: E402
 from trainer.records import read_records  # noqa: E402
-from trainer.rows import sft_rows, to_dataset  # noqa: E402
+from trainer.rows import model_space, sft_rows, to_dataset  # noqa: E402
 from trainer.synth import generate  # noqa: E402
 from trainer.tiny import build_tiny_model  # noqa: E402
 
@@ -42,8 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from datasets import Dataset
-
-    from trainer.rows import model_space
 
     with tempfile.TemporaryDirectory() as tmp:
         records_path = generate(Path(tmp) / "synth", args.count, args.seed)

@@ -542,12 +542,12 @@ def _folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 1e6
 
 
-def _write_model(grpo_dir: Path, model_dir: Path, card: str) -> None:
+def _write_model(final: Path, model_dir: Path, card: str) -> None:
     """Copy the loadable files of the final model, then the card and the DEMO marker."""
     tmp = model_dir.with_name(model_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for path in grpo_dir.iterdir():
+    for path in final.iterdir():
         wanted = path.suffix in (".json", ".jinja", ".safetensors", ".txt")
         if path.is_file() and wanted and path.name != "training_info.json":
             shutil.copy2(path, tmp / path.name)
@@ -638,28 +638,28 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     _say("[eval] after SFT ...")
     reports[STAGES[1]] = _eval(sft_dir, test, out / "eval-sft.json", settings)
 
-    grpo_dir = out / "grpo"
-    if not settings.runs_grpo:
-        _say("[grpo] skipped (--grpo-steps 0 0): the examine step starts from the SFT model")
-        grpo_dir = sft_dir
-    elif not _grpo_finished(grpo_dir):
-        _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
-        run_grpo(GRPOSettings(
-            model=sft_dir, train=train, output_dir=grpo_dir, method="full",
-            train_vision=False, train_projector=True,
-            steps_locate=settings.grpo_steps_locate, steps_examine=settings.grpo_steps_examine,
-            learning_rate=settings.grpo_learning_rate,
-            max_completion_length=settings.grpo_max_completion_length,
-            logging_steps=10, save_steps=20, resume=True, seed=settings.model_seed,
-            flip_rate=settings.flip_rate, box_grid=box_grid,
-        ), print_fn=_say)
+    final = sft_dir
     if settings.runs_grpo:
+        final = out / "grpo"
+        if not _grpo_finished(final):
+            _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
+            run_grpo(GRPOSettings(
+                model=sft_dir, train=train, output_dir=final, method="full",
+                train_vision=False, train_projector=True,
+                steps_locate=settings.grpo_steps_locate,
+                steps_examine=settings.grpo_steps_examine,
+                learning_rate=settings.grpo_learning_rate,
+                max_completion_length=settings.grpo_max_completion_length,
+                logging_steps=10, save_steps=20, resume=True, seed=settings.model_seed,
+                flip_rate=settings.flip_rate, box_grid=box_grid,
+            ), print_fn=_say)
         _say("[eval] after GRPO ...")
-        reports[STAGES[2]] = _eval(grpo_dir, test, out / "eval-grpo.json", settings)
+        reports[STAGES[2]] = _eval(final, test, out / "eval-grpo.json", settings)
+    else:
+        _say("[grpo] skipped (--grpo-steps 0 0): the examine step starts from the SFT model")
 
-    final = grpo_dir
     if settings.examine_count:
-        final = _examine_step(out, grpo_dir, settings, box_grid)
+        final = _examine_step(out, final, settings, box_grid)
         _say("[eval] after the examine step ...")
         reports[STAGES[3]] = _eval(final, test, out / "eval-examine.json", settings)
     if settings.findings_steps:
