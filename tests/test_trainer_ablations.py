@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from trainer.evaluate import register
 from trainer.records import record_for_image, write_records
 
@@ -70,3 +72,6 @@ def test_ablations_take_a_mode_already_run_instead_of_running_it_again(taught_ca
     assert lines and not any(line.startswith("[located]") for line in lines)
     assert {line.split("]")[0] for line in lines} == {"[random", "[none"}
     assert report["runs"]["none"]["samples"][0]["initial"] == located["samples"][0]["initial"]
+    # the recipe's recorded time adds the located report's own time once, not again here
+    made_here = report["runs"]["random"]["seconds_total"] + report["runs"]["none"]["seconds_total"]
+    assert report["seconds_total"] == pytest.approx(made_here, abs=0.01)

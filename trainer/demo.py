@@ -290,9 +290,9 @@ labels it DEMO wherever it appears (window, CLI, PDF reports).
 - Vision warm-up (the pre-training a real vision encoder has, `trainer/warmup.py`): the vision
   tower and projector with temporary linear heads learn the label of {warm_set} and of
   their ground-truth close-ups{warm_cells}, {warm_epochs:g} epoch(s), lr {warm_lr:g},
-  {warm_examples} images (the label head's accuracy on them afterwards {warm_acc:.2f}); then the
-  whole model learns to answer a one-word question (real or ai-generated) about each, so the
-  language model reads the image.
+  {warm_examples} images (the label head's accuracy afterwards {warm_acc:.2f}{warm_checked});
+  then the whole model learns to answer a one-word question (real or ai-generated) about
+  each, so the language model reads the image.
 {locate}- SFT: full fine-tuning of the language model and projector (vision tower frozen after its
   warm-up), {sft_epochs:g} epoch(s), lr
   {sft_lr:g}, batch {sft_batch}: {sft_steps} steps, training loss {loss_first:.3f} →
@@ -373,6 +373,7 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
 def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
     """Fresh images, the model's own first impressions of them, then SFT with Query 2 built on
     those impressions (decision 0004, E15); returns the trained model's folder."""
+    from trainer.runs import in_own_process
     from trainer.sft import run_sft
 
     records = _fresh_images(out, "examine", settings.examine_count, settings.examine_seed,
@@ -391,8 +392,9 @@ def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int)
         step = _sft_settings(settings, start, records, examine_dir, settings.examine_epochs,
                              settings.examine_learning_rate, 20, box_grid,
                              impressions=impressions)
-        run_sft(replace(step, own_first_look=settings.examine_holds_first_look,
-                        truth_contexts=settings.examine_truth_contexts), print_fn=_say)
+        in_own_process(run_sft, replace(step, own_first_look=settings.examine_holds_first_look,
+                                        truth_contexts=settings.examine_truth_contexts),
+                       print_fn=_say)
     return examine_dir
 
 
@@ -447,6 +449,7 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
     rewarded by the verdict and the findings, holding Query 1 (decision 0004, E37); returns the
     trained model's folder."""
     from trainer.grpo import GRPOSettings, run_grpo
+    from trainer.runs import in_own_process
 
     records = _fresh_images(out, "findings", settings.findings_count, settings.findings_seed,
                             settings)
@@ -462,7 +465,7 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
         locate_weights = {"format": 1.0, "iou": 1.0}
         if settings.findings_hold_verdict:
             locate_weights["verdict"] = settings.findings_hold_verdict
-        run_grpo(GRPOSettings(
+        in_own_process(run_grpo, GRPOSettings(
             model=start, train=records, output_dir=findings_dir, method="full",
             train_vision=False, train_projector=True, segments="examine",
             steps_examine=settings.findings_steps,
@@ -564,6 +567,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
     from trainer.locate_warmup import GRID, LocateWarmupSettings, run_locate_warmup
+    from trainer.runs import in_own_process
     from trainer.sft import run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
@@ -603,7 +607,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     warm_info = warm_dir / "training_info.json"
     if not warm_info.is_file():
         _say("[warmup] the vision tower learns to see the task (training images and close-ups)")
-        run_warmup(WarmupSettings(
+        in_own_process(run_warmup, WarmupSettings(
             model=init, train=warm_train, output_dir=warm_dir, epochs=settings.warmup_epochs,
             learning_rate=settings.warmup_learning_rate, seed=settings.model_seed,
             read_steps=settings.warmup_read_steps,
@@ -617,7 +621,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         if not (sft_start / "training_info.json").is_file():
             _say("[locate] the tower marks the artifacts; the language model learns to point "
                  "at them and write their boxes")
-            run_locate_warmup(LocateWarmupSettings(
+            in_own_process(run_locate_warmup, LocateWarmupSettings(
                 model=warm_dir, train=train, output_dir=sft_start,
                 mark_epochs=settings.locate_mark_epochs,
                 where_steps=settings.locate_where_steps,
@@ -632,8 +636,9 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     sft_info = sft_dir / "training_info.json"
     if not sft_info.is_file():
         _say("[sft] full fine-tuning of the language model and projector ...")
-        run_sft(_sft_settings(settings, sft_start, train, sft_dir, settings.sft_epochs,
-                              settings.sft_learning_rate, 30, box_grid), print_fn=_say)
+        in_own_process(run_sft, _sft_settings(settings, sft_start, train, sft_dir,
+                                              settings.sft_epochs, settings.sft_learning_rate,
+                                              30, box_grid), print_fn=_say)
     sft = json.loads(sft_info.read_text(encoding="utf-8"))
     _say("[eval] after SFT ...")
     reports[STAGES[1]] = _eval(sft_dir, test, out / "eval-sft.json", settings)
@@ -643,7 +648,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         final = out / "grpo"
         if not _grpo_finished(final):
             _say("[grpo] segment 1 (locate) then segment 2 (examine) ...")
-            run_grpo(GRPOSettings(
+            in_own_process(run_grpo, GRPOSettings(
                 model=sft_dir, train=train, output_dir=final, method="full",
                 train_vision=False, train_projector=True,
                 steps_locate=settings.grpo_steps_locate,
@@ -703,6 +708,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         warm_set=(f"{settings.warmup_count} images of their own (seed {settings.train_seed})"
                   if settings.warmup_count else "the training images"),
         warm_examples=warm.get("examples"), warm_acc=float(warm.get("train_accuracy", 0)),
+        warm_checked=(f" on {warm['accuracy_examples']} of them"
+                      if warm.get("accuracy_examples", 0) < warm.get("examples", 0) else ""),
         sft_epochs=settings.sft_epochs, sft_lr=settings.sft_learning_rate,
         sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
         loss_first=losses[0], loss_last=losses[-1], grpo=_grpo_line(settings),
@@ -749,7 +756,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         "Qwen2.5-VL-architecture model with random weights, evaluate it with the app's "
         "pipeline, fine-tune it (SFT), evaluate, run two-segment GRPO, evaluate again, and "
         "write OUT_DIR/model with a model card holding the three evaluation tables and a DEMO "
-        "marker. Every finished step is kept: rerun the same command after an interruption to "
+        "marker. Each training step runs in a process of its own (its memory is freed when it "
+        "ends); every finished step is kept: rerun the same command after an interruption to "
         "continue. The result is a demo of the flow, NOT a detector.",
     )
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="work folder (created)")

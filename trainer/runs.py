@@ -1,21 +1,107 @@
 """Helpers around a Hugging Face ``Trainer`` run, shared by SFT, GRPO and the warm-ups: progress,
-checkpoints, the arguments of a short run that saves nothing."""
+checkpoints, the arguments of a short run that saves nothing, a step run in a process of its
+own."""
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
+    "StepProcessDied",
     "drop_checkpoints",
+    "in_own_process",
     "last_checkpoint",
     "logged",
     "progress_callback",
     "quiet",
     "scratch_run_arguments",
 ]
+
+
+T = TypeVar("T")
+
+
+class StepProcessDied(RuntimeError):
+    """A training step's own process ended without a result (killed: out of memory, a signal)."""
+
+
+def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``step(*args, **kwargs)`` in a new Python process (spawned, not forked); its result.
+
+    Why: a step's memory (the demo's warm-up peaks at 8 GB) only goes back to the system when
+    its process ends, and in one long process the demo recipe's later steps were seen running
+    slower than the same steps started fresh (decision 0004, E39-E40). The step's exception is
+    raised here (its traceback as the cause); its output goes to the same terminal. ``step``
+    and its arguments must pickle (module-level functions, dataclass settings). Interrupted
+    here (Ctrl-C reaches both processes), the step gets a grace period to stop on its own, so
+    that it does not die halfway through writing a checkpoint, then is terminated.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    name = getattr(step, "__name__", repr(step))
+    process = context.Process(target=_send_outcome, args=(send, step, args, kwargs),
+                              name=f"lte-step-{name}")
+    process.start()
+    send.close()  # only the child writes: its end of the pipe closing means it is gone
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        outcome = None
+    except BaseException:
+        process.join(_GRACE_SECONDS)
+        if process.is_alive():
+            process.terminate()
+        process.join()
+        raise
+    finally:
+        receive.close()
+    process.join()
+    if outcome is None:
+        raise StepProcessDied(
+            f"{name}: its process ended without finishing (exit code {process.exitcode}; "
+            "killed: out of memory?); the steps already finished are kept, so rerunning the "
+            "same command continues from there"
+        )
+    ok, value, trace = outcome
+    if ok:
+        return value
+    raise value from _StepTraceback(trace)
+
+
+_GRACE_SECONDS = 30.0
+
+
+class _StepTraceback(Exception):
+    """The step's traceback in its own process, shown as the cause of the error raised here."""
+
+    def __str__(self) -> str:
+        return "\n" + self.args[0]
+
+
+def _send_outcome(send, step, args, kwargs) -> None:
+    """In the step's process: run it and send ``(ok, result or exception, traceback)``."""
+    import pickle
+    import traceback
+
+    try:
+        outcome = (True, step(*args, **kwargs), "")
+    except BaseException as exc:  # the parent re-raises it, KeyboardInterrupt included
+        outcome = (False, exc, traceback.format_exc())
+    try:
+        send.send(outcome)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        ok, value, trace = outcome
+        what = (f"its result (a {type(value).__name__}) does not pickle" if ok
+                else f"{type(value).__name__}: {value}")
+        send.send((False, RuntimeError(f"{getattr(step, '__name__', step)}: {what}"), trace))
+    finally:
+        send.close()
 
 
 def progress_callback(stage: str, print_fn):

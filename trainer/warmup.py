@@ -44,6 +44,9 @@ __all__ = ["WarmupResult", "WarmupSettings", "register", "run_warmup", "warmup_e
 WARMUP_QUESTION = "Is this image a real photograph or AI-generated? Answer real or ai-generated."
 
 
+ACCURACY_SAMPLE = 2000  # phase 1's head is checked on this many of its examples at most
+
+
 @dataclass
 class WarmupSettings:
     model: Path  # model folder (a full model, not an adapter)
@@ -81,7 +84,7 @@ class WarmupResult:
     steps: int
     examples: int
     losses: list[float]  # phase 1
-    train_accuracy: float  # phase 1's head on the warm-up examples after training
+    train_accuracy: float  # phase 1's head after training, on ACCURACY_SAMPLE of its examples
     read_losses: list[float]  # phase 2
     seconds: float
 
@@ -164,8 +167,11 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     print_fn(f"Warming up the vision tower on {len(examples)} images, about {steps} steps ...")
     trainer.train()
     shutil.rmtree(out / "warmup-run", ignore_errors=True)  # nothing saved there (no checkpoints)
-    accuracy = _accuracy(probe, examples, collate, settings.batch_size)
-    print_fn(f"  warm-up accuracy on its training images: {accuracy:.3f}")
+    # a seeded sample: all 20,031 examples of the demo's warm-up took 110 s for the same figure
+    # within a point
+    checked = read_sample(examples, ACCURACY_SAMPLE, settings.seed)
+    accuracy = _accuracy(probe, checked, collate, settings.batch_size)
+    print_fn(f"  warm-up accuracy on {len(checked)} of its training images: {accuracy:.3f}")
     # phase 2 sees read_steps x read_batch_size examples at most: a seeded sample of that many,
     # the rest let go first (8000 images of 448 px and their close-ups, all turned into a
     # dataset, ran a 24 GiB machine out of memory)
@@ -185,7 +191,8 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     write_training_info(out, {
         "stage": "vision-warmup", "settings": asdict(settings), "steps": result.steps,
         "examples": result.examples, "losses": result.losses,
-        "train_accuracy": round(accuracy, 4), "read_losses": read_losses,
+        "train_accuracy": round(accuracy, 4), "accuracy_examples": len(checked),
+        "read_losses": read_losses,
         "seconds": round(result.seconds, 1),
     })
     return result
