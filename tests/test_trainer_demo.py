@@ -260,3 +260,18 @@ def test_analyze_without_a_model_uses_the_bundled_demo(tmp_path):
     assert row["analysis"]["model"]["is_demo"] is True
     # The demo answers in the protocol: a parsed verdict, not "unparsed".
     assert row["initial"]["verdict"] in ("real", "ai-generated")
+
+
+def test_every_lte_train_command_prints_its_help(capsys):
+    """`lte-train demo --help` raised a TypeError: a "50% of" in its help is a %-format for
+    argparse. Every subcommand's help must print."""
+    import argparse
+
+    from trainer.cli import _build_parser
+
+    subparsers = next(a for a in _build_parser()._actions
+                      if isinstance(a, argparse._SubParsersAction))
+    assert "demo" in subparsers.choices
+    for name in subparsers.choices:
+        assert main([name, "--help"]) == 0, name
+        assert f"usage: lte-train {name}" in capsys.readouterr().out

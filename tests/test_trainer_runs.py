@@ -65,6 +65,7 @@ def test_a_killed_step_says_what_happened_and_that_a_rerun_continues(tmp_path):
     with pytest.raises(StepProcessDied, match="_killed: its process ended without finishing") as e:
         in_own_process(_killed, _Step(tmp_path, 1))
     assert "rerunning the same command continues" in str(e.value)
+    assert isinstance(e.value, OSError)  # lte-train prints it as an error line, exit code 1
 
 
 def test_an_interrupted_recipe_does_not_leave_its_step_running(tmp_path, monkeypatch):

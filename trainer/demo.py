@@ -847,7 +847,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="after the examine step, N steps of GRPO segment 2 on the model's own "
                    f"first looks at {d.findings_count} fresh images (seed {d.findings_seed}), "
                    f"rewarded by the verdict and the findings (x{d.findings_weight:g}), "
-                   f"{d.findings_hold:.0%} of the prompts Query 1's held by format and IoU "
+                   f"{d.findings_hold * 100:.0f}%% of the prompts Query 1's held by format and IoU "
+                   "(and the verdict, with --findings-hold-verdict) "
                    f"(default {d.findings_steps}: skipped; 600 is decision 0004's E37)")
     p.add_argument("--findings-learning-rate", type=float, default=d.findings_learning_rate,
                    metavar="LR", help="learning rate of the findings step (default "

@@ -25,8 +25,9 @@ __all__ = [
 T = TypeVar("T")
 
 
-class StepProcessDied(RuntimeError):
-    """A training step's own process ended without a result (killed: out of memory, a signal)."""
+class StepProcessDied(ChildProcessError):
+    """A training step's own process ended without a result (killed: out of memory, a signal).
+    An OSError, so that ``lte-train`` reports it as an error line, not a traceback."""
 
 
 def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
