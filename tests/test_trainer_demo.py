@@ -186,6 +186,11 @@ def test_grpo_steps_0_0_skip_grpo_and_examine_from_the_sft_model(toy_demo, tmp_p
         shutil.copytree(out / step, run / step)
     for name in ("eval-init.json", "eval-sft.json"):
         shutil.copy(out / name, run / name)
+    # the warm-up as one made before its accuracy check took a sample (no accuracy_examples)
+    warm_info = run / "warmup" / "training_info.json"
+    warm = json.loads(warm_info.read_text("utf-8"))
+    warm.pop("accuracy_examples")
+    warm_info.write_text(json.dumps(warm), encoding="utf-8")
     at = argv.index("--grpo-steps")
     skip = ["demo", str(run), *argv[2:at + 1], "0", "0", *argv[at + 3:]]
     assert main(skip) == 0
@@ -198,6 +203,7 @@ def test_grpo_steps_0_0_skip_grpo_and_examine_from_the_sft_model(toy_demo, tmp_p
     assert "| after GRPO |" not in card and "| after the examine step |" in card
     assert "GRPO: skipped (`--grpo-steps 0 0`)" in card and "--grpo-steps 0 0" in card
     assert "the SFT model's own Query-1 answers" in card
+    assert f"accuracy afterwards {warm['train_accuracy']:.2f});" in card
 
 
 def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):

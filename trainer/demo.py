@@ -48,6 +48,7 @@ from typing import Any
 
 from inspector.core.demo_model import DEMO_MARKER, demo_model_path
 from trainer.pointer_losses import PointerLosses
+from trainer.runs import in_own_process
 from trainer.tiny import INTERLEAVED_MROPE_SECTION
 
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
@@ -373,7 +374,6 @@ def _sft_settings(settings: DemoSettings, model: Path, train: Path, output_dir: 
 def _examine_step(out: Path, start: Path, settings: DemoSettings, box_grid: int) -> Path:
     """Fresh images, the model's own first impressions of them, then SFT with Query 2 built on
     those impressions (decision 0004, E15); returns the trained model's folder."""
-    from trainer.runs import in_own_process
     from trainer.sft import run_sft
 
     records = _fresh_images(out, "examine", settings.examine_count, settings.examine_seed,
@@ -449,7 +449,6 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
     rewarded by the verdict and the findings, holding Query 1 (decision 0004, E37); returns the
     trained model's folder."""
     from trainer.grpo import GRPOSettings, run_grpo
-    from trainer.runs import in_own_process
 
     records = _fresh_images(out, "findings", settings.findings_count, settings.findings_seed,
                             settings)
@@ -535,6 +534,13 @@ def _findings_line(out: Path, settings: DemoSettings) -> str:
     )
 
 
+def _checked_line(warm: dict[str, Any]) -> str:
+    """The card's words on how many warm-up examples its accuracy was checked on ('' for all, or
+    for a warm-up made before the check took a sample and said so)."""
+    checked = warm.get("accuracy_examples")
+    return f" on {checked} of them" if checked and checked < warm.get("examples", 0) else ""
+
+
 def _params(model_dir: Path) -> int:
     from trainer.tiny import parameter_count
 
@@ -567,7 +573,6 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     """Run every step; returns the finished model folder (``out_dir/model``)."""
     from trainer.grpo import GRPOSettings, run_grpo
     from trainer.locate_warmup import GRID, LocateWarmupSettings, run_locate_warmup
-    from trainer.runs import in_own_process
     from trainer.sft import run_sft
     from trainer.synth import generate
     from trainer.tiny import SIZES, build_tiny_model
@@ -708,8 +713,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         warm_set=(f"{settings.warmup_count} images of their own (seed {settings.train_seed})"
                   if settings.warmup_count else "the training images"),
         warm_examples=warm.get("examples"), warm_acc=float(warm.get("train_accuracy", 0)),
-        warm_checked=(f" on {warm['accuracy_examples']} of them"
-                      if warm.get("accuracy_examples", 0) < warm.get("examples", 0) else ""),
+        warm_checked=_checked_line(warm),
         sft_epochs=settings.sft_epochs, sft_lr=settings.sft_learning_rate,
         sft_batch=settings.sft_batch_size, sft_steps=sft.get("steps"),
         loss_first=losses[0], loss_last=losses[-1], grpo=_grpo_line(settings),

@@ -34,8 +34,8 @@ def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``step(*args, **kwargs)`` in a new Python process (spawned, not forked); its result.
 
     Why: a step's memory (the demo's warm-up peaks at 8 GB) only goes back to the system when
-    its process ends, and in one long process the demo recipe's later steps were seen running
-    slower than the same steps started fresh (decision 0004, E39-E40). The step's exception is
+    its process ends; the recipe's own process then stays under 1 GB. (It does not make the
+    steps faster: decision 0004, E40-E41.) The step's exception is
     raised here (its traceback as the cause); its output goes to the same terminal. ``step``
     and its arguments must pickle (module-level functions, dataclass settings). Interrupted
     here (Ctrl-C reaches both processes), the step gets a grace period to stop on its own, so
@@ -46,7 +46,7 @@ def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     name = getattr(step, "__name__", repr(step))
-    process = context.Process(target=_send_outcome, args=(send, step, args, kwargs),
+    process = context.Process(target=_send_outcome, args=(send, name, step, args, kwargs),
                               name=f"lte-step-{name}")
     process.start()
     send.close()  # only the child writes: its end of the pipe closing means it is gone
@@ -85,7 +85,7 @@ class _StepTraceback(Exception):
         return "\n" + self.args[0]
 
 
-def _send_outcome(send, step, args, kwargs) -> None:
+def _send_outcome(send, name: str, step, args, kwargs) -> None:
     """In the step's process: run it and send ``(ok, result or exception, traceback)``."""
     import pickle
     import traceback
@@ -100,7 +100,7 @@ def _send_outcome(send, step, args, kwargs) -> None:
         ok, value, trace = outcome
         what = (f"its result (a {type(value).__name__}) does not pickle" if ok
                 else f"{type(value).__name__}: {value}")
-        send.send((False, RuntimeError(f"{getattr(step, '__name__', step)}: {what}"), trace))
+        send.send((False, RuntimeError(f"{name}: {what}"), trace))
     finally:
         send.close()
 
