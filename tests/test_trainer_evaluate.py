@@ -8,6 +8,7 @@ import io
 import json
 import random
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -349,6 +350,45 @@ def test_cancel_and_interrupt_stop_the_run(backend, dataset):
         evaluate(Interrupting(), dataset, ("clean",))
 
 
+def _without_times(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_batched_evaluation_gives_the_same_rows_in_the_same_order(backend, dataset, clean_run):
+    one_at_a_time, progress_one, _, _ = clean_run
+    progress: list[str] = []
+    report = evaluate(backend, dataset, ("clean",), batch_size=3, on_progress=progress.append)
+    # the same answers (greedy), failures included, rows and progress in the records' order
+    assert _without_times(report["samples"]) == _without_times(one_at_a_time["samples"])
+    for key in ("acc", "i_acc", "c_acc", "c_cases", "iou", "failures", "n"):
+        assert (report["degradations"]["clean"]["overall"][key]
+                == one_at_a_time["degradations"]["clean"]["overall"][key])
+    assert [line.split(":")[0] for line in progress] == [
+        line.split(":")[0] for line in progress_one]
+    # the report says the turns were batched
+    assert report["model"]["generation"]["batch_size"] == 3
+    assert "batch_size" not in one_at_a_time["model"]["generation"]
+
+
+def test_a_cancelled_batched_run_leaves_no_analysis_running(backend, dataset):
+    calls = 0
+
+    def cancel_after_a_few_tokens():
+        nonlocal calls
+        calls += 1
+        return calls > 8
+
+    with pytest.raises(AnalysisCancelled):
+        evaluate(backend, dataset, ("clean", "jpeg80"), batch_size=2,
+                 is_cancelled=cancel_after_a_few_tokens)
+    for thread in threading.enumerate():
+        if thread.name.startswith("lte-analyze"):
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        evaluate(backend, dataset, ("clean",), batch_size=0)
+
+
 def test_unknown_degradation_is_refused(backend, dataset):
     with pytest.raises(ValueError, match="degradations must be among"):
         evaluate(backend, dataset, ("clean", "blur"))
@@ -399,4 +439,8 @@ def test_cli_usage_errors(taught_case, dataset, tmp_path, capsys):
                               "-o", str(tmp_path / "x.json")])
     assert args.func(args) == 2
     assert "does not exist" in capsys.readouterr().err
+    args = parser.parse_args(["eval", str(taught_case.model_dir), str(dataset), "--batch-size",
+                              "0", "-o", str(tmp_path / "x.json")])
+    assert args.func(args) == 2
+    assert "--batch-size must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()

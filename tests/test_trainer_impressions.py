@@ -49,6 +49,33 @@ def test_cli_records_the_models_answer_and_resumes(taught_case, records_path, tm
     assert read_impressions(out) == {sha: taught_case.locate_answer}
 
 
+def test_batched_first_looks_equal_one_at_a_time(taught_case, tmp_path, capsys):
+    """--batch-size 3: three images' Query 1s batched give the answers asked one by one, every
+    record covered once, in any order of finishing."""
+    from PIL import Image, ImageOps
+
+    photo = Image.open(taught_case.image_path).convert("RGB")
+    records = []
+    for name, image in [("same.png", photo), ("mirror.png", ImageOps.mirror(photo)),
+                        ("grey.png", ImageOps.grayscale(photo).convert("RGB")),
+                        ("flip.png", ImageOps.flip(photo))]:
+        image.save(tmp_path / name)
+        records.append(record_for_image(tmp_path / name, "real", "A photograph.", [], "camera"))
+    path = tmp_path / "four.jsonl"
+    write_records(path, records)
+    common = (str(taught_case.model_dir), str(path), "--device", "cpu", "--max-new-tokens", "400")
+    assert _run(*common, "-o", str(tmp_path / "one.jsonl")) == 0
+    assert _run(*common, "-o", str(tmp_path / "batched.jsonl"), "--batch-size", "3") == 0
+    one, batched = read_impressions(tmp_path / "one.jsonl"), read_impressions(
+        tmp_path / "batched.jsonl")
+    assert batched == one and len(one) == 4
+    assert one[records[0].sha256] == taught_case.locate_answer
+    assert len((tmp_path / "batched.jsonl").read_text().splitlines()) == 4
+    assert "[4/4]" in capsys.readouterr().err
+    assert _run(*common, "-o", str(tmp_path / "x.jsonl"), "--batch-size", "0") == 2
+    assert "--batch-size must be at least 1" in capsys.readouterr().err
+
+
 def test_cli_refuses_bad_input_clearly(taught_case, records_path, tmp_path, capsys):
     out = tmp_path / "x.jsonl"
     assert _run(str(taught_case.model_dir), str(tmp_path / "none.jsonl"), "-o", str(out)) == 2

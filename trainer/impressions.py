@@ -50,44 +50,65 @@ def generate_impressions(
     *,
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    batch_size: int | None = 1,
 ) -> dict[str, str]:
     """Ask Query 1 of each record (the first ``limit``) not yet in ``out``; return the answers
     ``out`` holds for these records (sha256 → answer). Answers are appended and flushed one by
-    one."""
+    one, as they finish. ``batch_size`` as :func:`trainer.evaluate.evaluate`'s (B images at
+    once, their turns batched; None: the backend's choice)."""
+    from inspector.core.batch_pipeline import batched_for
     from inspector.core.closeups import CloseupPolicy
     from inspector.core.pipeline import Pipeline, PipelineOptions
+    from trainer.evaluate import analyse_each
 
     records_path = Path(records_path)
     records = read_records(records_path)[:limit]
     out = Path(out)
     done = read_impressions(out)
-    pipeline = Pipeline(backend, PipelineOptions(policy=CloseupPolicy(), examine=False))
+    pipeline, _ = batched_for(
+        Pipeline(backend, PipelineOptions(policy=CloseupPolicy(), examine=False)), batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     cut_short = False
     if out.is_file() and out.stat().st_size:
         with out.open("rb") as existing:
             existing.seek(-1, 2)
             cut_short = existing.read(1) != b"\n"
+    to_ask = [r for r in records if r.sha256 not in done]
+
+    def ask(index: int, cancelled: Callable[[], bool]) -> str:
+        record = to_ask[index]
+        analysis = pipeline.analyze(resolve_image(record, records_path), is_cancelled=cancelled)
+        if analysis.evidence.sha256 != record.sha256:
+            raise ValueError(f"{record.image}: the file changed since the record was made")
+        return analysis.query1.raw_text
+
     with out.open("a", encoding="utf-8") as sink:
         if cut_short:  # a crash mid-line: the next answer starts on a line of its own
             sink.write("\n")
-        for i, record in enumerate(records, start=1):
-            if record.sha256 not in done:
-                analysis = pipeline.analyze(resolve_image(record, records_path))
-                if analysis.evidence.sha256 != record.sha256:
-                    raise ValueError(f"{record.image}: the file changed since the record was made")
-                done[record.sha256] = analysis.query1.raw_text
-                sink.write(json.dumps({"sha256": record.sha256, "image": record.image,
-                                       "answer": analysis.query1.raw_text}) + "\n")
-                sink.flush()
+
+        answered = len(records) - len(to_ask)
+
+        def keep(index: int, answer: str) -> None:
+            nonlocal answered
+            record = to_ask[index]
+            done[record.sha256] = answer
+            sink.write(json.dumps({"sha256": record.sha256, "image": record.image,
+                                   "answer": answer}) + "\n")
+            sink.flush()
+            answered += 1
             if on_progress is not None:
-                on_progress(i, len(records))
+                on_progress(answered, len(records))
+
+        analyse_each(pipeline, len(to_ask), ask, keep)
+    if on_progress is not None and not to_ask:
+        on_progress(len(records), len(records))
     return {r.sha256: done[r.sha256] for r in records}
 
 
 def register(subparsers) -> None:
     """Add ``impressions`` to lte-train's subparsers."""
-    import argparse
+
+    from trainer.evaluate import add_batch_size_argument
 
     p = subparsers.add_parser(
         "impressions",
@@ -99,16 +120,17 @@ def register(subparsers) -> None:
         "trained on what it will see. Use images the model was not trained on, so its first "
         "impressions are as often wrong as on new images. An interrupted run resumes: answers "
         "already in FILE are kept.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL_DIR", help="model folder")
     p.add_argument("records", type=Path, metavar="RECORDS.jsonl")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                    help="impressions file to write or complete")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N records")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to run the model (default auto: GPUs when present)")
     p.add_argument("--max-new-tokens", type=int, default=1024, metavar="N",
-                   help="token limit of each answer")
+                   help="token limit of each answer (default 1024)")
+    add_batch_size_argument(p)
     p.set_defaults(func=_cmd_impressions)
 
 
@@ -138,7 +160,7 @@ def _cmd_impressions(args) -> int:
 
     try:
         held = generate_impressions(backend, args.records, args.output, limit=args.limit,
-                                    on_progress=progress)
+                                    on_progress=progress, batch_size=args.batch_size)
     except (OSError, ValueError) as exc:
         return fail(str(exc))
     print(f"{len(held)} first impressions in {args.output}")

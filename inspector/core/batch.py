@@ -1,7 +1,8 @@
-"""Keep N analyses in flight (for a server backend that batches requests).
+"""Keep N analyses in flight (a server backend that batches requests, or batch mode).
 
 `run_concurrently` runs `analyze_one` on a small thread pool and reports each result in the
 caller's thread, in completion order, so the caller can print and write results without locks.
+The items are usually image paths; `lte-train eval` passes its records' indices.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+Item = TypeVar("Item", bound=Path | int)
 
 
 def run_concurrently(
-    analyze_one: Callable[[Path], T],
-    paths: list[Path],
+    analyze_one: Callable[[Item], T],
+    paths: list[Item],
     concurrency: int,
-    on_done: Callable[[Path, T | None, BaseException | None], None],
+    on_done: Callable[[Item, T | None, BaseException | None], None],
     should_stop: Callable[[], bool] | None = None,
 ) -> None:
     """Analyse `paths` with at most `concurrency` calls of `analyze_one` running at once.
@@ -33,7 +35,7 @@ def run_concurrently(
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     stop = should_stop or (lambda: False)
     pending = iter(enumerate(paths))
-    running: dict[Future, tuple[int, Path]] = {}
+    running: dict[Future, tuple[int, Item]] = {}
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lte-analyze")
     try:
 
