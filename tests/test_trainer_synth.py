@@ -115,6 +115,15 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     assert all(a[k] != c[k] for k in a if k.startswith("images/"))
 
 
+def test_images_made_in_two_processes_are_the_same_files(tmp_path: Path):
+    progress: list[tuple[int, int]] = []
+    alone = _files(generate(tmp_path / "alone", 9, seed=11, size=112, workers=1).parent)
+    shared = _files(generate(tmp_path / "two", 9, seed=11, size=112, workers=2,
+                             on_progress=lambda done, n: progress.append((done, n))).parent)
+    assert len(alone) == 10 and shared == alone
+    assert progress[-1] == (9, 9) and len(progress) > 1  # reported as blocks finish
+
+
 def _changed(sample) -> np.ndarray:
     clean = np.asarray(sample.clean).astype(int)
     planted = np.asarray(sample.image).astype(int)

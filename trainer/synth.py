@@ -37,8 +37,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -252,32 +256,15 @@ def _check_arguments(count: int, seed: int, size: int, ai_fraction: float) -> No
         raise ValueError(f"ai_fraction must be a number from 0 to 1, got {ai_fraction!r}")
 
 
-def generate(
-    out_dir: Path,
-    count: int,
-    seed: int,
-    size: int = 224,
-    ai_fraction: float = 0.5,
-    on_progress: Callable[[int, int], None] | None = None,
-    fine: bool = False,
-) -> Path:
-    """Write ``count`` samples to ``out_dir/images/NNNNN.png`` and ``out_dir/records.jsonl``.
+# below this many images, starting processes costs more than it saves
+PARALLEL_FROM = 400
 
-    Exactly ``round(count * ai_fraction)`` samples are AI-generated, the rest real, in an order
-    shuffled with ``seed``. Image paths in the records are relative to ``out_dir``. Existing
-    files of the same names are replaced (other files in ``out_dir`` are left alone); the
-    records file is written last, atomically. ``on_progress(done, count)`` is called after each
-    image. Returns the records path. Raises ValueError for bad arguments. ``fine``: see
-    :func:`make_sample` — with a ``size`` above the model's view (224 px for the demo), the
-    finest artifacts are lost in the whole image and shown by close-ups, as in the LTE paper.
-    """
-    _check_arguments(count, seed, size, ai_fraction)
-    out_dir = Path(out_dir)
-    image_dir = out_dir / "images"
-    image_dir.mkdir(parents=True, exist_ok=True)
-    digits = max(5, len(str(count - 1)))
+
+def _write_samples(out_dir: Path, seed: int, size: int, fine: bool, digits: int,
+                   items: Sequence[tuple[int, str]]) -> list[Record]:
+    """Make and write the samples ``items`` ((index, label) pairs); their records, in order."""
     records: list[Record] = []
-    for index, label in enumerate(labels_for(count, seed, ai_fraction)):
+    for index, label in items:
         sample = make_sample(sample_rng(seed, index), size, label, fine=fine)
         data = _png_bytes(sample.image)
         name = f"images/{index:0{digits}d}.png"
@@ -294,8 +281,57 @@ def generate(
                 source=sample.source,
             )
         )
-        if on_progress is not None:
-            on_progress(index + 1, count)
+    return records
+
+
+def generate(
+    out_dir: Path,
+    count: int,
+    seed: int,
+    size: int = 224,
+    ai_fraction: float = 0.5,
+    on_progress: Callable[[int, int], None] | None = None,
+    fine: bool = False,
+    workers: int | None = None,
+) -> Path:
+    """Write ``count`` samples to ``out_dir/images/NNNNN.png`` and ``out_dir/records.jsonl``.
+
+    Exactly ``round(count * ai_fraction)`` samples are AI-generated, the rest real, in an order
+    shuffled with ``seed``. Image paths in the records are relative to ``out_dir``. Existing
+    files of the same names are replaced (other files in ``out_dir`` are left alone); the
+    records file is written last, atomically. ``on_progress(done, count)`` is called as images
+    are written (after each one, or each block of them when made in parallel). Returns the
+    records path. Raises ValueError for bad arguments. ``fine``: see :func:`make_sample` — with
+    a ``size`` above the model's view (224 px for the demo), the finest artifacts are lost in
+    the whole image and shown by close-ups, as in the LTE paper. ``workers``: processes making
+    images (default: every CPU core from :data:`PARALLEL_FROM` images on, else this process);
+    each sample has its own random stream, so the files are the same whatever the number.
+    """
+    _check_arguments(count, seed, size, ai_fraction)
+    out_dir = Path(out_dir)
+    image_dir = out_dir / "images"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    digits = max(5, len(str(count - 1)))
+    items = list(enumerate(labels_for(count, seed, ai_fraction)))
+    if workers is None:
+        workers = (os.cpu_count() or 1) if count >= PARALLEL_FROM else 1
+    records: list[Record] = []
+    if workers <= 1:
+        for item in items:
+            records += _write_samples(out_dir, seed, size, fine, digits, [item])
+            if on_progress is not None:
+                on_progress(len(records), count)
+    else:
+        # spawned, not forked: the caller may hold threads (torch, Qt) a fork would copy mid-lock
+        block = max(1, min(100, count // (4 * workers)))
+        blocks = [items[i:i + block] for i in range(0, count, block)]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            made = partial(_write_samples, out_dir, seed, size, fine, digits)
+            for part in pool.map(made, blocks):  # in order, as each block is done
+                records += part
+                if on_progress is not None:
+                    on_progress(len(records), count)
     path = out_dir / "records.jsonl"
     write_records(path, records)
     return path
