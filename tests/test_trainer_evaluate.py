@@ -328,16 +328,21 @@ def test_markdown_table_and_report_files(clean_run, tmp_path):
     assert out_md.read_text() == text
 
 
-def test_cancel_and_interrupt_stop_the_run(backend, dataset):
+def _cancel_after(checks: int):
+    """A cancel check that turns true after ``checks`` calls (a few tokens into the run)."""
     calls = 0
 
-    def cancel_after_a_few_tokens():
+    def cancelled() -> bool:
         nonlocal calls
         calls += 1
-        return calls > 5
+        return calls > checks
 
+    return cancelled
+
+
+def test_cancel_and_interrupt_stop_the_run(backend, dataset):
     with pytest.raises(AnalysisCancelled):
-        evaluate(backend, dataset, ("clean",), is_cancelled=cancel_after_a_few_tokens)
+        evaluate(backend, dataset, ("clean",), is_cancelled=_cancel_after(5))
 
     class Interrupting:  # the real backend, but Ctrl-C arrives during the first answer
         def __getattr__(self, name):
@@ -371,16 +376,9 @@ def test_batched_evaluation_gives_the_same_rows_in_the_same_order(backend, datas
 
 
 def test_a_cancelled_batched_run_leaves_no_analysis_running(backend, dataset):
-    calls = 0
-
-    def cancel_after_a_few_tokens():
-        nonlocal calls
-        calls += 1
-        return calls > 8
-
     with pytest.raises(AnalysisCancelled):
         evaluate(backend, dataset, ("clean", "jpeg80"), batch_size=2,
-                 is_cancelled=cancel_after_a_few_tokens)
+                 is_cancelled=_cancel_after(8))
     for thread in threading.enumerate():
         if thread.name.startswith("lte-analyze"):
             thread.join(timeout=30)
