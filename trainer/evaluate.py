@@ -235,14 +235,14 @@ def _verdict(v: str | None) -> str:
 
 
 def analyse_each(
-    pipeline,
+    at_once: int,
     count: int,
     analyse_one: Callable[[int, Callable[[], bool]], T],
     on_done: Callable[[int, T], None],
     is_cancelled: Callable[[], bool] | None = None,
 ) -> None:
-    """``analyse_one(i, cancelled)`` for i in 0..count-1, as many at once as ``pipeline``
-    batches (a :class:`~inspector.core.batch_pipeline.BatchedPipeline`'s size, else one);
+    """``analyse_one(i, cancelled)`` for i in 0..count-1, ``at_once`` of them running together
+    (the batch size :func:`~inspector.core.batch_pipeline.batched_for` chose);
     ``on_done(i, result)`` in this thread as each finishes. The first error (or Ctrl-C) is
     raised here, and the analyses still running see ``cancelled()`` turn true, so they end
     within a token instead of finishing images nobody will read."""
@@ -260,8 +260,8 @@ def analyse_each(
         on_done(index, result)
 
     try:
-        run_concurrently(lambda i: analyse_one(i, cancelled), list(range(count)),
-                         getattr(pipeline, "batch_size", 1), report)
+        run_concurrently(lambda i: analyse_one(i, cancelled), list(range(count)), at_once,
+                         report)
     except BaseException:
         stopping.set()
         raise
@@ -313,7 +313,7 @@ def evaluate(
     if limit is not None:
         records = records[:limit]
     policy = policy or CloseupPolicy()
-    pipeline, _ = batched_for(
+    pipeline, batch = batched_for(
         Pipeline(backend, PipelineOptions(policy=policy, examine=examine)), batch_size)
     progress = on_progress or (lambda text: None)
     total = len(records) * len(degradations)
@@ -384,17 +384,19 @@ def evaluate(
 
     with folder as work_name:
         work = Path(work_name)
-        reported = 0  # progress lines, in the records' order whatever order they finish in
+        # progress lines in the records' order, whatever order they finish in
+        reported, next_record = 0, 0
 
         def on_done(index: int, rows: list[tuple[dict[str, Any], str]]) -> None:
-            nonlocal reported
+            nonlocal reported, next_record
             finished[index] = rows
-            while reported < total and reported // len(degradations) in finished:
-                row, note = finished[reported // len(degradations)][reported % len(degradations)]
-                reported += 1
-                progress(f"[{reported}/{total}] {row['degradation']} {row['image']}: {note}")
+            while next_record in finished:
+                for row, note in finished[next_record]:
+                    reported += 1
+                    progress(f"[{reported}/{total}] {row['degradation']} {row['image']}: {note}")
+                next_record += 1
 
-        analyse_each(pipeline, len(records), lambda i, stop: analyse_record(i, work, stop),
+        analyse_each(batch.size, len(records), lambda i, stop: analyse_record(i, work, stop),
                      on_done, is_cancelled)
 
     rows = [row for index in sorted(finished) for row, _ in finished[index]]

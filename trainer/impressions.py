@@ -65,7 +65,7 @@ def generate_impressions(
     records = read_records(records_path)[:limit]
     out = Path(out)
     done = read_impressions(out)
-    pipeline, _ = batched_for(
+    pipeline, batch = batched_for(
         Pipeline(backend, PipelineOptions(policy=CloseupPolicy(), examine=False)), batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     cut_short = False
@@ -99,7 +99,7 @@ def generate_impressions(
             if on_progress is not None:
                 on_progress(answered, len(records))
 
-        analyse_each(pipeline, len(to_ask), ask, keep)
+        analyse_each(batch.size, len(to_ask), ask, keep)
     if on_progress is not None and not to_ask:
         on_progress(len(records), len(records))
     return {r.sha256: done[r.sha256] for r in records}
@@ -107,7 +107,6 @@ def generate_impressions(
 
 def register(subparsers) -> None:
     """Add ``impressions`` to lte-train's subparsers."""
-
     from trainer.evaluate import add_batch_size_argument
 
     p = subparsers.add_parser(

@@ -35,6 +35,7 @@ the planted image and the record fields), :func:`sample_rng`, :func:`labels_for`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -316,22 +317,20 @@ def generate(
     if workers is None:
         workers = (os.cpu_count() or 1) if count >= PARALLEL_FROM else 1
     records: list[Record] = []
-    if workers <= 1:
-        for item in items:
-            records += _write_samples(out_dir, seed, size, fine, digits, [item])
+    # one image a block in this process; in parallel, blocks of up to 100 (a quarter of each
+    # worker's share at most, so both cores stay busy to the end)
+    block = 1 if workers <= 1 else max(1, min(100, count // (4 * workers)))
+    blocks = [items[i:i + block] for i in range(0, count, block)]
+    made = partial(_write_samples, out_dir, seed, size, fine, digits)
+    with contextlib.ExitStack() as stack:
+        # spawned, not forked: the caller may hold threads (torch, Qt) a fork would copy mid-lock
+        pool = stack.enter_context(ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        ) if workers > 1 else None
+        for part in (pool.map if pool else map)(made, blocks):  # in order, as each block is done
+            records += part
             if on_progress is not None:
                 on_progress(len(records), count)
-    else:
-        # spawned, not forked: the caller may hold threads (torch, Qt) a fork would copy mid-lock
-        block = max(1, min(100, count // (4 * workers)))
-        blocks = [items[i:i + block] for i in range(0, count, block)]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            made = partial(_write_samples, out_dir, seed, size, fine, digits)
-            for part in pool.map(made, blocks):  # in order, as each block is done
-                records += part
-                if on_progress is not None:
-                    on_progress(len(records), count)
     path = out_dir / "records.jsonl"
     write_records(path, records)
     return path
