@@ -26,7 +26,8 @@ BUNDLED = ROOT / "resources" / "demo-model"
 def toy_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "run"
     argv = [
-        "demo", str(out), "--train-count", "6", "--test-count", "3", "--size", "tiny",
+        "demo", str(out), "--train-count", "6", "--test-count", "3", "--model-seed", "5",
+        "--size", "tiny",
         "--image-size", "256", "--fine-artifacts",
         "--warmup-epochs", "1", "--warmup-count", "8", "--warmup-cells", "--read-steps", "2",
         "--mark-epochs", "1",
@@ -66,6 +67,9 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert "8 images of their own (seed 1)" in card and "--warmup-count 8" in card
     sft_info = json.loads((out / "sft" / "training_info.json").read_text(encoding="utf-8"))
     assert sft_info["settings"]["train"] == str(out / "data" / "train" / "records.jsonl")
+    # another draw of the recipe (--model-seed): the weights and every step take that seed
+    assert info["settings"]["seed"] == sft_info["settings"]["seed"] == 5
+    assert "--model-seed 5" in card and "and 5\n  (weights)" in card
     # SFT and the examine step's SFT rehearse the where? answer (E26), and the card says so
     examine_info = json.loads((out / "examine" / "training_info.json").read_text("utf-8"))
     assert sft_info["settings"]["where_rows"] and examine_info["settings"]["where_rows"]
@@ -225,6 +229,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "--decoy-rate must be between 0 and 1" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decisive-weight", "-1"]) == 2
     assert "--decisive-weight must be >= 0" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--model-seed", "-1"]) == 2
+    assert "--model-seed must be 0 or more" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--warmup-count", "-1"]) == 2
     assert "--warmup-count must be 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -779,6 +779,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--train-seed", type=int, default=d.train_seed, metavar="N")
     p.add_argument("--test-seed", type=int, default=d.test_seed, metavar="N",
                    help="seed of the test set; keep it different from --train-seed")
+    p.add_argument("--model-seed", type=int, default=d.model_seed, metavar="N",
+                   help="seed of the random weights and of every training step (default "
+                   f"{d.model_seed}); one run of the recipe is one draw, and draws differ by "
+                   "5-10 points of accuracy (decision 0004, E26, E43): compare recipes over "
+                   "several")
     p.add_argument("--size", choices=["tiny", "demo"], default=d.size,
                    help="model size (default demo; tiny for a quick trial)")
     p.add_argument("--image-size", type=int, default=d.image_size, metavar="PX",
@@ -918,6 +923,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("lte-train demo: error: --findings-steps and --findings-hold-verdict must be >= 0, "
               "--findings-count at least 1, --findings-learning-rate > 0", file=sys.stderr)
         return 2
+    if args.model_seed < 0:
+        print("lte-train demo: error: --model-seed must be 0 or more", file=sys.stderr)
+        return 2
     if args.warmup_count < 0:
         print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
               "or more", file=sys.stderr)
@@ -930,7 +938,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             return 2
     settings = DemoSettings(
         out_dir=args.out_dir, train_count=args.train_count, test_count=args.test_count,
-        train_seed=args.train_seed, test_seed=args.test_seed, size=args.size,
+        train_seed=args.train_seed, test_seed=args.test_seed, model_seed=args.model_seed,
+        size=args.size,
         image_size=args.image_size, fine_artifacts=args.fine_artifacts,
         rope_theta=args.rope_theta, mrope_section=args.mrope_section,
         warmup_epochs=args.warmup_epochs, warmup_count=args.warmup_count,
@@ -959,7 +968,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     command = (
         f"lte-train demo {args.out_dir} --train-count {args.train_count} --test-count "
         f"{args.test_count} --train-seed {args.train_seed} --test-seed {args.test_seed} "
-        f"--size {args.size}"
+        f"--model-seed {args.model_seed} --size {args.size}"
         + (f" --image-size {args.image_size}" if args.image_size != 224 else "")
         + (" --fine-artifacts" if args.fine_artifacts else "")
         + f"{rope} --warmup-epochs {args.warmup_epochs:g}"

@@ -18,15 +18,16 @@ Item = TypeVar("Item", bound=Path | int)
 
 def run_concurrently(
     analyze_one: Callable[[Item], T],
-    paths: list[Item],
+    items: list[Item],
     concurrency: int,
     on_done: Callable[[Item, T | None, BaseException | None], None],
     should_stop: Callable[[], bool] | None = None,
 ) -> None:
-    """Analyse `paths` with at most `concurrency` calls of `analyze_one` running at once.
+    """Analyse `items` (image paths, or indices into a list) with at most `concurrency` calls of
+    `analyze_one` running at once.
 
-    `on_done(path, result, None)` or `on_done(path, None, error)` is called in this thread as
-    each call finishes (completion order). Once `should_stop()` is true no new path is started;
+    `on_done(item, result, None)` or `on_done(item, None, error)` is called in this thread as
+    each call finishes (completion order). Once `should_stop()` is true no new item is started;
     the ones in flight are still waited for and reported (make `analyze_one` watch the same flag
     so they end quickly). If `on_done` raises, or this thread is interrupted, nothing new starts
     and the exception propagates without waiting for the calls in flight.
@@ -34,7 +35,7 @@ def run_concurrently(
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     stop = should_stop or (lambda: False)
-    pending = iter(enumerate(paths))
+    pending = iter(enumerate(items))
     running: dict[Future, tuple[int, Item]] = {}
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lte-analyze")
     try:
@@ -51,9 +52,9 @@ def run_concurrently(
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             # calls that finished together are reported in input order (stable output)
             for future in sorted(done, key=lambda f: running[f][0]):
-                _, path = running.pop(future)
+                _, item = running.pop(future)
                 error = future.exception()
-                on_done(path, None if error is not None else future.result(), error)
+                on_done(item, None if error is not None else future.result(), error)
             fill()
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
