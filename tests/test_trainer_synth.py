@@ -304,6 +304,28 @@ def test_cli_writes_a_dataset_and_prints_a_summary(tmp_path: Path, capsys):
     assert "448x448 PNG, fine artifacts, seed 4" in capsys.readouterr().out
 
 
+def test_kinds_plant_only_those_artifacts_and_keep_the_photos(tmp_path: Path, capsys):
+    # a data set to ask whether a model sees one kind at all (decision 0004, E46's clone check)
+    mixed = read_records(generate(tmp_path / "mixed", 12, 5))
+    args = _parser().parse_args(["synth", str(tmp_path / "clones"), "--count", "12",
+                                 "--seed", "5", "--kinds", "clone"])
+    assert args.func(args) == 0
+    clones = read_records(tmp_path / "clones" / "records.jsonl")
+    ai = [r for r in clones if r.label == "ai-generated"]
+    assert len(ai) == 6 and {r.source for r in ai} == {"synth-clone"}
+    assert all(len(r.regions) == 1 for r in ai)
+    assert "synth-clone" in capsys.readouterr().out
+    # the photos are the same files as in the set made without --kinds
+    assert ([r.sha256 for r in clones if r.label == "real"]
+            == [r.sha256 for r in mixed if r.label == "real"])
+    with pytest.raises(ValueError, match="kinds must be 1 or 2 different ones"):
+        generate(tmp_path / "bad", 2, 0, kinds=["clone", "clone"])
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["synth", str(tmp_path / "x"), "--count", "2", "--seed", "1",
+                              "--kinds", "blur"])
+    assert "invalid choice: 'blur'" in capsys.readouterr().err
+
+
 def test_cli_help_and_errors(tmp_path: Path, capsys):
     parser = _parser()
     sub = parser._subparsers._group_actions[0].choices["synth"]

@@ -262,11 +262,13 @@ PARALLEL_FROM = 400
 
 
 def _write_samples(out_dir: Path, seed: int, size: int, fine: bool, digits: int,
+                   kinds: tuple[str, ...] | None,
                    items: Sequence[tuple[int, str]]) -> list[Record]:
     """Make and write the samples ``items`` ((index, label) pairs); their records, in order."""
     records: list[Record] = []
     for index, label in items:
-        sample = make_sample(sample_rng(seed, index), size, label, fine=fine)
+        sample = make_sample(sample_rng(seed, index), size, label, fine=fine,
+                             kinds=kinds if label == AI_GENERATED else None)
         data = _png_bytes(sample.image)
         name = f"images/{index:0{digits}d}.png"
         (out_dir / name).write_bytes(data)
@@ -294,6 +296,7 @@ def generate(
     on_progress: Callable[[int, int], None] | None = None,
     fine: bool = False,
     workers: int | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> Path:
     """Write ``count`` samples to ``out_dir/images/NNNNN.png`` and ``out_dir/records.jsonl``.
 
@@ -307,8 +310,16 @@ def generate(
     the whole image and shown by close-ups, as in the LTE paper. ``workers``: processes making
     images (default: every CPU core from :data:`PARALLEL_FROM` images on, else this process);
     each sample has its own random stream, so the files are the same whatever the number.
+    ``kinds``: every AI-generated image carries these artifacts (one or two of :data:`KINDS`)
+    instead of 1-2 drawn at random — to ask whether a model can see one kind at all; the real
+    images are the same as without it.
     """
     _check_arguments(count, seed, size, ai_fraction)
+    if kinds is not None:
+        kinds = tuple(kinds)
+        if not 1 <= len(kinds) <= 2 or len(set(kinds)) != len(kinds) or set(kinds) - set(KINDS):
+            raise ValueError(f"kinds must be 1 or 2 different ones of {', '.join(KINDS)}, "
+                             f"got {', '.join(kinds) or 'none'}")
     out_dir = Path(out_dir)
     image_dir = out_dir / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -321,7 +332,7 @@ def generate(
     # worker's share at most, so both cores stay busy to the end)
     block = 1 if workers <= 1 else max(1, min(100, count // (4 * workers)))
     blocks = [items[i:i + block] for i in range(0, count, block)]
-    made = partial(_write_samples, out_dir, seed, size, fine, digits)
+    made = partial(_write_samples, out_dir, seed, size, fine, digits, kinds)
     with contextlib.ExitStack() as stack:
         # spawned, not forked: the caller may hold threads (torch, Qt) a fork would copy mid-lock
         pool = stack.enter_context(ProcessPoolExecutor(

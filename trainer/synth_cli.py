@@ -10,7 +10,7 @@ from pathlib import Path
 
 from inspector.core.protocol import AI_GENERATED, REAL
 from trainer.synth import generate
-from trainer.synth_artifacts import MAX_SIZE, MIN_SIZE, box_side_range
+from trainer.synth_artifacts import KINDS, MAX_SIZE, MIN_SIZE, box_side_range
 
 
 def _whole_number(minimum: int, bound: str):
@@ -68,6 +68,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--ai-fraction", type=float, default=0.5, metavar="F",
                    help="share of ai-generated images, 0-1; exactly round(N*F) of them "
                    "(default 0.5)")
+    p.add_argument("--kinds", nargs="+", choices=KINDS, metavar="KIND",
+                   help="every ai-generated image carries these artifacts (one or two of "
+                   f"{', '.join(KINDS)}) instead of 1-2 drawn at random: to ask whether a model "
+                   "can see one kind at all (the real images are the same as without it)")
     p.set_defaults(func=_cmd_synth)
     return p
 
@@ -86,7 +90,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     try:
         path = generate(args.out_dir, args.count, args.seed, size=args.size,
                         ai_fraction=args.ai_fraction, on_progress=progress,
-                        fine=args.fine_artifacts)
+                        fine=args.fine_artifacts, kinds=args.kinds)
     except ValueError as exc:
         print(f"lte-train synth: error: {exc}", file=sys.stderr)
         return 1
