@@ -86,7 +86,8 @@ _GRACE_SECONDS = 30.0
 # unmaps it when freed, so each training step faults its activations in anew: 18 % of a demo
 # SFT step was spent in the kernel (9.5 million page faults in 60 steps). Kept from returning
 # memory it reuses it: 0.95 -> 0.78 s a step; with tcmalloc, where the system has it, the
-# 60-step run took 74 s against 92 (docs/step_allocator.md).
+# 60-step run took 74 and 82 s against 92-93 on two days, glibc kept 81 and 78
+# (docs/step_allocator.md).
 GLIBC_KEEP_MEMORY = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**64 - 1)}
 TCMALLOC = "tcmalloc_minimal"
 
