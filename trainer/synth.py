@@ -163,6 +163,16 @@ def _ai_explanation(rng: np.random.Generator, kinds: Sequence[str]) -> str:
     return text[0].upper() + text[1:] + "." + ending
 
 
+def _checked_kinds(kinds: Sequence[str], label: str = AI_GENERATED) -> tuple[str, ...]:
+    """``kinds`` as a tuple if they can be forced on a sample of ``label``, else ValueError."""
+    kinds = tuple(kinds)
+    if (label != AI_GENERATED or not 1 <= len(kinds) <= 2 or len(set(kinds)) != len(kinds)
+            or set(kinds) - set(KINDS)):
+        raise ValueError(f"kinds must be 1 or 2 of {', '.join(KINDS)}, different, for "
+                         f"ai-generated images only; got {', '.join(kinds) or 'none'}")
+    return kinds
+
+
 def make_sample(
     rng: np.random.Generator,
     size: int = 224,
@@ -172,18 +182,17 @@ def make_sample(
 ) -> Sample:
     """One sample drawn from ``rng``: the clean crop, the image to write and its record fields.
 
-    ``kinds`` (AI-generated only) forces the artifact kinds, one or two of :data:`KINDS`; by
-    default 1 or 2 distinct kinds are drawn. A second artifact that finds no free place is left
-    out (so ``Sample.kinds`` may be shorter than ``kinds``). ``fine``: the artifacts keep the
-    feature size they have at 224 px (a checkerboard period of 2-4 px, ...) whatever ``size``;
-    by default they grow with the image, keeping their look at any resolution.
+    ``kinds`` (AI-generated only) forces the artifact kinds, one or two different ones of
+    :data:`KINDS`; by default 1 or 2 distinct kinds are drawn. A second artifact that finds no
+    free place is left out (so ``Sample.kinds`` may be shorter than ``kinds``). ``fine``: the
+    artifacts keep the feature size they have at 224 px (a checkerboard period of 2-4 px, ...)
+    whatever ``size``; by default they grow with the image, keeping their look at any
+    resolution.
     """
     if label not in (REAL, AI_GENERATED):
         raise ValueError(f"label must be {REAL!r} or {AI_GENERATED!r}, got {label!r}")
     if kinds is not None:
-        kinds = list(kinds)
-        if label != AI_GENERATED or not 1 <= len(kinds) <= 2 or set(kinds) - set(KINDS):
-            raise ValueError(f"kinds must be 1 or 2 of {', '.join(KINDS)} (ai-generated only)")
+        kinds = list(_checked_kinds(kinds, label))
     clean, photo = crop(rng, size)
     clean_array = np.asarray(clean)
     energy = gradient_energy(clean_array)
@@ -316,10 +325,7 @@ def generate(
     """
     _check_arguments(count, seed, size, ai_fraction)
     if kinds is not None:
-        kinds = tuple(kinds)
-        if not 1 <= len(kinds) <= 2 or len(set(kinds)) != len(kinds) or set(kinds) - set(KINDS):
-            raise ValueError(f"kinds must be 1 or 2 different ones of {', '.join(KINDS)}, "
-                             f"got {', '.join(kinds) or 'none'}")
+        kinds = _checked_kinds(kinds)  # before any file is written
     out_dir = Path(out_dir)
     image_dir = out_dir / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
