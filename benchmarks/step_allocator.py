@@ -1,7 +1,7 @@
 """How fast a demo SFT step runs under each memory allocator, and how often it faults pages in.
 
 `lte-train demo` runs each training step in a process of its own, started with
-`trainer.runs.step_environment`: tcmalloc preloaded when the system has it, else glibc's malloc
+`trainer.allocator.step_environment`: tcmalloc preloaded when the system has it, else glibc's malloc
 kept from returning freed memory (`MALLOC_MMAP_MAX_=0`, `MALLOC_TRIM_THRESHOLD_`). This script
 runs the recipe's SFT step for N steps from a finished recipe's locate model, once per
 allocator, each in a fresh process, and reports seconds per step, CPU time in the kernel, minor
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trainer.runs import GLIBC_KEEP_MEMORY, find_tcmalloc  # noqa: E402
+from trainer.allocator import GLIBC_KEEP_MEMORY, find_tcmalloc  # noqa: E402
 
 
 def _allocators() -> dict[str, dict[str, str]]:

@@ -209,6 +209,7 @@ def test_cli_locate_warmup_passes_the_pointer_options(workspace):
     assert pointer["attend"] == 2 and pointer["attend_layer"] == 0 and pointer["read"] == 5
     assert pointer["places"] == 1
     assert len(info["where_attend_losses"]) == len(info["where_read_losses"]) == 1
+    assert info["allocator"] in ("tcmalloc", "glibc, kept")  # its own process, as in the recipe
 
 
 def test_pointer_head_weights_equal_the_eager_attentions_and_the_model_keeps_sdpa(workspace):

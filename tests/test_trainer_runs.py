@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.runs import (
-    GLIBC_KEEP_MEMORY,
-    StepProcessDied,
-    find_tcmalloc,
-    in_own_process,
-    step_environment,
-)
+from trainer.allocator import GLIBC_KEEP_MEMORY, find_tcmalloc, process_allocator, step_environment
+from trainer.runs import StepProcessDied, in_own_process
 
 
 @dataclass
@@ -123,6 +118,8 @@ def test_a_step_runs_with_an_allocator_that_keeps_its_memory(monkeypatch):
     else:
         assert {k: env[k] for k in GLIBC_KEEP_MEMORY} == GLIBC_KEEP_MEMORY and not mapped
     assert dict(os.environ) == before
+    # what the step's training_info.json records
+    assert in_own_process(process_allocator) == ("tcmalloc" if find_tcmalloc() else "glibc, kept")
     # without tcmalloc on the system: glibc kept from returning memory
     assert step_environment({}, lambda: None) == GLIBC_KEEP_MEMORY
     assert step_environment({}, lambda: "libtcmalloc_minimal.so.4") == {

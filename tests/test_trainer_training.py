@@ -598,7 +598,10 @@ def test_settings_validate_with_clear_errors(workspace, tmp_path):
 # Command line
 
 
-def test_cli_sft_from_config_with_flags(workspace, capsys):
+def test_cli_sft_from_config_with_flags(workspace, capfd):
+    """`lte-train sft` from a config file and flags; it trains in a process of its own with the
+    allocator that keeps its memory, as the recipe's steps do (its output reaches the terminal:
+    captured here at the file descriptor)."""
     from trainer.cli import main
 
     folder = workspace.root / "cli"
@@ -612,7 +615,7 @@ def test_cli_sft_from_config_with_flags(workspace, capsys):
     )
     code = main(["sft", "--config", str(toml), "--max-steps", "2", "--learning-rate", "1e-3",
                  "--train-vision", "false"])
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()
     assert code == 0, captured.err
     out = folder / "out"
     assert "SFT done" in captured.out and "2 steps on 8 conversations" in captured.out
@@ -623,6 +626,7 @@ def test_cli_sft_from_config_with_flags(workspace, capsys):
     assert info["settings"]["learning_rate"] == 1e-3  # flag over file
     assert info["settings"]["train_vision"] is False
     assert info["settings"]["queries"] == "locate"  # from the file
+    assert info["allocator"] in ("tcmalloc", "glibc, kept")  # not this process's glibc as is
     assert (out / "model.safetensors").is_file()
 
 

@@ -187,10 +187,11 @@ def _settings(args: argparse.Namespace):
 
 
 def _cmd_sft(args: argparse.Namespace) -> int:
+    from trainer.runs import in_own_process
     from trainer.sft import run_sft
 
     settings = _settings(args)
-    result = run_sft(settings)
+    result = in_own_process(run_sft, settings)  # its own process: the step allocator
     first, last = (result.losses[0], result.losses[-1]) if result.losses else (None, None)
     print(f"SFT done in {result.seconds:.0f} s: {result.steps} steps on {result.rows} "
           f"conversations; training loss {first} -> {last}")
@@ -203,9 +204,10 @@ def _cmd_sft(args: argparse.Namespace) -> int:
 
 def _cmd_grpo(args: argparse.Namespace) -> int:
     from trainer.grpo import run_grpo
+    from trainer.runs import in_own_process
 
     settings = _settings(args)
-    result = run_grpo(settings)
+    result = in_own_process(run_grpo, settings)  # its own process: the step allocator
     print(f"GRPO done in {result.seconds:.0f} s:")
     for part in result.parts:
         rewards = part["reward_mean"]

@@ -332,6 +332,8 @@ def register(subparsers) -> None:
 def _cmd_locate_warmup(args) -> int:
     import sys
 
+    from trainer.runs import in_own_process
+
     settings = LocateWarmupSettings(
         model=args.model, train=args.train, output_dir=args.output_dir,
         mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
@@ -343,7 +345,7 @@ def _cmd_locate_warmup(args) -> int:
         seed=args.seed,
     )
     try:
-        result = run_locate_warmup(settings)
+        result = in_own_process(run_locate_warmup, settings)  # the step allocator
     except ValueError as exc:
         print(f"lte-train locate-warmup: error: {exc}", file=sys.stderr)
         return 2

@@ -240,8 +240,11 @@ def prepare_model(
 
 
 def write_training_info(out_dir: Path, info: dict[str, Any]) -> None:
-    """``training_info.json``: what produced this folder (settings, data, figures)."""
+    """``training_info.json``: what produced this folder (settings, data, figures), and the
+    memory allocator its process ran with (the seconds depend on it)."""
     from inspector.core.atomic import atomic_write_bytes
+    from trainer.allocator import process_allocator
 
+    info = {**info, "allocator": process_allocator()}
     text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
     atomic_write_bytes(out_dir / "training_info.json", text.encode("utf-8"))

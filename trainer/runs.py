@@ -21,7 +21,6 @@ __all__ = [
     "progress_callback",
     "quiet",
     "scratch_run_arguments",
-    "step_environment",
 ]
 
 
@@ -39,7 +38,7 @@ def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     Why: a step's memory (the demo's warm-up peaks at 8 GB) only goes back to the system when
     its process ends; the recipe's own process then stays under 1 GB. (It does not make the
     steps faster by itself: decision 0004, E40-E41; its memory allocator does,
-    :func:`step_environment`.) The step's exception is
+    :func:`trainer.allocator.step_environment`.) The step's exception is
     raised here (its traceback as the cause); its output goes to the same terminal. ``step``
     and its arguments must pickle (module-level functions, dataclass settings). Interrupted
     here (Ctrl-C reaches both processes), the step gets a grace period to stop on its own, so
@@ -52,6 +51,8 @@ def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     name = getattr(step, "__name__", repr(step))
     process = context.Process(target=_send_outcome, args=(send, name, step, args, kwargs),
                               name=f"lte-step-{name}")
+    from trainer.allocator import step_environment
+
     with _environment(step_environment(os.environ)):  # a spawned process starts with it
         process.start()
     send.close()  # only the child writes: its end of the pipe closing means it is gone
@@ -81,34 +82,6 @@ def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 _GRACE_SECONDS = 30.0
-
-# glibc's malloc, left as it is, serves every allocation above a few MB with its own mmap and
-# unmaps it when freed, so each training step faults its activations in anew: 18 % of a demo
-# SFT step was spent in the kernel (9.5 million page faults in 60 steps). Kept from returning
-# memory it reuses it: 0.95 -> 0.78 s a step; with tcmalloc, where the system has it, the
-# 60-step run took 74 and 82 s against 92-93 on two days, glibc kept 81 and 78
-# (docs/step_allocator.md).
-GLIBC_KEEP_MEMORY = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**64 - 1)}
-TCMALLOC = "tcmalloc_minimal"
-
-
-def find_tcmalloc() -> str | None:
-    """The system's ``libtcmalloc_minimal`` (a name the dynamic loader finds), or None."""
-    import ctypes.util
-
-    return ctypes.util.find_library(TCMALLOC)
-
-
-def step_environment(environ: Mapping[str, str],
-                     tcmalloc: Callable[[], str | None] = find_tcmalloc) -> dict[str, str]:
-    """What a step's process adds to ``environ``: tcmalloc preloaded when the system has it
-    (``tcmalloc()`` names its library), else glibc's malloc told to keep and reuse freed memory.
-    Nothing when ``environ`` already chooses (``LD_PRELOAD`` or a ``MALLOC_*`` setting)."""
-    if "LD_PRELOAD" in environ or any(key.startswith("MALLOC_") for key in environ):
-        return {}
-    library = tcmalloc()
-    return {"LD_PRELOAD": library} if library else dict(GLIBC_KEEP_MEMORY)
-
 
 @contextlib.contextmanager
 def _environment(extra: Mapping[str, str]) -> Iterator[None]:

@@ -290,6 +290,8 @@ def register(subparsers) -> None:
 def _cmd_warmup(args) -> int:
     import sys
 
+    from trainer.runs import in_own_process
+
     settings = WarmupSettings(
         model=args.model, train=args.train, output_dir=args.output_dir, epochs=args.epochs,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
@@ -297,7 +299,7 @@ def _cmd_warmup(args) -> int:
         seed=args.seed,
     )
     try:
-        result = run_warmup(settings)
+        result = in_own_process(run_warmup, settings)  # its own process: the step allocator
     except ValueError as exc:
         print(f"lte-train warmup: error: {exc}", file=sys.stderr)
         return 2
