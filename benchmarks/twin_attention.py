@@ -1,7 +1,8 @@
 """Can the tower tell a clone once its attention is taught where the copy is? (issue 12)
 
     python benchmarks/twin_attention.py MODEL_DIR TRAIN.jsonl CHECK.jsonl [--steps 500]
-        [--block 3] [--heads 0] [--weight 1] [--full 2,3] [--others] [--json OUT]
+        [--block 3] [--heads 0] [--weight 1] [--full 2,3] [--others] [--self-heads 1]
+        [--difference-init SCALE [--freeze-difference]] [--json OUT]
 
 As :mod:`vision_marks` (the tower and projector of MODEL_DIR trained through the warm-ups' heads:
 the image label and each token's cell marks, AdamW, batch 16), plus a cross-entropy that makes
@@ -9,10 +10,14 @@ the attention of ``--heads`` in vision block ``--block`` look from every patch o
 at the patch its copy sits on in the other tile (bilinear over the 14-px patch grid; the twin,
 never the patch itself). ``--full`` gives the blocks that attend over the whole image instead of
 112-px windows; ``--others`` also spreads the attention of every other patch evenly over the
-rest. Data: ``lte-train synth --kinds clone`` (clones whose regions synth captions "cloned patch"
-or "repeated patch"). Reports the twin loss (a uniform look: ln 256 = 5.5) and, on CHECK, the
-label head's accuracy per source and how often the top mark lies in the clone's box
-(decision 0004, "Teaching the tower where the copy is").
+rest; ``--self-heads`` are taught to look at the patch itself; ``--difference-init`` builds a
+copy detector into the taught block (:func:`difference_init`), ``--freeze-difference`` keeps it
+as built. Data: ``lte-train synth --kinds clone`` (clones whose regions synth captions "cloned
+patch" or "repeated patch"). Reports the twin loss (a uniform look: ln 256 = 5.5), on CHECK the
+label head's accuracy per source and how often the top mark lies in the clone's box, and the
+circuit (:func:`circuit` inside ``main``: where the taught heads look, and the detector's output
+on patches with a byte-identical twin against the rest). Decision 0004, "Teaching the tower
+where the copy is"; the runs in docs/twin_attention.json.
 """
 from __future__ import annotations
 
@@ -74,6 +79,76 @@ def twin_targets(record, rows: int, cols: int) -> torch.Tensor:
     return torch.where(sums > 0, target / sums.clamp_min(1e-9), target)
 
 
+def difference_init(visual, index: int, twin: int, itself: int, scale: float,
+                    dims: int = 16) -> None:
+    """Weights that make block ``index`` report, per patch, how far what its twin head sees is
+    from what its self head sees (0 for an exact copy): ``dims`` residual dimensions kept empty
+    until then (nothing before writes them), equal values for both heads, opposite output
+    projections into those dimensions, and their squared norm from 2 x ``dims`` gated MLP units
+    (silu(d) * d + silu(-d) * -d = d^2) written to the last residual dimension."""
+    block = visual.blocks[index]
+    attn, mlp = block.attn, block.mlp
+    dim, hd = attn.dim, attn.head_dim
+    with torch.no_grad():
+        visual.patch_embed.proj.weight[:dims] = 0.0
+        for earlier in visual.blocks[:index]:
+            for layer in (earlier.attn.proj, earlier.mlp.down_proj):
+                layer.weight[:dims] = 0.0
+                layer.bias[:dims] = 0.0
+        v = slice(2 * dim + itself * hd, 2 * dim + (itself + 1) * hd)
+        vt = slice(2 * dim + twin * hd, 2 * dim + (twin + 1) * hd)
+        attn.qkv.weight[vt] = attn.qkv.weight[v]
+        attn.qkv.bias[vt] = attn.qkv.bias[v]
+        attn.proj.weight[:dims] = 0.0
+        attn.proj.bias[:dims] = 0.0
+        out = torch.zeros(dim, hd)
+        out[:dims, :dims] = scale * torch.eye(dims)
+        attn.proj.weight[:, twin * hd:(twin + 1) * hd] = out
+        attn.proj.weight[:, itself * hd:(itself + 1) * hd] = -out
+        for i in range(dims):
+            for j, sign in ((2 * i, 1.0), (2 * i + 1, -1.0)):
+                mlp.gate_proj.weight[j] = 0.0
+                mlp.up_proj.weight[j] = 0.0
+                mlp.gate_proj.weight[j, i] = sign * 4.0
+                mlp.up_proj.weight[j, i] = sign * 4.0
+                mlp.gate_proj.bias[j] = 0.0
+                mlp.up_proj.bias[j] = 0.0
+        mlp.down_proj.weight[:, : 2 * dims] = 0.0
+        mlp.down_proj.weight[dim - 1, : 2 * dims] = 1.0 / dims  # the "differs" dimension
+
+
+def freeze_difference(visual, index: int, twin: int, itself: int, dims: int = 16) -> None:
+    """Keep :func:`difference_init`'s circuit as it was built: its weights get no gradient
+    (AdamW without weight decay then leaves them as they are)."""
+    block = visual.blocks[index]
+    attn, mlp = block.attn, block.mlp
+    dim, hd = attn.dim, attn.head_dim
+    values = [slice(2 * dim + h * hd, 2 * dim + (h + 1) * hd) for h in (twin, itself)]
+    heads = [slice(h * hd, (h + 1) * hd) for h in (twin, itself)]
+
+    def masked(parameter, *regions):
+        mask = torch.ones_like(parameter)
+        for region in regions:
+            mask[region] = 0.0
+        parameter.register_hook(lambda grad: grad * mask)
+
+    masked(visual.patch_embed.proj.weight, slice(0, dims))
+    for earlier in visual.blocks[:index]:
+        for layer in (earlier.attn.proj, earlier.mlp.down_proj):
+            masked(layer.weight, slice(0, dims))
+            masked(layer.bias, slice(0, dims))
+    masked(attn.qkv.weight, *values)
+    masked(attn.qkv.bias, *values)
+    masked(attn.proj.weight, slice(0, dims), *[(slice(None), h) for h in heads])
+    masked(attn.proj.bias, slice(0, dims))
+    for layer in (mlp.gate_proj, mlp.up_proj):
+        masked(layer.weight, slice(0, 2 * dims))
+        masked(layer.bias, slice(0, 2 * dims))
+    masked(mlp.down_proj.weight, slice(0, dims), (slice(None), slice(0, 2 * dims)))
+    masked(mlp.down_proj.bias, slice(0, dims))
+    masked(block.norm2.weight, slice(0, dims))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("model", type=Path)
@@ -87,6 +162,12 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--others", action="store_true")
     p.add_argument("--self-heads", default="", help="heads taught to look at the patch itself")
+    p.add_argument("--freeze-difference", action="store_true",
+                   help="with --difference-init: its circuit's weights are not trained")
+    p.add_argument("--difference-init", type=float, default=0.0, metavar="SCALE",
+                   help="start the taught block as a copy detector: the first twin head's "
+                   "values equal the first self head's, the output projection subtracts them "
+                   "into 16 residual dimensions, and 32 MLP units square that difference")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     torch.manual_seed(0)
@@ -100,6 +181,10 @@ def main() -> int:
     train, check = _encode(a.train, processor, merge), _encode(a.check, processor, merge)
     heads = [int(h) for h in a.heads.split(",")]
     self_heads = [int(h) for h in a.self_heads.split(",") if h]
+    if a.difference_init:
+        difference_init(visual, a.block, heads[0], self_heads[0], a.difference_init)
+        if a.freeze_difference:
+            freeze_difference(visual, a.block, heads[0], self_heads[0])
     marker = marker_class()(visual, vision.out_hidden_size, merge)
     captured: dict = {}
 
@@ -156,6 +241,54 @@ def main() -> int:
             loss = loss + a.weight * extra
         return loss
 
+    mlp_out: dict = {}
+    visual.blocks[a.block].mlp.register_forward_hook(lambda m, i, o: mlp_out.update(o=o))
+
+    def circuit(items) -> dict:
+        """On the clone images of ``items``: the twin heads' attention on the twin, the self
+        heads' on the patch itself, and the block's last residual output dimension (the
+        difference-init's "differs") on patches whose twin is byte-identical against the rest."""
+        twin_mass, self_mass, exact_vals, other_vals = [], [], [], []
+        with torch.no_grad():
+            for item in [i for i in items if i[0].label == "ai-generated"][:60]:
+                pixels, grids, _, _ = _batch([item])
+                marker(pixels, grids)
+                hidden, (cos, sin) = captured["hidden"], captured["pos"]
+                n = hidden.shape[0]
+                _, rows, cols = grids[0].tolist()
+                qkv = attn.qkv(hidden).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3)
+                q, k = apply_rotary_pos_emb_vision(qkv[0], qkv[1], cos, sin)
+                window_index, _ = get_vision_window_index(grids, merge, vision.window_size, PATCH)
+                pos = get_vision_position_ids(grids, merge)
+                pos = pos.reshape(n // 4, 4, 2)[window_index].reshape(n, 2)
+                order = (pos[:, 0] * cols + pos[:, 1]).long()
+                t = twin_targets(item[0], rows, cols)[order][:, order]
+                has = t.sum(-1) > 0
+                probs = [torch.softmax(q[:, h] @ k[:, h].T * attn.scaling, -1)
+                         for h in range(attn.num_heads)]
+                for h in heads:
+                    twin_mass += (probs[h][has] * t[has]).sum(-1).tolist()
+                for h in self_heads:
+                    self_mass += probs[h].diagonal().tolist()
+                emb = visual.patch_embed(pixels).reshape(n // 4, 4, -1)
+                emb = emb[window_index].reshape(n, -1)
+                twin_of = t.argmax(-1)
+                exact = has & ((emb - emb[twin_of]).abs().amax(-1) < 1e-4)
+                differs = mlp_out["o"][:, -1]
+                exact_vals += differs[exact].tolist()
+                other_vals += differs[~has].tolist()
+
+        def mean(v):
+            return round(sum(v) / len(v), 4) if v else None
+
+        low = [round(sum(x < 1.0 for x in v) / len(v), 3) if v else None
+               for v in (exact_vals, other_vals)]
+        return {"twin_attention_on_twin": mean(twin_mass),
+                "self_attention_on_self": mean(self_mass),
+                "differs_identical_twins": mean(exact_vals),
+                "differs_other_patches": mean(other_vals),
+                "share_below_1_identical_other": low, "identical_twin_patches": len(exact_vals)}
+
     t0 = time.perf_counter()
     train_marker(marker, batch_loss, len(train), a.steps, a.lr, 0)
     tl = stats["twin_loss"]
@@ -164,7 +297,8 @@ def main() -> int:
               "seconds": round(time.perf_counter() - t0, 1),
               "twin_loss_first_last": [round(sum(tl[:20]) / max(1, len(tl[:20])), 3),
                                        round(sum(tl[-20:]) / max(1, len(tl[-20:])), 3)],
-              "train": _check(marker, train[:400], merge), "check": _check(marker, check, merge)}
+              "train": _check(marker, train[:400], merge), "check": _check(marker, check, merge),
+              "circuit": circuit(check)}
     print(json.dumps(result, indent=1))
     if a.json:
         a.json.write_text(json.dumps(result, indent=1))
