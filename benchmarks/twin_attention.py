@@ -197,15 +197,26 @@ def main() -> int:
     attn = visual.blocks[a.block].attn
     stats = {"twin_loss": []}
 
-    def twin_loss(records, grids):
+    unit = merge * merge
+
+    def block_view(grids):
+        """From the taught block's last forward: its rotated queries and keys, the tower's
+        window permutation (of merge units) and each patch's (row, column) in the block's
+        order."""
         hidden, (cos, sin) = captured["hidden"], captured["pos"]
         n = hidden.shape[0]
         qkv = attn.qkv(hidden).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3)
         q, k = apply_rotary_pos_emb_vision(qkv[0], qkv[1], cos, sin)
         window_index, _ = get_vision_window_index(grids, merge, vision.window_size, PATCH)
         pos = get_vision_position_ids(grids, merge)  # (n, 2) pre-window order
-        unit = merge * merge
         pos = pos.reshape(n // unit, unit, 2)[window_index].reshape(n, 2)
+        return q, k, window_index, pos
+
+    def head_logits(q, k, h):
+        return q[:, h] @ k[:, h].T * attn.scaling
+
+    def twin_loss(records, grids):
+        q, k, _, pos = block_view(grids)
         total, count, start = 0.0, 0, 0
         for record, grid in zip(records, grids.tolist(), strict=True):
             _, rows, cols = grid
@@ -220,12 +231,12 @@ def main() -> int:
                 t = target[order][:, order]  # block order both ways
                 keep = t.sum(-1) > 0
                 for h in heads:
-                    logits = q[start:start + m, h] @ k[start:start + m, h].T * attn.scaling
+                    logits = head_logits(q[start:start + m], k[start:start + m], h)
                     logp = torch.log_softmax(logits[keep], -1)
                     total = total - (t[keep] * logp).sum(-1).mean()
                     count += 1
             for h in self_heads:  # the patch itself: beside a twin head, a difference to read
-                logits = q[start:start + m, h] @ k[start:start + m, h].T * attn.scaling
+                logits = head_logits(q[start:start + m], k[start:start + m], h)
                 total = total - torch.log_softmax(logits, -1).diagonal().mean()
                 count += 1
             start += m
@@ -253,24 +264,18 @@ def main() -> int:
             for item in [i for i in items if i[0].label == "ai-generated"][:60]:
                 pixels, grids, _, _ = _batch([item])
                 marker(pixels, grids)
-                hidden, (cos, sin) = captured["hidden"], captured["pos"]
-                n = hidden.shape[0]
+                q, k, window_index, pos = block_view(grids)
+                n = q.shape[0]
                 _, rows, cols = grids[0].tolist()
-                qkv = attn.qkv(hidden).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3)
-                q, k = apply_rotary_pos_emb_vision(qkv[0], qkv[1], cos, sin)
-                window_index, _ = get_vision_window_index(grids, merge, vision.window_size, PATCH)
-                pos = get_vision_position_ids(grids, merge)
-                pos = pos.reshape(n // 4, 4, 2)[window_index].reshape(n, 2)
                 order = (pos[:, 0] * cols + pos[:, 1]).long()
                 t = twin_targets(item[0], rows, cols)[order][:, order]
                 has = t.sum(-1) > 0
-                probs = [torch.softmax(q[:, h] @ k[:, h].T * attn.scaling, -1)
-                         for h in range(attn.num_heads)]
+                probs = [torch.softmax(head_logits(q, k, h), -1) for h in range(attn.num_heads)]
                 for h in heads:
                     twin_mass += (probs[h][has] * t[has]).sum(-1).tolist()
                 for h in self_heads:
                     self_mass += probs[h].diagonal().tolist()
-                emb = visual.patch_embed(pixels).reshape(n // 4, 4, -1)
+                emb = visual.patch_embed(pixels).reshape(n // unit, unit, -1)
                 emb = emb[window_index].reshape(n, -1)
                 twin_of = t.argmax(-1)
                 exact = has & ((emb - emb[twin_of]).abs().amax(-1) < 1e-4)

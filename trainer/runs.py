@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from trainer.allocator import step_environment
+
 __all__ = [
     "StepProcessDied",
     "drop_checkpoints",
@@ -51,8 +53,6 @@ def in_own_process(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     name = getattr(step, "__name__", repr(step))
     process = context.Process(target=_send_outcome, args=(send, name, step, args, kwargs),
                               name=f"lte-step-{name}")
-    from trainer.allocator import step_environment
-
     with _environment(step_environment(os.environ)):  # a spawned process starts with it
         process.start()
     send.close()  # only the child writes: its end of the pipe closing means it is gone
