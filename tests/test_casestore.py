@@ -247,17 +247,21 @@ def test_comparison_csv(tmp_path):
     a = _analysis("=cmd.jpg", "aa" * 32)
     b = _analysis("evidence/b é.png", "bb" * 32, final=None)
     c = _analysis("evidence/c.jpg", "cc" * 32, examined=False)
-    for x in (a, b, c):
+    d = _analysis("evidence/d.jpg", "dd" * 32)
+    for finding in d.findings:  # what the model saw close up says real; its verdict AI
+        finding.points_to = "real"
+    for x in (a, b, c, d):
         store.add_analysis(x, {})
     store.update_examiner(c.id, "=B. Reviewer", "-the shadows fall two ways", "ai-generated")
     store.update_examiner(b.id, "C", "notes only, no override", None)
     rows = store.comparison_rows()
-    assert [r["file"] for r in rows] == ["=cmd.jpg", "evidence/b é.png", "evidence/c.jpg"]
+    assert [r["file"] for r in rows] == [
+        "=cmd.jpg", "evidence/b é.png", "evidence/c.jpg", "evidence/d.jpg"]
     assert rows[0] == {
         "file": "=cmd.jpg", "sha256": "aa" * 32, "initial": "real",
         "final": "ai-generated", "changed": True, "confidence": 0.9, "regions": 2,
         "seconds": 2.5, "verdict_of_record": "ai-generated", "override": None,
-        "override_by": "", "override_at": "", "examiner_notes": "",
+        "override_by": "", "override_at": "", "examiner_notes": "", "follows_findings": True,
     }
     overridden = store.get(c.id).examiner
     assert (rows[2]["verdict_of_record"], rows[2]["override"], rows[2]["override_by"],
@@ -272,7 +276,8 @@ def test_comparison_csv(tmp_path):
         table = list(csv.DictReader(fh))
     assert list(table[0]) == [
         "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds",
-        "verdict_of_record", "override", "override_by", "override_at", "examiner_notes"]
+        "verdict_of_record", "override", "override_by", "override_at", "examiner_notes",
+        "follows_findings"]
     assert table[0]["file"] == "'=cmd.jpg"  # no formula injection from file names
     assert (table[0]["changed"], table[0]["confidence"], table[0]["regions"]) == (
         "yes", "0.9000", "2")
@@ -289,6 +294,8 @@ def test_comparison_csv(tmp_path):
         "ai-generated", "", "")
     assert (table[1]["verdict_of_record"], table[1]["examiner_notes"]) == (
         "unparsed", "notes only, no override")
+    # yes / no, and empty where there is nothing to compare (unparsed, Query 2 skipped)
+    assert [row["follows_findings"] for row in table] == ["yes", "", "", "no"]
 
 
 def test_evidence_files_are_never_touched(tmp_path):

@@ -174,3 +174,20 @@ def test_summary_line_and_record_carry_the_override():
     assert "override" not in line and "P(AI-generated) not available" in line
     assert line.endswith("[demo model, not a detector]")
     assert analysis_record(analysis)["verdict_of_record"] == "ai-generated"
+    assert "findings" not in line and analysis_record(analysis)["follows_findings"] is None
+
+
+def test_summary_line_and_record_flag_a_verdict_against_all_its_findings():
+    from inspector.cli.analyze import analysis_record, summary_line
+    from tests.conftest import make_analysis
+
+    analysis = make_analysis()  # Query 2: ai-generated, both findings too
+    assert "WARNING" not in summary_line(analysis)
+    assert analysis_record(analysis)["follows_findings"] is True
+    for finding in analysis.findings:
+        finding.points_to = "real"
+    line = summary_line(analysis)
+    assert "; WARNING: the corrected verdict follows none of the model's own findings" in line
+    record = analysis_record(analysis)
+    assert record["follows_findings"] is False
+    assert record["analysis"]["summary"]["follows_findings"] is False

@@ -93,6 +93,27 @@ def test_random_closeups_are_said_to_be_an_ablation_and_located_ones_are_not(qtb
     assert panel.ablation_label.isHidden()
 
 
+def test_a_verdict_against_all_its_own_findings_is_flagged_beside_it(qtbot):
+    panel = VerdictPanel()
+    qtbot.addWidget(panel)
+    panel.show_analysis(_analysis())  # the findings support the corrected verdict
+    assert panel.findings_warning.isHidden()
+    against = _analysis()
+    for finding in against.findings:
+        finding.points_to = "real"
+    panel.show_analysis(against)
+    assert not panel.findings_warning.isHidden()
+    assert panel.findings_warning.text() == (
+        "The corrected verdict (AI-generated) follows none of the model's own findings: all 2 "
+        "of its findings point to Real. The close-ups, as the model described them, do not "
+        "explain this verdict.")
+    panel.show_analysis(_analysis(query2=False))  # the next image: nothing to compare
+    assert panel.findings_warning.isHidden()
+    panel.show_analysis(against)
+    panel.clear()
+    assert panel.findings_warning.isHidden() and not panel.findings_warning.text()
+
+
 def test_initial_then_streaming_then_clear(qtbot):
     panel = VerdictPanel()
     qtbot.addWidget(panel)

@@ -39,6 +39,7 @@ from inspector.core.pipeline import (  # noqa: E402
 from inspector.core.results import (  # noqa: E402
     Analysis,
     Evidence,
+    FindingRecord,
     ModelProvenance,
     QueryRecord,
     RegionRecord,
@@ -455,6 +456,21 @@ def test_batch_table_display(batch):
     assert model.rowCount() == 4 and model.index(1, BatchTableModel.FINAL).data() == "AI-generated"
     model.add_analysis(make_analysis("e.jpg", "real", "real"))
     assert model.rowCount() == 5
+
+
+def test_the_table_marks_a_final_verdict_that_follows_none_of_its_findings(batch):
+    model, proxy = batch
+    against = make_analysis("f.jpg", "real", "ai-generated", 0.6, 1)
+    against.findings = [FindingRecord(1, "natural grain", "real")]
+    model.add_analysis(against)
+    row = model.row_of_path(against.evidence.path)
+    cell = model.index(row, BatchTableModel.FINAL)
+    assert cell.data() == "AI-generated ⚠"
+    assert "follows none of the model's own findings" in cell.data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, BatchTableModel.FINAL).data() == "AI-generated"  # no findings
+    assert model.index(0, BatchTableModel.FINAL).data(Qt.ItemDataRole.ToolTipRole) is None
+    proxy.set_verdict_filter("ai-generated")  # the mark does not hide it from its verdict
+    assert "f.jpg" in column(proxy, BatchTableModel.FILE)
 
 
 @pytest.mark.parametrize(

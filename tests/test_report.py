@@ -313,3 +313,34 @@ def test_a_region_says_how_surely_the_model_wrote_it(tmp_path):
     render_report(analyses[:1], _Meta(), pdf, "A4", closeup_loader=_closeup_loader(closeups))
     joined = re.sub(r"\s+", " ", " ".join(_pages_text(pdf, layout=False)))
     assert "written with surety 0.81" in joined
+
+
+@needs_poppler
+def test_a_corrected_verdict_against_all_its_findings_is_flagged_in_the_report(tmp_path):
+    from inspector.report import render_report
+
+    analyses, closeups = build_analyses(tmp_path / "evidence")
+    against = analyses[0]  # changed to ai-generated; its two findings now both say real
+    for finding in against.findings:
+        finding.points_to = "real"
+    pdf = tmp_path / "report.pdf"
+    render_report(analyses, _Meta(), pdf, "A4", closeup_loader=_closeup_loader(closeups))
+    texts = [re.sub(r"\s+", " ", t) for t in _pages_text(pdf, layout=False)]
+    summary = next(t for t in texts if "Summary: initial, corrected" in t)
+    assert ("3 image(s): 1 changed verdict after the close look, 1 overridden by the examiner, "
+            "0 with an unparsed verdict, 1 whose corrected verdict follows none of the model's "
+            "own findings.") in summary
+    # in the table, under that image's corrected verdict (a narrow cell: the words wrap)
+    assert summary.count("against its") == 1
+    flagged = [t for t in texts if "follows none of the model's own findings: all 2 of its "
+               "findings point to Real" in t]
+    assert len(flagged) == 1 and UNICODE_NAME in flagged[0]  # on that image's page only
+
+    for finding in against.findings:  # supported again: nothing said anywhere
+        finding.points_to = "ai-generated"
+    render_report(analyses, _Meta(), pdf, "A4", closeup_loader=_closeup_loader(closeups))
+    joined = re.sub(r"\s+", " ", " ".join(_pages_text(pdf, layout=False)))
+    assert "follows none" not in joined
+    # only "How to read this report" names the mark, where it says what it means
+    assert joined.count("against its own findings") == 1
+    assert 'marked "against its own findings": what the model says it saw' in joined

@@ -26,6 +26,7 @@ from trainer.evaluate import (
     markdown_table,
     mean_best_iou,
     register,
+    summarize,
     write_report,
 )
 from trainer.records import read_records, record_for_image, write_records
@@ -166,6 +167,20 @@ def test_artifact_counts_say_which_artifacts_a_box_overlaps():
     assert nothing["artifacts_hit"] == 0 and nothing["ai_box_sets"] == 1
 
 
+def test_final_verdicts_against_their_own_findings_are_counted_and_said():
+    rows = [_row("ai-generated", "real", "ai-generated", follows_findings=False),
+            _row("real", "real", "real", follows_findings=True),
+            _row("real", "real", "real", follows_findings=None),  # no finding names a verdict
+            _row("real", "real", "real")]  # a row written before the field existed
+    m = aggregate(rows)
+    assert (m["findings_compared"], m["against_findings"]) == (2, 1)
+    report = {"degradations": summarize(rows, ["clean"])}
+    assert ("- clean: the final verdict follows none of its own findings on 1 of 2 answers "
+            "whose findings name a verdict") in markdown_table(report)
+    quiet = {"degradations": summarize(rows[2:], ["clean"])}
+    assert "follows none" not in markdown_table(quiet)  # nothing compared, nothing said
+
+
 def test_c_acc_is_none_without_changes_and_empty_sets_are_none():
     m = aggregate([_row("real", "real", "real"), _row("real", "ai-generated", "ai-generated")])
     assert m["c_cases"] == 0.0 and m["changed"] == 0 and m["c_acc"] is None
@@ -264,6 +279,9 @@ def test_clean_metrics_follow_the_taught_answers(clean_run, taught_case):
     assert sample["initial"] == "real" and sample["final"] == "ai-generated" and sample["changed"]
     assert sample["gt_boxes"] == [list(b) for b in taught_case.boxes]
     assert len(sample["pred_boxes"]) == 2 and sample["problems"] == []
+    # both findings point to ai-generated, as the final verdict does
+    assert sample["follows_findings"] is True
+    assert (overall["findings_compared"], overall["against_findings"]) == (2, 0)
     assert report["model"]["model_type"] == "qwen2_5_vl" and report["n_records"] == 4
     json.dumps(report)  # serializable as is
 

@@ -35,6 +35,9 @@ error) are counted in ``failures`` and left out of every other metric.
   the samples and how many distinct predicted box sets they got (answers tied to the image, not
   one box for all); ``two_artifact_images`` and ``both_hit``, the samples with two or more
   artifacts and how many of those have every one overlapped (a box per artifact).
+* ``findings_compared`` / ``against_findings``: the answers whose Query-2 findings name a
+  verdict, and how many of them have a final verdict that follows none of those findings
+  (:attr:`inspector.core.results.Analysis.follows_findings`; the app flags them).
 * ``seconds``: mean wall-clock seconds per analysed image (pipeline call, image load included).
 * ``parse_problem_rate``: share of samples where either query's answer had a parse problem (or
   was cut off at the token limit).
@@ -75,6 +78,7 @@ __all__ = [
     "artifact_line",
     "evaluate",
     "evaluate_ablations",
+    "findings_line",
     "markdown_table",
     "mean_best_iou",
     "register",
@@ -162,6 +166,9 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "rouge_l": _mean(r["rouge_l"] for r in ok),
         "seconds": _mean(r["seconds"] for r in ok),
         "parse_problem_rate": _mean(float(bool(r.get("problems"))) for r in ok),
+        # answers whose findings name a verdict, and those whose final verdict follows none
+        "findings_compared": sum(r.get("follows_findings") is not None for r in ok),
+        "against_findings": sum(r.get("follows_findings") is False for r in ok),
         **artifact_counts(ok),
     }
 
@@ -221,6 +228,7 @@ def _sample_row(base: dict[str, Any], record: Record, analysis, gt: list[list[fl
         "gt_boxes": _rounded(gt),
         "pred_boxes": _rounded(predicted),
         "examine_skipped": analysis.examine_skipped,
+        "follows_findings": analysis.follows_findings,
         "problems": problems,
     }
 
@@ -478,6 +486,12 @@ def artifact_line(metrics: dict[str, Any]) -> str:
             f"of {metrics['two_artifact_images']} images with two or more")
 
 
+def findings_line(metrics: dict[str, Any]) -> str:
+    """How often the final verdict follows none of the answer's own findings, in words."""
+    return (f"the final verdict follows none of its own findings on {metrics['against_findings']} "
+            f"of {metrics['findings_compared']} answers whose findings name a verdict")
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     """One markdown table: a row per degradation × (overall, then each source), the columns of
     :data:`COLUMNS`; rates to 3 decimals, C-Cases as a percentage, "n/a" where nothing applies.
@@ -487,6 +501,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         COLUMNS)) + "|"]
     failures: list[str] = []
     counts: list[str] = []
+    against: list[str] = []
     for name, block in report["degradations"].items():
         subsets = [("overall", block["overall"]), *block["per_source"].items()]
         for subset, metrics in subsets:
@@ -496,9 +511,13 @@ def markdown_table(report: dict[str, Any]) -> str:
             failures.append(f"{name} {block['overall']['failures']}")
         if block["overall"].get("ai_images"):
             counts.append(f"- {name}: {artifact_line(block['overall'])}")
+        if block["overall"].get("findings_compared"):
+            against.append(f"- {name}: {findings_line(block['overall'])}")
     text = "\n".join(lines) + "\n"
     if counts:
         text += "\nBoxes on the AI-generated images:\n\n" + "\n".join(counts) + "\n"
+    if against:
+        text += "\nFinal verdicts and Query 2's own findings:\n\n" + "\n".join(against) + "\n"
     if failures:
         text += f"\nFailed images (not counted in n): {', '.join(failures)}.\n"
     return text

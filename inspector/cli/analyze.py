@@ -132,6 +132,8 @@ def summary_line(analysis: Analysis) -> str:
         f"{count} region{'' if count == 1 else 's'}, {examined} examined{skipped}; "
         f"{analysis.timings.get('total', 0):.1f} s"
     )
+    if analysis.follows_findings is False:
+        line += "; WARNING: the corrected verdict follows none of the model's own findings"
     if analysis.overridden:
         line += f"; {override_text(analysis.examiner)}"
     if analysis.model.is_demo:

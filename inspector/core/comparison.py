@@ -18,6 +18,7 @@ __all__ = ["COMPARISON_COLUMNS", "comparison_rows_for", "write_comparison_csv"]
 COMPARISON_COLUMNS = (
     "file", "sha256", "initial", "final", "changed", "confidence", "regions", "seconds",
     "verdict_of_record", "override", "override_by", "override_at", "examiner_notes",
+    "follows_findings",
 )  # fmt: skip
 
 
@@ -27,7 +28,9 @@ def comparison_rows_for(analyses: Iterable[Analysis]) -> list[dict[str, Any]]:
 
     ``verdict_of_record`` is the examiner's override when there is one, else the final verdict;
     ``override_by`` / ``override_at`` say who overrode and when (empty without an override), and
-    ``examiner_notes`` why.
+    ``examiner_notes`` why. ``follows_findings`` is False when the final verdict agrees with
+    none of Query 2's findings, None when there is nothing to compare
+    (:attr:`Analysis.follows_findings`).
     """
     rows = []
     for a in analyses:
@@ -46,6 +49,7 @@ def comparison_rows_for(analyses: Iterable[Analysis]) -> list[dict[str, Any]]:
             "override_by": a.examiner.examiner if overridden else "",
             "override_at": (a.examiner.updated or "") if overridden else "",
             "examiner_notes": a.examiner.notes,
+            "follows_findings": a.follows_findings,
         })  # fmt: skip
     return rows
 
@@ -81,5 +85,6 @@ def write_comparison_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> No
             _csv_text(row["override_by"] or ""),
             row["override_at"] or "",
             _csv_text(row["examiner_notes"] or ""),
+            {True: "yes", False: "no", None: ""}[row["follows_findings"]],
         ])  # fmt: skip
     atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"))

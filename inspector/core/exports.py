@@ -42,6 +42,8 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
             for r in analysis.regions
         ],
         "changed": analysis.changed,
+        # False: the final verdict follows none of Query 2's findings (null: nothing to compare)
+        "follows_findings": analysis.follows_findings,
         "verdict_of_record": analysis.verdict_of_record,
         "examiner": {
             "name": analysis.examiner.examiner,

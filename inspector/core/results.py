@@ -162,6 +162,22 @@ class Analysis:
             return None
         return self.initial_verdict != self.final_verdict
 
+    @property
+    def follows_findings(self) -> bool | None:
+        """Whether Query 2's verdict agrees with at least one of its own findings.
+
+        False when every finding that names a verdict names the other one: the model's
+        explanation of the close-ups and its verdict disagree, which an examiner must see. None
+        when there is nothing to compare (Query 2 skipped, its verdict unparsed, or no finding
+        names a verdict).
+        """
+        if self.query2 is None or self.query2.verdict is None:
+            return None
+        named = [f.points_to for f in self.findings if f.points_to is not None]
+        if not named:
+            return None
+        return self.query2.verdict in named
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["summary"] = {  # derived, for readers of the JSON; ignored by from_dict
@@ -169,6 +185,7 @@ class Analysis:
             "final_verdict": self.final_verdict,
             "final_confidence": self.final_confidence,
             "changed": self.changed,
+            "follows_findings": self.follows_findings,
             "verdict_of_record": self.verdict_of_record,
             "overridden": self.overridden,
         }

@@ -15,6 +15,7 @@ __all__ = [
     "changed_text",
     "closeup_ablation_text",
     "confidence_text",
+    "findings_disagreement_text",
     "format_time",
     "format_time_seconds",
     "override_text",
@@ -130,3 +131,18 @@ def closeup_ablation_text(analysis: Analysis) -> str | None:
     return ("ABLATION: Query 2 examined random boxes of the located regions' sizes (seed "
             f"{policy.get('seed')}), not the regions the model located; the close-ups and the "
             "corrected verdict are those of the random boxes.")
+
+
+def findings_disagreement_text(analysis: Analysis) -> str | None:
+    """What to say when the corrected verdict follows none of the model's own findings, else None.
+
+    Said wherever the corrected verdict is shown: the findings are the model's reading of the
+    close-ups, so a verdict against all of them is not explained by what the model says it saw.
+    """
+    if analysis.follows_findings is not False:
+        return None
+    named = [f for f in analysis.findings if f.points_to is not None]
+    count = "its finding points" if len(named) == 1 else f"all {len(named)} of its findings point"
+    return (f"The corrected verdict ({verdict_text(analysis.final_verdict)}) follows none of the "
+            f"model's own findings: {count} to {verdict_text(named[0].points_to)}. The "
+            "close-ups, as the model described them, do not explain this verdict.")

@@ -25,6 +25,7 @@ from inspector.core.wording import (
     P_AI_LABEL,
     changed_text,
     confidence_text,
+    findings_disagreement_text,
     override_text,
     p_ai_reading,
     verdict_text,
@@ -421,6 +422,8 @@ class BatchTableModel(QAbstractTableModel):
             return a
         if role == ToolTipRole and column == self.FILE:
             return a.evidence.path
+        if role == ToolTipRole and column == self.FINAL:
+            return findings_disagreement_text(a)
         if role == ToolTipRole and column == self.CONFIDENCE:
             return p_ai_reading(a.final_confidence)
         if role == ToolTipRole and column == self.OVERRIDE and a.overridden:
@@ -435,8 +438,8 @@ class BatchTableModel(QAbstractTableModel):
             return Path(a.evidence.path).name
         if column == self.INITIAL:
             return verdict_text(a.initial_verdict)
-        if column == self.FINAL:
-            return verdict_text(a.final_verdict)
+        if column == self.FINAL:  # the mark is explained by the row's tooltip
+            return verdict_text(a.final_verdict) + (" ⚠" if a.follows_findings is False else "")
         if column == self.CHANGED:
             return "—" if a.changed is None else changed_text(a)
         if column == self.OVERRIDE:

@@ -36,6 +36,7 @@ from inspector.core.results import Analysis, QueryRecord
 from inspector.core.wording import (
     changed_text,
     closeup_ablation_text,
+    findings_disagreement_text,
     override_text,
     p_ai_reading,
     p_ai_text,
@@ -53,6 +54,7 @@ CHANGED_STYLE = ("background:#F0E442; color:#000000; font-weight:bold; padding:6
                  "border:2px solid #000000;")
 UNCHANGED_STYLE = "border:1px solid palette(mid); padding:6px;"
 NOT_COMPARABLE_STYLE = "background:#DDDDDD; color:#000000; padding:6px;"
+FINDINGS_WARNING_STYLE = "color:#A04000; font-weight:bold; border:1px solid #A04000; padding:4px;"
 OVERRIDE_STYLE = (f"background:{OVERRIDE_COLOUR}; color:#000000; font-weight:bold; "
                   "padding:6px;")
 
@@ -251,6 +253,12 @@ class VerdictPanel(QWidget):
         self.ablation_label.setWordWrap(True)
         self.ablation_label.setStyleSheet("color:#C00000; font-weight:bold;")
         self.ablation_label.hide()
+        # A corrected verdict that none of the model's own findings supports: said beside the
+        # verdict, since the findings list below shows each finding but not the disagreement.
+        self.findings_warning = QLabel("")
+        self.findings_warning.setWordWrap(True)
+        self.findings_warning.setStyleSheet(FINDINGS_WARNING_STYLE)
+        self.findings_warning.hide()
         self.initial_card = VerdictCard("Initial (Query 1)")
         self.final_card = VerdictCard("Corrected (Query 2)")
         cards = QHBoxLayout()
@@ -275,6 +283,7 @@ class VerdictPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.ablation_label)
+        layout.addWidget(self.findings_warning)
         layout.addLayout(cards, 2)
         layout.addWidget(self.findings_label)
         layout.addWidget(self.findings_list, 1)
@@ -289,6 +298,8 @@ class VerdictPanel(QWidget):
         self.banner.hide()
         self.ablation_label.clear()
         self.ablation_label.hide()
+        self.findings_warning.clear()
+        self.findings_warning.hide()
         self.initial_card.clear()
         self.final_card.clear()
         self._silent = True
@@ -328,6 +339,9 @@ class VerdictPanel(QWidget):
         ablation = closeup_ablation_text(analysis)
         self.ablation_label.setText(ablation or "")
         self.ablation_label.setVisible(ablation is not None)
+        disagreement = findings_disagreement_text(analysis)
+        self.findings_warning.setText(disagreement or "")
+        self.findings_warning.setVisible(disagreement is not None)
         self.raw_button.setEnabled(True)
         self._update_raw()
 

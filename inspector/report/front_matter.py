@@ -128,6 +128,15 @@ def _record_cell(doc: ReportDocument, a: Analysis) -> Cell:
                 parts=[("the model's corrected verdict", f.small, QColor(MUTED))])
 
 
+def _corrected_cell(doc: ReportDocument, a: Analysis) -> Cell | str:
+    """The summary's corrected verdict, marked when none of the model's findings supports it."""
+    text = verdict_text(a.final_verdict) + (" (examine skipped)" if a.query2 is None else "")
+    if a.follows_findings is not False:
+        return text
+    return Cell(text, parts=[("against its own findings", doc.f.small_bold,
+                              QColor(ALERT_COLOUR))])
+
+
 def summary(doc: ReportDocument) -> None:
     pw, f = doc.pw, doc.f
     doc.heading("Summary: initial, corrected and recorded verdicts", f.h1)
@@ -135,9 +144,11 @@ def summary(doc: ReportDocument) -> None:
     n_unparsed = sum(1 for a in doc.analyses
                      if a.initial_verdict is None or a.final_verdict is None)
     n_override = sum(1 for a in doc.analyses if a.overridden)
+    n_against = sum(1 for a in doc.analyses if a.follows_findings is False)
     pw.text(f"{len(doc.analyses)} image(s): {n_changed} changed verdict after the close look, "
-            f"{n_override} overridden by the examiner, {n_unparsed} with an unparsed verdict.",
-            f.body)
+            f"{n_override} overridden by the examiner, {n_unparsed} with an unparsed verdict"
+            + (f", {n_against} whose corrected verdict follows none of the model's own findings"
+               if n_against else "") + ".", f.body)
     columns = [  # widths: "AI-generated" and the P(AI-generated) header stay on one line
         Column("Image", 0.1), Column("#", 0.03), Column("File and SHA-256", 0.125),
         Column("Initial (Query 1)", 0.12), Column("Corrected (Query 2)", 0.12),
@@ -164,7 +175,7 @@ def summary(doc: ReportDocument) -> None:
             str(k),
             Cell(clean_text(Path(a.evidence.path).name, single_line=True), parts=file_parts),
             verdict_text(a.initial_verdict),
-            verdict_text(a.final_verdict) + (" (examine skipped)" if a.query2 is None else ""),
+            _corrected_cell(doc, a),
             Cell(changed_text(a).replace(" → ", " →\n"), font=f.small_bold,
                  color=QColor(CHANGED_COLOUR)) if a.changed else changed_text(a),
             confidence_text(a.final_confidence),

@@ -16,6 +16,7 @@ from inspector.core.results import Analysis, CloseupRecord, QueryRecord
 from inspector.core.wording import (
     changed_text,
     closeup_ablation_text,
+    findings_disagreement_text,
     format_time,
     override_text,
     p_ai_text,
@@ -118,10 +119,11 @@ def _verdicts(doc: ReportDocument, a: Analysis) -> None:
             change = ("Unchanged after the close look.", f.small, None)
         else:
             change = (f"Change {changed_text(a)}.", f.small, None)
+        parts = [(p_ai_text(a.query2.confidence), f.small, QColor("#000000")), change]
+        if disagreement := findings_disagreement_text(a):
+            parts.append((disagreement, f.small_bold, QColor(ALERT_COLOUR)))
         corrected = Cell(verdict_text(a.final_verdict), font=f.verdict,
-                         color=changed if a.changed else None,
-                         parts=[(p_ai_text(a.query2.confidence), f.small, QColor("#000000")),
-                                change])
+                         color=changed if a.changed else None, parts=parts)
     if a.overridden:
         record = Cell(verdict_text(a.verdict_of_record), font=f.verdict,
                       parts=[(override_text(a.examiner) + ".", f.small_bold, None)])
