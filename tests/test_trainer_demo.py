@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from trainer.cli import main
+from trainer.evaluate import artifact_line, findings_line
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "resources" / "demo-model"
@@ -154,6 +155,14 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     for mode in ("located", "random", "none"):
         assert f"| {mode} | clean |" in card
     assert "random cropping Acc 0.842" in card
+    # under the per-source table, the final model's boxes and its verdicts against its findings,
+    # counted as `lte-train eval` counts them
+    counts = final["degradations"]["clean"]["overall"]
+    assert f"Boxes on the AI-generated test images: {artifact_line(counts)}." in card
+    if counts["findings_compared"]:
+        assert f"Query 2's findings: {findings_line(counts)} (the app flags those)." in card
+    else:
+        assert "Query 2's findings:" not in card
     # The test set is held out: made with another seed, no image shared with training.
     train = [json.loads(x) for x in (out / "data/train/records.jsonl").read_text().splitlines()]
     test = [json.loads(x) for x in (out / "data/test/records.jsonl").read_text().splitlines()]

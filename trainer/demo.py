@@ -259,6 +259,20 @@ def _per_source_table(report: dict[str, Any]) -> str:
     return _metrics_table("Source", list(report["degradations"]["clean"]["per_source"].items()))
 
 
+def _counts_lines(report: dict[str, Any]) -> str:
+    """Under the per-source table: where the final model's boxes fall, and how often its final
+    verdict follows none of its own findings (what the app flags); '' when neither applies."""
+    from trainer.evaluate import artifact_line, findings_line
+
+    overall = report["degradations"]["clean"]["overall"]
+    lines = []
+    if overall.get("ai_images"):
+        lines.append(f"Boxes on the AI-generated test images: {artifact_line(overall)}.")
+    if overall.get("findings_compared"):
+        lines.append(f"Query 2's findings: {findings_line(overall)} (the app flags those).")
+    return "".join(f"\n{line}\n" for line in lines)
+
+
 MODEL_CARD = """\
 ---
 library_name: transformers
@@ -318,7 +332,7 @@ IoU with a ground-truth box; BLEU-2 / ROUGE-L of the final explanation. Chance a
 
 Final checkpoint per source (clean):
 
-{per_source}
+{per_source}{counts}
 {degraded}
 {ablations}"""
 
@@ -735,7 +749,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         examine=_examine_line(out, settings) + _findings_line(out, settings),
         examine_seed=(f", {settings.examine_seed}" if settings.examine_count else "")
         + (f", {settings.findings_seed}" if settings.findings_steps else ""),
-        per_source=_per_source_table(final_report), degraded=degraded,
+        per_source=_per_source_table(final_report), counts=_counts_lines(final_report),
+        degraded=degraded,
         ablations=ablations,
     )
     model_dir = out / "model"
