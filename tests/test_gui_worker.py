@@ -293,6 +293,31 @@ def test_shutdown_during_a_load_returns_at_once_and_keeps_the_thread(qtbot, qtlo
     assert not [r for r in qtlog.records if "QThread" in r.message]
 
 
+def test_a_load_is_over_when_its_outcome_is_announced(host, qtbot, taught_case):
+    """Seen under load: the window shut the worker down on a failed load's news while the worker
+    still counted the load as under way, so shutdown left its thread to end on its own. Checked
+    in the worker thread at the moment of each announcement (direct connection)."""
+    under_way: list[bool] = []
+
+    def record(*_args) -> None:
+        with host.worker._lock:
+            under_way.append(host.worker._loading)
+
+    direct = Qt.ConnectionType.DirectConnection
+    host.worker.load_failed.connect(record, direct)
+    host.worker.loaded.connect(record, direct)
+
+    def bad_model():
+        raise BackendError("model folder /nowhere does not exist")
+
+    with qtbot.waitSignal(host.load_failed, timeout=LONG):
+        host.load(bad_model)
+    with qtbot.waitSignal(host.loaded, timeout=LONG):
+        host.load(taught_factory(taught_case, host, []))
+    assert under_way == [False, False]
+    assert host.shutdown(5000)  # nothing under way: the thread ends, not left running
+
+
 def test_factory_errors_become_load_failed(host, qtbot, photo_path, caplog):
     def bad_model():
         raise BackendError("model folder /nowhere does not exist")
@@ -471,6 +496,11 @@ def test_the_table_marks_a_final_verdict_that_follows_none_of_its_findings(batch
     assert model.index(0, BatchTableModel.FINAL).data(Qt.ItemDataRole.ToolTipRole) is None
     proxy.set_verdict_filter("ai-generated")  # the mark does not hide it from its verdict
     assert "f.jpg" in column(proxy, BatchTableModel.FILE)
+    proxy.set_verdict_filter(None)
+    proxy.set_against_findings_only(True)  # the examiner lists just those
+    assert proxy.against_findings_only and column(proxy, BatchTableModel.FILE) == ["f.jpg"]
+    proxy.set_against_findings_only(False)
+    assert proxy.rowCount() == 5
 
 
 @pytest.mark.parametrize(

@@ -418,3 +418,38 @@ def test_streaming_text_is_the_explanation_never_tags_or_json(window, qtbot, tau
     assert seen, "no token was shown while streaming"
     assert not [t for t in seen if "<" in t or "bbox_2d" in t or "{" in t]
     assert any("Skin and suit" in t for t in seen)
+
+
+def test_an_opened_case_flags_a_verdict_against_all_its_findings_and_lists_just_those(
+        window, qtbot, taught_case, tmp_path):
+    """Seen under Xvfb with the demo model: "CHANGED: Real → AI-generated" over two findings that
+    both read "natural detail, nothing generator-like → Real", and nothing said about it."""
+    from inspector.core.file_hash import file_sha256
+    from tests.conftest import make_analysis
+
+    case = CaseStore.create(tmp_path / "flag-case", "2026-0099", "Flags", "J. Doe")
+    paths = {}
+    for name in ("supported.jpg", "against.jpg"):
+        path = _evidence_copy(taught_case, tmp_path / "evidence", name)
+        if name == "against.jpg":
+            _other_photo(path)  # another file, so that each has its own SHA-256
+        analysis = make_analysis(str(path), file_sha256(path))
+        if name == "against.jpg":
+            for finding in analysis.findings:
+                finding.points_to = "real"
+        case.add_analysis(analysis, {})
+        paths[name] = path
+    assert window._open_case(case.root, create=False)
+    assert window.table_model.rowCount() == 2
+    _show(window, qtbot, paths["against.jpg"])
+    warning = window.verdicts.findings_warning
+    qtbot.waitUntil(lambda: warning.isVisible(), timeout=30_000)
+    assert "follows none of the model's own findings" in warning.text()
+    _show(window, qtbot, paths["supported.jpg"])
+    qtbot.waitUntil(lambda: not warning.isVisible(), timeout=30_000)
+    window.against_findings_only.setChecked(True)  # the examiner lists just the flagged ones
+    shown = [window.table_proxy.index(r, BatchTableModel.FILE).data()
+             for r in range(window.table_proxy.rowCount())]
+    assert shown == ["against.jpg"]
+    window.against_findings_only.setChecked(False)
+    assert window.table_proxy.rowCount() == 2

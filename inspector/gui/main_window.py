@@ -147,6 +147,7 @@ class MainWindow(ImageDisplay, CaseActions, WindowDialogs, QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(self._table_current_changed)
         self.table.activated.connect(self._table_activated)  # Enter, double-click
         self.changed_only.toggled.connect(self.table_proxy.set_changed_only)
+        self.against_findings_only.toggled.connect(self.table_proxy.set_against_findings_only)
         self.verdict_filter.currentIndexChanged.connect(
             lambda _: self.table_proxy.set_verdict_filter(self.verdict_filter.currentData())
         )

@@ -482,6 +482,7 @@ class BatchFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self.setSortRole(BatchTableModel.SortRole)
         self._changed_only = False
+        self._against_findings_only = False
         self._verdict: str | None = None
 
     @property
@@ -494,6 +495,14 @@ class BatchFilterProxy(QSortFilterProxyModel):
 
     def set_changed_only(self, on: bool) -> None:
         self._refilter(lambda: setattr(self, "_changed_only", bool(on)))
+
+    @property
+    def against_findings_only(self) -> bool:
+        return self._against_findings_only
+
+    def set_against_findings_only(self, on: bool) -> None:
+        """Keep only rows whose final verdict follows none of Query 2's own findings."""
+        self._refilter(lambda: setattr(self, "_against_findings_only", bool(on)))
 
     def set_verdict_filter(self, verdict: str | None) -> None:
         """Keep rows whose *final* verdict is `verdict` ("unparsed": none parsed); None: all."""
@@ -516,6 +525,8 @@ class BatchFilterProxy(QSortFilterProxyModel):
             return True
         a = source.analysis_at(source_row)
         if self._changed_only and a.changed is not True:
+            return False
+        if self._against_findings_only and a.follows_findings is not False:
             return False
         if self._verdict is not None:
             final = a.final_verdict if a.final_verdict in VERDICT_FILTERS else None

@@ -126,6 +126,10 @@ def build_widgets(window: MainWindow) -> None:
     inspect.setStretchFactor(1, 2)
 
     window.changed_only = QCheckBox("Changed only")
+    window.against_findings_only = QCheckBox("Against its own findings only")
+    window.against_findings_only.setToolTip(
+        "Only images whose corrected verdict follows none of the model's own Query-2 findings "
+        "(marked ⚠ in the Final column)")
     window.verdict_filter = QComboBox()
     window.verdict_filter.addItem("All final verdicts", None)
     window.verdict_filter.addItem("Real", "real")
@@ -144,6 +148,7 @@ def build_widgets(window: MainWindow) -> None:
     batch_layout = QVBoxLayout(batch)
     filters = QHBoxLayout()
     filters.addWidget(window.changed_only)
+    filters.addWidget(window.against_findings_only)
     filters.addWidget(window.verdict_filter)
     filters.addStretch(1)
     batch_layout.addLayout(filters)

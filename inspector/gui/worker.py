@@ -229,9 +229,14 @@ class AnalysisWorker(WorkerReports):
             except Exception as exc:
                 if not _is_expected(exc):
                     log.error("loading the model failed", exc_info=exc)
+                # The load is over before it is announced: a window closed on the news must
+                # not find it still "under way" and leave the thread to end on its own.
+                with self._lock:
+                    self._loading = False
                 self.load_failed.emit(failure_message(exc))
                 return
             with self._lock:
+                self._loading = False
                 if self._closing:  # shut down while loading: nobody will use this model
                     return
                 self.backend = backend
