@@ -36,7 +36,7 @@ from inspector.core.exports import analysis_record
 from inspector.core.file_hash import file_sha256
 from inspector.core.imageio import ImageLoadError, iter_image_files
 from inspector.core.results import Analysis
-from inspector.core.wording import override_text, p_ai_text, verdict_text
+from inspector.core.wording import AGAINST_FINDINGS, override_text, p_ai_text, verdict_text
 
 
 def register(sub) -> None:
@@ -133,7 +133,7 @@ def summary_line(analysis: Analysis) -> str:
         f"{analysis.timings.get('total', 0):.1f} s"
     )
     if analysis.follows_findings is False:
-        line += "; WARNING: the corrected verdict follows none of the model's own findings"
+        line += f"; WARNING: corrected verdict {AGAINST_FINDINGS}"
     if analysis.overridden:
         line += f"; {override_text(analysis.examiner)}"
     if analysis.model.is_demo:

@@ -11,6 +11,7 @@ import datetime as dt
 from inspector.core.results import INCONCLUSIVE, Analysis, ExaminerInput
 
 __all__ = [
+    "AGAINST_FINDINGS",
     "P_AI_LABEL",
     "changed_text",
     "closeup_ablation_text",
@@ -28,6 +29,9 @@ __all__ = [
 
 _WORDS = {"real": "Real", "ai-generated": "AI-generated", INCONCLUSIVE: "Inconclusive"}
 P_AI_LABEL = "P(AI-generated)"  # the one name for the model's probability, everywhere
+# The short mark of a corrected verdict that follows none of Query 2's findings, everywhere a
+# long sentence (findings_disagreement_text) does not fit.
+AGAINST_FINDINGS = "against its own findings"
 
 
 def verdict_text(verdict: str | None) -> str:

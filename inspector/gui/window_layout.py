@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.wording import AGAINST_FINDINGS
 from inspector.gui.closeup_strip import CloseupStrip
 from inspector.gui.evidence_panel import EvidencePanel
 from inspector.gui.examiner_panel import ExaminerPanel
@@ -126,7 +127,7 @@ def build_widgets(window: MainWindow) -> None:
     inspect.setStretchFactor(1, 2)
 
     window.changed_only = QCheckBox("Changed only")
-    window.against_findings_only = QCheckBox("Against its own findings only")
+    window.against_findings_only = QCheckBox(AGAINST_FINDINGS.capitalize() + " only")
     window.against_findings_only.setToolTip(
         "Only images whose corrected verdict follows none of the model's own Query-2 findings "
         "(marked ⚠ in the Final column)")

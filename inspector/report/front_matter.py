@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from inspector import __version__
 from inspector.core.results import Analysis
 from inspector.core.wording import (
+    AGAINST_FINDINGS,
     P_AI_LABEL,
     changed_text,
     confidence_text,
@@ -133,7 +134,7 @@ def _corrected_cell(doc: ReportDocument, a: Analysis) -> Cell | str:
     text = verdict_text(a.final_verdict) + (" (examine skipped)" if a.query2 is None else "")
     if a.follows_findings is not False:
         return text
-    return Cell(text, parts=[("against its own findings", doc.f.small_bold,
+    return Cell(text, parts=[(AGAINST_FINDINGS, doc.f.small_bold,
                               QColor(ALERT_COLOUR))])
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from inspector.core.provenance import Provenance
 from inspector.core.results import ModelProvenance
-from inspector.core.wording import P_AI_LABEL
+from inspector.core.wording import AGAINST_FINDINGS, P_AI_LABEL
 
 __all__ = [
     "ELA_CAVEAT",
@@ -32,7 +32,7 @@ HOW_TO_READ = (
     "whole image and gives an initial verdict, an explanation and numbered suspicious regions. "
     "The app then cuts a magnified close-up of each region. Query 2 (Examine): the model sees "
     "the close-ups and gives a finding per region and its corrected verdict; a corrected "
-    "verdict that none of those findings points to is marked \"against its own findings\": "
+    f"verdict that none of those findings points to is marked \"{AGAINST_FINDINGS}\": "
     "what the model says it saw close up does not explain it. The model's verdicts "
     "are \"Real\" or \"AI-generated\"; an answer the app could not read is shown as "
     "\"unparsed\" and never guessed. An examiner may override the model with \"Real\", "
