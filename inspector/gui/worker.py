@@ -221,30 +221,30 @@ class AnalysisWorker(WorkerReports):
             if self._closing:
                 return
             self._loading = True
+        backend = None
+        failure: Exception | None = None
         try:
             self.loading.emit("Loading the model…")
             self.backend = None  # free the previous model before loading the next one
             try:
                 backend = factory()
             except Exception as exc:
-                if not _is_expected(exc):
-                    log.error("loading the model failed", exc_info=exc)
-                # The load is over before it is announced: a window closed on the news must
-                # not find it still "under way" and leave the thread to end on its own.
-                with self._lock:
-                    self._loading = False
-                self.load_failed.emit(failure_message(exc))
-                return
+                failure = exc
+        finally:
+            # The load is over before its outcome is announced (below): a window closed on the
+            # news must not find it still under way and leave the thread to end on its own.
             with self._lock:
                 self._loading = False
-                if self._closing:  # shut down while loading: nobody will use this model
-                    return
-                self.backend = backend
+                kept = failure is None and not self._closing
+                if kept:
+                    self.backend = backend
+        if failure is not None:
+            if not _is_expected(failure):
+                log.error("loading the model failed", exc_info=failure)
+            self.load_failed.emit(failure_message(failure))
+        elif kept:  # else shut down while loading: nobody will use this model
             self.batch_choice = _batch_choice(backend, self.requested_batch_size)
             self.loaded.emit(getattr(backend, "provenance", None))
-        finally:
-            with self._lock:
-                self._loading = False
 
     @Slot(int, str, object)
     def analyze_job(self, job: int, path: str, options: PipelineOptions) -> None:
