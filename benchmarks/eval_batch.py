@@ -2,7 +2,7 @@
 
 `trainer.evaluate.evaluate(..., batch_size=B)` analyses B images at once through the app's batch
 mode (their Query 1s, then their Query 2s, as one left-padded `generate`). `lte-train demo`
-evaluates and takes its first looks at B = 16 (`DemoSettings.eval_batch_size`). This script
+evaluates and takes its first looks at B = 32 (`DemoSettings.eval_batch_size`). This script
 evaluates one model on freshly made synthetic test images at each B, with the demo's token
 limit, and checks that every row (verdicts, boxes, IoU, problems) equals the B = 1 run's.
 

@@ -55,7 +55,7 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
                   "after the findings step"):
         assert f"| {stage} |" in card
     assert "Vision warm-up" in card and "Locate warm-up" in card
-    # the toy sizes reach the warm-up (the default 1000 read steps made this test take minutes)
+    # the toy sizes reach the warm-up (the recipe's hundreds of read steps took minutes here)
     info = json.loads((out / "warmup" / "training_info.json").read_text(encoding="utf-8"))
     assert info["settings"]["read_steps"] == 2 and len(info["read_losses"]) <= 2
     # ...and so does the dense warm-up asked for (decision 0004, E17), named in the card
