@@ -314,6 +314,9 @@ def test_a_load_is_over_when_its_outcome_is_announced(host, qtbot, taught_case):
         host.load(bad_model)
     with qtbot.waitSignal(host.loaded, timeout=LONG):
         host.load(taught_factory(taught_case, host, []))
+    # the window's relay is queued before `record` runs in the worker thread: on a busy CPU the
+    # window can hear of the load before `record` has appended (seen in CI beside a training run)
+    qtbot.waitUntil(lambda: len(under_way) == 2, timeout=LONG)
     assert under_way == [False, False]
     assert host.shutdown(5000)  # nothing under way: the thread ends, not left running
 
