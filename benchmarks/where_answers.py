@@ -1,6 +1,7 @@
 """How well does a model answer the locate warm-up's "where?" question? Boxes only, no verdict.
 
     python benchmarks/where_answers.py MODEL_DIR RECORDS.jsonl [--count 60] [--json OUT]
+        [--prompt where|query1|query1-truth|query1-other]
 
 Greedy answers to :data:`trainer.conversations.WHERE_QUESTION` on the first ``--count`` records,
 scored in the model's coordinate space against the records' exact boxes: LTE's IoU (mean over the
@@ -9,6 +10,12 @@ images, the real ones and all, and the artifact counts of ``lte-train eval`` (ar
 overlaps, distinct box sets, every artifact overlapped where there are two). Comparing it with
 ``lte-train eval`` of the same model after SFT says whether SFT keeps what the locate step taught
 (issue 12, docs/decisions/0004-demo-checkpoint.md).
+
+``--prompt`` asks for the same boxes another way, to find what Query 1 loses against the where
+answer (decision 0004, E52): ``query1`` is the app's Query 1 (canonical instruction, the model
+writes everything); ``query1-truth`` forces the record's own explanation and the model writes
+the regions after it; ``query1-other`` forces an explanation of the other class (taken from the
+first record of that class), so the boxes' dependence on what the explanation says shows.
 """
 
 from __future__ import annotations
@@ -24,8 +31,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+PROMPTS = ("where", "query1", "query1-truth", "query1-other")
+BOX_OPENING = '[{"bbox_2d": ['  # where a begun Query-1 answer stops: the first box comes next
+
+
+def _query1_messages(record, space, image, explanation: str | None) -> list[dict[str, Any]]:
+    """The app's Query 1 on ``image``; with ``explanation``, the answer begun with it and the
+    regions list up to the first box's first digit, for the model to continue (cut at a token
+    boundary of the trained answers: a cut after ``<regions>`` leaves a token SFT never saw)."""
+    from trainer.conversations import locate_sample
+
+    messages, _ = locate_sample(record, space, None, image=image)
+    if explanation is None:
+        return messages
+    begun = f"<explanation>{explanation}</explanation>\n<regions>{BOX_OPENING}"
+    return [*messages, {"role": "assistant", "content": [{"type": "text", "text": begun}]}]
+
+
 def where_rows(model_dir: Path, records_path: Path, count: int, batch_size: int = 10,
-               max_new_tokens: int = 64) -> list[dict[str, Any]]:
+               max_new_tokens: int = 64, prompt: str = "where") -> list[dict[str, Any]]:
     """One row per record: label, source, ground-truth and predicted boxes (model space)."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -40,19 +64,34 @@ def where_rows(model_dir: Path, records_path: Path, count: int, batch_size: int 
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
     space = model_space(model_dir)
     records = read_records(records_path)[:count]
+    # an explanation of each class, for --prompt query1-other
+    other = {r.label: r.explanation for r in reversed(records)}
+    begun = prompt in ("query1-truth", "query1-other")
+    if prompt == "query1":
+        max_new_tokens = max(max_new_tokens, 200)  # the explanation comes before the boxes
     rows = []
     for k in range(0, len(records), batch_size):
         batch = records[k : k + batch_size]
-        messages = [where_sample(r, space, load_record_image(r, records_path), grid=0)[0]
-                    for r in batch]
+        messages = []
+        for r in batch:
+            image = load_record_image(r, records_path)
+            if prompt == "where":
+                messages.append(where_sample(r, space, image, grid=0)[0])
+            else:
+                explanation = {"query1": None, "query1-truth": r.explanation}.get(
+                    prompt, next((e for label, e in other.items() if label != r.label), ""))
+                messages.append(_query1_messages(r, space, image, explanation))
         inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                               add_generation_prompt=True,
+                                               add_generation_prompt=not begun,
+                                               continue_final_message=begun,
                                                processor_kwargs={"padding": True},
                                                return_tensors="pt")
         with torch.no_grad():
             out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
         answers = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
                                          skip_special_tokens=True)
+        if begun:
+            answers = [BOX_OPENING + a for a in answers]
         for record, answer in zip(batch, answers, strict=True):
             rows.append({"label": record.label, "source": record.source, "answer": answer,
                          "gt_boxes": [b for b, _ in answer_boxes(record, space)],
@@ -84,10 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("records", type=Path, metavar="RECORDS.jsonl")
     parser.add_argument("--count", type=int, default=60, metavar="N")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result here")
+    parser.add_argument("--prompt", choices=PROMPTS, default="where",
+                        help="the where question (default) or Query 1 (free, or continuing a "
+                        "forced explanation of the record's class or the other one)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows = where_rows(args.model, args.records, args.count)
-    result = {"model": str(args.model), "records": str(args.records), **score(rows),
+    rows = where_rows(args.model, args.records, args.count, prompt=args.prompt)
+    result = {"model": str(args.model), "records": str(args.records), "prompt": args.prompt,
+              **score(rows),
               "seconds": round(time.perf_counter() - started, 1)}
     print(json.dumps(result, indent=2))
     if args.json:

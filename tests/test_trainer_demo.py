@@ -31,7 +31,7 @@ def toy_demo(tmp_path_factory):
         "--size", "tiny",
         "--image-size", "256", "--fine-artifacts",
         "--warmup-epochs", "1", "--warmup-count", "8", "--warmup-cells", "--read-steps", "2",
-        "--mark-epochs", "1",
+        "--mark-epochs", "1", "--locate-images", "warm-up",
         "--where-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1", "--sft-where-rows", "--decoy-rate", "0.5",
@@ -119,6 +119,11 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # the locate warm-up ran with the toy sizes and its pointer losses
     info = json.loads((out / "locate" / "training_info.json").read_text(encoding="utf-8"))
     assert len(info["where_losses"]) <= 2 and info["where_attend_losses"]
+    # ... on the vision warm-up's 8 images, not the 6 training images (E52), as the card says
+    assert info["examples"] == 8
+    assert info["settings"]["train"] == str(out / "data" / "warmup" / "records.jsonl")
+    assert "Locate warm-up (`trainer/locate_warmup.py`) on 8 images" in card
+    assert "--locate-images warm-up" in card
     # SFT started from the located model (tower marked in its phase 1) and kept the tower frozen.
     from safetensors.torch import load_file
 

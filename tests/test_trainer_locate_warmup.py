@@ -14,6 +14,7 @@ from trainer.conversations import snap_box
 from trainer.locate_warmup import (
     LocateWarmupSettings,
     run_locate_warmup,
+    where_rows,
     where_target,
 )
 from trainer.pointer_losses import PointerLosses, box_cells, token_places
@@ -72,6 +73,42 @@ def test_where_target_is_the_protocols_box_notation():
     problems: list[str] = []
     regions = parse_regions(text, problems)
     assert [r.coords for r in regions] == [[28, 56, 112, 140], [0, 0, 28, 28]]
+
+
+def test_where_rows_ask_the_where_question_or_query_1_with_the_same_boxes(workspace):
+    # --where-prompt query1 (decision 0004, E53): phase 2 learns the boxes where the app asks
+    # for them, after the system prompt, the Query-1 instruction and the explanation
+    from dataclasses import replace
+
+    from inspector.core.protocol import SYSTEM_PROMPT, parse_locate
+    from trainer.conversations import WHERE_QUESTION, answer_boxes, load_record_image
+    from trainer.rows import model_space
+
+    records = read_records(workspace.records)
+    images = [load_record_image(r, workspace.records) for r in records]
+    space = model_space(workspace.base)
+    settings = LocateWarmupSettings(model=workspace.base, train=workspace.records,
+                                    output_dir=workspace.root / "rows")
+    where = where_rows(records, images, space, settings)
+    query1 = where_rows(records, images, space, replace(settings, where_prompt="query1"))
+    assert len(where) == len(query1) == len(records)
+
+    def text(turn) -> str:
+        return "".join(p["text"] for p in turn["content"] if p["type"] == "text")
+
+    for record, w, q in zip(records, where, query1, strict=True):
+        boxes = [b for b, _ in answer_boxes(record, space, 28, reading_order=True)]
+        assert [t["role"] for t in w["prompt"]] == ["user"]
+        assert text(w["prompt"][0]) == WHERE_QUESTION
+        assert text(w["completion"][0]) == where_target(boxes)
+        assert [t["role"] for t in q["prompt"]] == ["system", "user"]
+        assert text(q["prompt"][0]) == SYSTEM_PROMPT
+        answer = parse_locate(text(q["completion"][0]))
+        assert answer.verdict == record.label and not answer.problems
+        assert [r.coords for r in answer.regions] == boxes
+        assert len(w["images"]) == len(q["images"]) == 1
+    with pytest.raises(ValueError, match="where_prompt"):
+        replace(settings, where_prompt="query2").validate()
 
 
 def test_mark_trains_the_tower_only_and_where_the_language_model(workspace):
@@ -199,12 +236,14 @@ def test_cli_locate_warmup_passes_the_pointer_options(workspace):
     code = main(["locate-warmup", str(workspace.base), str(workspace.records), "-o", str(out),
                  "--mark-epochs", "0", "--where-steps", "1", "--where-places", "1",
                  "--where-attend", "2", "--attend-layer", "0", "--where-read", "5",
-                 "--where-learning-rate", "1e-3", "--mark-learning-rate", "2e-4"])
+                 "--where-learning-rate", "1e-3", "--mark-learning-rate", "2e-4",
+                 "--where-prompt", "query1"])
     assert code == 0
     info = json.loads((out / "training_info.json").read_text(encoding="utf-8"))
     # the demo's phase-2 rate can be asked for (its default 5e-4 is half the recipe's)
     assert info["settings"]["where_learning_rate"] == 1e-3
     assert info["settings"]["mark_learning_rate"] == 2e-4
+    assert info["settings"]["where_prompt"] == "query1"
     pointer = info["settings"]["pointer"]
     assert pointer["attend"] == 2 and pointer["attend_layer"] == 0 and pointer["read"] == 5
     assert pointer["places"] == 1

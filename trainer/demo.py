@@ -53,6 +53,8 @@ from trainer.tiny import INTERLEAVED_MROPE_SECTION
 
 __all__ = ["DemoSettings", "register", "run_demo", "stage_table"]
 
+LOCATE_IMAGES = ("training", "warm-up")  # --locate-images: which set the locate step learns on
+
 STAGES = ("before training", "after SFT", "after GRPO", "after the examine step",
           "after the findings step")
 # The pointer losses of the locate step, kept on in SFT's Query-1 rows (decision 0004, E13):
@@ -94,6 +96,9 @@ class DemoSettings:
     warmup_read_steps: int = 800
     warmup_cells: bool = True  # the warm-up's phase 1 also marks region cells (E17, E25)
     locate_mark_epochs: float = 2.0  # locate warm-up phase 1 (the tower marks artifact cells)
+    # the images the locate step learns on: "training" (SFT's) or "warm-up" (the vision
+    # warm-up's, four times as many; decision 0004, E52)
+    locate_images: str = "training"
     locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate step)
     locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
@@ -369,9 +374,10 @@ def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
         if hit is not None else ""
     attend = info.get("where_attend_losses") or [float("nan")]
     return (
-        f"- Locate warm-up (`trainer/locate_warmup.py`): the tower marks artifact cells, "
-        f"{settings.locate_mark_epochs:g} epoch(s){marked}; then the language model answers "
-        f"\"where?\" with the boxes only, {settings.locate_where_steps} steps, lr "
+        f"- Locate warm-up (`trainer/locate_warmup.py`) on {info.get('examples', '?')} "
+        f"images: the tower marks artifact cells, {settings.locate_mark_epochs:g} "
+        f"epoch(s){marked}; then the language model answers \"where?\" with the boxes only, "
+        f"{settings.locate_where_steps} steps, lr "
         f"{settings.locate_learning_rate:g}, while head 0 of its layer "
         f"{DEMO_POINTER_LOSSES.attend_layer + 1} learns to attend "
         f"from the box's tokens to the image tokens inside the box (attention mass there "
@@ -655,7 +661,8 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
             _say("[locate] the tower marks the artifacts; the language model learns to point "
                  "at them and write their boxes")
             in_own_process(run_locate_warmup, LocateWarmupSettings(
-                model=warm_dir, train=train, output_dir=sft_start,
+                model=warm_dir, train=warm_train if settings.locate_images == "warm-up" else train,
+                output_dir=sft_start,
                 mark_epochs=settings.locate_mark_epochs,
                 where_steps=settings.locate_where_steps,
                 where_learning_rate=settings.locate_learning_rate,
@@ -840,6 +847,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mark-epochs", type=float, default=d.locate_mark_epochs, metavar="N",
                    help="locate warm-up: passes in which the tower learns to mark artifact cells "
                    f"(default {d.locate_mark_epochs:g})")
+    p.add_argument("--locate-images", choices=LOCATE_IMAGES, default=d.locate_images,
+                   help="the images the locate warm-up learns on: the training set's or the "
+                   f"vision warm-up's (--warmup-count of them; default {d.locate_images}; "
+                   "decision 0004, E52)")
     p.add_argument("--where-steps", type=int, default=d.locate_where_steps, metavar="N",
                    help="locate warm-up: steps in which the language model learns to point at "
                    f"and write the boxes (default {d.locate_where_steps}; 0: no locate warm-up; "
@@ -969,6 +980,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warmup_read_steps=args.read_steps,
         warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
+        locate_images=args.locate_images,
         sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
         decoy_rate=args.decoy_rate, decisive_weight=args.decisive_weight,
         grpo_steps_locate=args.grpo_steps[0],
@@ -997,7 +1009,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + f"{rope} --warmup-epochs {args.warmup_epochs:g}"
         + f" --warmup-count {args.warmup_count}"
         + f"{' --warmup-cells' if args.warmup_cells else ' --no-warmup-cells'} --read-steps "
-        f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --where-steps "
+        f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --locate-images "
+        f"{args.locate_images} --where-steps "
         f"{args.where_steps} --sft-epochs "
         f"{args.sft_epochs:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"

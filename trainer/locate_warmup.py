@@ -33,6 +33,7 @@ pointer (E13) made the answers follow the image.
 from __future__ import annotations
 
 import math
+import random
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,12 +43,16 @@ from typing import Any
 from trainer.conversations import WHERE_QUESTION, where_target
 from trainer.pointer_losses import LOSS_NAMES, PointerLosses, token_places
 
+WHERE_PROMPTS = ("where", "query1")  # phase 2's question: the where question or Query 1
+
 __all__ = [
+    "WHERE_PROMPTS",
     "WHERE_QUESTION",
     "LocateWarmupResult",
     "LocateWarmupSettings",
     "register",
     "run_locate_warmup",
+    "where_rows",
     "where_target",
 ]
 
@@ -67,6 +72,10 @@ class LocateWarmupSettings:
     where_batch_size: int = 8
     where_vision: bool = False  # phase 2 also trains the vision tower
     snap: int = GRID  # phase-2 targets snapped to this grid in model space (0: exact boxes)
+    # phase 2's rows: the where question ("where") or the app's Query 1 with its whole answer
+    # ("query1": the boxes learnt where Query 1 writes them, after the system prompt, the
+    # instruction and the explanation; decision 0004, E53)
+    where_prompt: str = "where"
     # Phase 1 also teaches each token its own row and column, so that an attention head that
     # finds the marked token can read its place from it. Off by default: on the demo it made the
     # marking worse (top cell in an artifact on 59 % of AI training images instead of 73 %), and
@@ -82,6 +91,9 @@ class LocateWarmupSettings:
     def validate(self) -> None:
         if self.mark_epochs < 0 or self.where_steps < 0 or self.snap < 0:
             raise ValueError("mark_epochs, where_steps and snap must be >= 0")
+        if self.where_prompt not in WHERE_PROMPTS:
+            raise ValueError(f"where_prompt must be one of {', '.join(WHERE_PROMPTS)}, got "
+                             f"{self.where_prompt!r}")
         self.pointer.validate()
         if min(self.mark_batch_size, self.where_batch_size) < 1:
             raise ValueError("batch sizes must be positive")
@@ -229,6 +241,20 @@ def _hit_rate(marker, collate, records, batch_size: int) -> float | None:
     return hits / len(indices)
 
 
+def where_rows(records, images, space, settings: LocateWarmupSettings) -> list[dict[str, Any]]:
+    """Phase 2's training rows: the where question with the boxes only, or (``where_prompt``
+    "query1") the app's Query 1 with the record's whole answer; the boxes snapped to
+    ``settings.snap``, in reading order (one right answer per image, as SFT writes Query 1's)."""
+    from trainer.conversations import locate_sample, trl_row, where_sample
+
+    if settings.where_prompt == "query1":  # instruction variants drawn as SFT draws them
+        rng = random.Random(settings.seed)
+        return [trl_row(*locate_sample(record, space, rng, image=image, grid=settings.snap))
+                for record, image in zip(records, images, strict=True)]
+    return [trl_row(*where_sample(record, space, image, settings.snap))
+            for record, image in zip(records, images, strict=True)]
+
+
 def _where(model, processor, records, images, space, settings, out: Path,
            print_fn, aux_losses: dict[str, list[float]]) -> list[float]:
     """Phase 2: the language model and projector learn to answer WHERE_QUESTION with boxes
@@ -237,15 +263,12 @@ def _where(model, processor, records, images, space, settings, out: Path,
         return []
     from trl import SFTConfig, SFTTrainer
 
-    from trainer.conversations import trl_row, where_sample
     from trainer.modeling import freeze
     from trainer.pointer_losses import auxiliary_loss_trainer, report_losses
     from trainer.rows import to_dataset
     from trainer.runs import logged, progress_callback, quiet
 
-    # reading order: one right answer per image (as SFT with box_grid writes Query 1's)
-    rows = [trl_row(*where_sample(record, space, image, settings.snap))
-            for record, image in zip(records, images, strict=True)]
+    rows = where_rows(records, images, space, settings)
     # by default the tower keeps what phase 1 taught it (as in SFT)
     freeze(model, train_vision=settings.where_vision, train_projector=True, method="full")
     config = SFTConfig(
@@ -301,6 +324,9 @@ def register(subparsers) -> None:
     p.add_argument("--where-learning-rate", type=float, default=d.where_learning_rate,
                    metavar="LR", help=f"phase 2 learning rate (default {d.where_learning_rate:g}; "
                    "`lte-train demo` uses 1e-3)")
+    p.add_argument("--where-prompt", choices=WHERE_PROMPTS, default=d.where_prompt,
+                   help="phase 2 asks the where question (default) or the app's Query 1, whose "
+                   "whole answer it learns (the boxes where Query 1 writes them)")
     p.add_argument("--snap", type=int, default=d.snap, metavar="PX",
                    help=f"snap phase-2 boxes to this grid (default {d.snap}; 0: exact boxes)")
     p.add_argument("--positions", action="store_true",
@@ -337,6 +363,7 @@ def _cmd_locate_warmup(args) -> int:
     settings = LocateWarmupSettings(
         model=args.model, train=args.train, output_dir=args.output_dir,
         mark_epochs=args.mark_epochs, where_steps=args.where_steps, snap=args.snap,
+        where_prompt=args.where_prompt,
         mark_learning_rate=args.mark_learning_rate, where_learning_rate=args.where_learning_rate,
         positions=args.positions, where_vision=args.where_vision,
         pointer=PointerLosses(places=args.where_places, places_layer=args.places_layer,
