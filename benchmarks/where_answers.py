@@ -77,9 +77,12 @@ def where_rows(model_dir: Path, records_path: Path, count: int, batch_size: int 
             image = load_record_image(r, records_path)
             if prompt == "where":
                 messages.append(where_sample(r, space, image, grid=0)[0])
-            else:
-                explanation = {"query1": None, "query1-truth": r.explanation}.get(
-                    prompt, next((e for label, e in other.items() if label != r.label), ""))
+            elif prompt == "query1":
+                messages.append(_query1_messages(r, space, image, None))
+            elif prompt == "query1-truth":
+                messages.append(_query1_messages(r, space, image, r.explanation))
+            else:  # query1-other
+                explanation = next((e for label, e in other.items() if label != r.label), "")
                 messages.append(_query1_messages(r, space, image, explanation))
         inputs = processor.apply_chat_template(messages, tokenize=True, return_dict=True,
                                                add_generation_prompt=not begun,
