@@ -124,6 +124,9 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     assert info["settings"]["train"] == str(out / "data" / "warmup" / "records.jsonl")
     assert "Locate warm-up (`trainer/locate_warmup.py`) on 8 images" in card
     assert "--locate-images warm-up" in card
+    # ... asking its where? question (the default --where-prompt), as the card says
+    assert info["settings"]["where_prompt"] == "where" and "--where-prompt where" in card
+    assert 'answers "where?" with the boxes only' in card
     # SFT started from the located model (tower marked in its phase 1) and kept the tower frozen.
     from safetensors.torch import load_file
 
@@ -222,6 +225,42 @@ def test_grpo_steps_0_0_skip_grpo_and_examine_from_the_sft_model(toy_demo, tmp_p
     assert "GRPO: skipped (`--grpo-steps 0 0`)" in card and "--grpo-steps 0 0" in card
     assert "the SFT model's own Query-1 answers" in card
     assert f"accuracy afterwards {warm['train_accuracy']:.2f});" in card
+
+
+def test_where_prompt_query1_teaches_the_locate_step_on_query_1_and_drops_the_where_rows(
+        toy_demo, tmp_path, capsys):
+    """`--where-prompt query1` (decision 0004, E54): the locate step's second phase asks the
+    app's Query 1 and learns its whole answer; SFT then has no where? answer to rehearse, so its
+    where rows stay off even with `--sft-where-rows`, and the card says what the step asked (the
+    data, the random init and the vision warm-up are reused from the toy run)."""
+    import shutil
+
+    out, argv = toy_demo
+    run = tmp_path / "run"
+    run.mkdir()
+    for step in ("data", "init", "warmup"):
+        shutil.copytree(out / step, run / step)
+    shutil.copy(out / "eval-init.json", run / "eval-init.json")
+    at = argv.index("--grpo-steps")
+    rest = [a for a in argv[at + 3:] if a != "--examine-truth-contexts"]
+    at_examine = rest.index("--examine-count")
+    rest[at_examine + 1] = "0"
+    at_findings = rest.index("--findings-steps")
+    rest[at_findings + 1] = "0"
+    query1 = ["demo", str(run), *argv[2:at], "--where-prompt", "query1", "--grpo-steps", "0", "0",
+              *rest]
+    assert main(query1) == 0
+    assert "[locate]" in capsys.readouterr().out
+    locate = json.loads((run / "locate" / "training_info.json").read_text("utf-8"))
+    assert locate["settings"]["where_prompt"] == "query1"
+    assert locate["where_attend_losses"]  # the pointer learned inside Query 1 too
+    sft = json.loads((run / "sft" / "training_info.json").read_text("utf-8"))
+    assert sft["settings"]["where_rows"] is False and "--sft-where-rows" in query1
+    assert sft["settings"]["box_grid"] == 28 and sft["settings"]["model"] == str(run / "locate")
+    card = (run / "model" / "README.md").read_text(encoding="utf-8")
+    assert "answers the app's Query 1 with its whole answer" in card
+    assert "--where-prompt query1" in card
+    assert "where? question (boxes only)" not in card
 
 
 def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):

@@ -14,8 +14,9 @@ interrupted run continues where it stopped):
    per-token marks of the cells the regions and artifacts cover).
 4b. locate (``--where-steps N``, 1200 by default; 0 skips it) — :mod:`trainer.locate_warmup`:
    the tower marks the artifact cells, then the language model answers "where?" with the boxes
-   only, with a pointer head taught to attend to the box's image tokens and to carry their
-   place; SFT then keeps those pointer losses on its Query-1 rows (decision 0004, E13).
+   only (``--where-prompt query1``: the app's Query 1 with its whole answer), with a pointer
+   head taught to attend to the box's image tokens and to carry their place; SFT then keeps
+   those pointer losses on its Query-1 rows (decision 0004, E13, E54).
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.demo_model import DEMO_MARKER, demo_model_path
+from trainer.locate_warmup import WHERE_PROMPTS
 from trainer.pointer_losses import PointerLosses
 from trainer.runs import in_own_process
 from trainer.tiny import INTERLEAVED_MROPE_SECTION
@@ -100,6 +102,9 @@ class DemoSettings:
     # warm-up's, four times as many; decision 0004, E52)
     locate_images: str = "training"
     locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate step)
+    # phase 2's question: "where" (the where question, boxes only) or "query1" (the app's
+    # Query 1 with its whole answer; decision 0004, locD and E54)
+    locate_where_prompt: str = "where"
     locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
@@ -177,8 +182,10 @@ class DemoSettings:
 
     @property
     def rehearses_where(self) -> bool:
-        """SFT's where rows are on and there is a locate step whose answer they rehearse."""
-        return self.sft_where_rows and bool(self.locate_where_steps)
+        """SFT's where rows are on and there is a locate step whose where? answer they
+        rehearse (after a Query-1 locate step SFT's own Query-1 rows are that rehearsal)."""
+        return (self.sft_where_rows and bool(self.locate_where_steps)
+                and self.locate_where_prompt == "where")
 
 
 def _say(text: str) -> None:
@@ -373,10 +380,13 @@ def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
     marked = f" (top marked cell inside an artifact on {hit:.0%} of AI training images)" \
         if hit is not None else ""
     attend = info.get("where_attend_losses") or [float("nan")]
+    question = ("the app's Query 1 with its whole answer (verdict, boxes, explanation)"
+                if settings.locate_where_prompt == "query1"
+                else "\"where?\" with the boxes only")
     return (
         f"- Locate warm-up (`trainer/locate_warmup.py`) on {info.get('examples', '?')} "
         f"images: the tower marks artifact cells, {settings.locate_mark_epochs:g} "
-        f"epoch(s){marked}; then the language model answers \"where?\" with the boxes only, "
+        f"epoch(s){marked}; then the language model answers {question}, "
         f"{settings.locate_where_steps} steps, lr "
         f"{settings.locate_learning_rate:g}, while head 0 of its layer "
         f"{DEMO_POINTER_LOSSES.attend_layer + 1} learns to attend "
@@ -666,6 +676,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
                 mark_epochs=settings.locate_mark_epochs,
                 where_steps=settings.locate_where_steps,
                 where_learning_rate=settings.locate_learning_rate,
+                where_prompt=settings.locate_where_prompt,
                 pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
             ), print_fn=_say)
 
@@ -856,11 +867,16 @@ def register(subparsers) -> argparse.ArgumentParser:
                    f"and write the boxes (default {d.locate_where_steps}; 0: no locate warm-up; "
                    "1200 with --rope-theta "
                    "100 is decision 0004's E13 run)")
+    p.add_argument("--where-prompt", choices=WHERE_PROMPTS, default=d.locate_where_prompt,
+                   help="locate warm-up: the question of its second phase, \"where?\" answered "
+                   "with the boxes only, or the app's Query 1 answered whole (default "
+                   f"{d.locate_where_prompt}; decision 0004, E54)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--sft-where-rows", action=argparse.BooleanOptionalAction,
                    default=d.sft_where_rows,
                    help="SFT also rehearses the locate warm-up's where? answer (boxes only), one "
-                   "row per record, so that Query 1 keeps writing the boxes the pointer reads "
+                   "row per record, so that Query 1 keeps writing the boxes the pointer reads; "
+                   "only after --where-prompt where "
                    f"(decision 0004, E26; default {'on' if d.sft_where_rows else 'off'})")
     p.add_argument("--decoy-rate", type=float, default=d.decoy_rate, metavar="F",
                    help="SFT: share of the boxes in Query-2 contexts moved where their close-ups "
@@ -980,7 +996,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warmup_read_steps=args.read_steps,
         warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
-        locate_images=args.locate_images,
+        locate_images=args.locate_images, locate_where_prompt=args.where_prompt,
         sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
         decoy_rate=args.decoy_rate, decisive_weight=args.decisive_weight,
         grpo_steps_locate=args.grpo_steps[0],
@@ -1010,8 +1026,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + f" --warmup-count {args.warmup_count}"
         + f"{' --warmup-cells' if args.warmup_cells else ' --no-warmup-cells'} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --locate-images "
-        f"{args.locate_images} --where-steps "
-        f"{args.where_steps} --sft-epochs "
+        f"{args.locate_images} --where-steps {args.where_steps} --where-prompt "
+        f"{args.where_prompt} --sft-epochs "
         f"{args.sft_epochs:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
         + f" --decoy-rate {args.decoy_rate:g}"
