@@ -32,7 +32,7 @@ def toy_demo(tmp_path_factory):
         "--image-size", "256", "--fine-artifacts",
         "--warmup-epochs", "1", "--warmup-count", "8", "--warmup-cells", "--read-steps", "2",
         "--mark-epochs", "1", "--locate-images", "warm-up",
-        "--where-steps", "2",
+        "--where-steps", "2", "--query1-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1", "--sft-where-rows", "--decoy-rate", "0.5",
         "--decisive-weight", "1.5",
@@ -127,6 +127,15 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # ... asking its where? question (the default --where-prompt), as the card says
     assert info["settings"]["where_prompt"] == "where" and "--where-prompt where" in card
     assert 'answers "where?" with the boxes only' in card
+    # then the Query-1 phase (E53): from the locate step's model, on the same images, no mark
+    # phase, the app's Query 1 with its whole answer; SFT starts from its model
+    query1 = json.loads((out / "locate-query1" / "training_info.json").read_text("utf-8"))
+    assert query1["settings"]["model"] == str(out / "locate")
+    assert query1["settings"]["where_prompt"] == "query1" and query1["examples"] == 8
+    assert query1["settings"]["mark_epochs"] == 0 and query1["where_attend_losses"]
+    assert sft_info["settings"]["model"] == str(out / "locate-query1")
+    assert "Then 2 steps of the app's Query 1 with its whole answer" in card
+    assert "--query1-steps 2" in card
     # SFT started from the located model (tower marked in its phase 1) and kept the tower frozen.
     from safetensors.torch import load_file
 
@@ -203,7 +212,7 @@ def test_grpo_steps_0_0_skip_grpo_and_examine_from_the_sft_model(toy_demo, tmp_p
     out, argv = toy_demo
     run = tmp_path / "run"
     run.mkdir()
-    for step in ("data", "init", "warmup", "locate", "sft"):
+    for step in ("data", "init", "warmup", "locate", "locate-query1", "sft"):
         shutil.copytree(out / step, run / step)
     for name in ("eval-init.json", "eval-sft.json"):
         shutil.copy(out / name, run / name)
@@ -247,7 +256,9 @@ def test_where_prompt_query1_teaches_the_locate_step_on_query_1_and_drops_the_wh
     rest[at_examine + 1] = "0"
     at_findings = rest.index("--findings-steps")
     rest[at_findings + 1] = "0"
-    query1 = ["demo", str(run), *argv[2:at], "--where-prompt", "query1", "--grpo-steps", "0", "0",
+    before = argv[2:at]
+    before[before.index("--query1-steps") + 1] = "0"  # the where phase replaced, none added
+    query1 = ["demo", str(run), *before, "--where-prompt", "query1", "--grpo-steps", "0", "0",
               *rest]
     assert main(query1) == 0
     assert "[locate]" in capsys.readouterr().out
@@ -284,6 +295,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "--decisive-weight must be >= 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--model-seed", "-1"]) == 2
     assert "--model-seed must be 0 or more" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--query1-steps", "5", "--where-steps", "0"]) == 2
+    assert "--query1-steps must be 0 or more, and needs the locate" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--warmup-count", "-1"]) == 2
     assert "--warmup-count must be 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

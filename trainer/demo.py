@@ -16,7 +16,8 @@ interrupted run continues where it stopped):
    the tower marks the artifact cells, then the language model answers "where?" with the boxes
    only (``--where-prompt query1``: the app's Query 1 with its whole answer), with a pointer
    head taught to attend to the box's image tokens and to carry their place; SFT then keeps
-   those pointer losses on its Query-1 rows (decision 0004, E13, E54).
+   those pointer losses on its Query-1 rows (decision 0004, E13, E54); ``--query1-steps N`` adds
+   N steps of Query 1 with its whole answer after it (E53).
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
 6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
@@ -105,6 +106,9 @@ class DemoSettings:
     # phase 2's question: "where" (the where question, boxes only) or "query1" (the app's
     # Query 1 with its whole answer; decision 0004, locD and E54)
     locate_where_prompt: str = "where"
+    # then, from the locate step's model, this many steps of the app's Query 1 with its whole
+    # answer on the same images (0: none; decision 0004, E53's locQ and E55)
+    locate_query1_steps: int = 0
     locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
     sft_learning_rate: float = 1e-3
@@ -360,7 +364,8 @@ def _recipe_minutes(out: Path) -> float:
     """Compute time of the recipe from what each step recorded (so a rerun reports the same)."""
     seconds = 0.0
     for info in (out / step / "training_info.json"
-                 for step in ("warmup", "locate", "sft", "grpo", "examine", "findings")):
+                 for step in ("warmup", "locate", "locate-query1", "sft", "grpo", "examine",
+                              "findings")):
         if info.is_file():
             seconds += float(json.loads(info.read_text("utf-8")).get("seconds", 0))
     for looks in out.glob("*impressions-info.json"):  # the examine and findings steps' first looks
@@ -391,7 +396,11 @@ def _locate_line(locate_dir: Path, settings: DemoSettings) -> str:
         f"{settings.locate_learning_rate:g}, while head 0 of its layer "
         f"{DEMO_POINTER_LOSSES.attend_layer + 1} learns to attend "
         f"from the box's tokens to the image tokens inside the box (attention mass there "
-        f"{math.exp(-attend[-1]):.2f} at the end) and to carry their place (decision 0004).\n"
+        f"{math.exp(-attend[-1]):.2f} at the end) and to carry their place (decision 0004)."
+        + (f" Then {settings.locate_query1_steps} steps of the app's Query 1 with its whole "
+           "answer on the same images, the same pointer losses on its boxes (E53)."
+           if settings.locate_query1_steps else "")
+        + "\n"
     )
 
 
@@ -665,13 +674,14 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     warm = json.loads(warm_info.read_text(encoding="utf-8"))
 
     sft_start = warm_dir
+    locate_train = warm_train if settings.locate_images == "warm-up" else train
     if settings.locate_where_steps:
         sft_start = out / "locate"
         if not (sft_start / "training_info.json").is_file():
             _say("[locate] the tower marks the artifacts; the language model learns to point "
                  "at them and write their boxes")
             in_own_process(run_locate_warmup, LocateWarmupSettings(
-                model=warm_dir, train=warm_train if settings.locate_images == "warm-up" else train,
+                model=warm_dir, train=locate_train,
                 output_dir=sft_start,
                 mark_epochs=settings.locate_mark_epochs,
                 where_steps=settings.locate_where_steps,
@@ -679,6 +689,17 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
                 where_prompt=settings.locate_where_prompt,
                 pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
             ), print_fn=_say)
+        if settings.locate_query1_steps:
+            query1_start, sft_start = sft_start, out / "locate-query1"
+            if not (sft_start / "training_info.json").is_file():
+                _say("[locate] ... then Query 1 with its whole answer, the boxes where Query 1 "
+                     "writes them")
+                in_own_process(run_locate_warmup, LocateWarmupSettings(
+                    model=query1_start, train=locate_train, output_dir=sft_start,
+                    mark_epochs=0, where_steps=settings.locate_query1_steps,
+                    where_learning_rate=settings.locate_learning_rate, where_prompt="query1",
+                    pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
+                ), print_fn=_say)
 
     # after the locate step, Query 1's boxes are written as its where answers were: snapped to
     # the merged-token grid, in reading order (decision 0004, E14)
@@ -871,6 +892,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="locate warm-up: the question of its second phase, \"where?\" answered "
                    "with the boxes only, or the app's Query 1 answered whole (default "
                    f"{d.locate_where_prompt}; decision 0004, E54)")
+    p.add_argument("--query1-steps", type=int, default=d.locate_query1_steps, metavar="N",
+                   help="after the locate warm-up, N steps of the app's Query 1 with its whole "
+                   "answer on the same images, the pointer losses on its boxes (default "
+                   f"{d.locate_query1_steps}; 800 after --where-steps 2400 is decision 0004's "
+                   "E53)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
     p.add_argument("--sft-where-rows", action=argparse.BooleanOptionalAction,
                    default=d.sft_where_rows,
@@ -976,6 +1002,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.model_seed < 0:
         print("lte-train demo: error: --model-seed must be 0 or more", file=sys.stderr)
         return 2
+    if args.query1_steps < 0 or (args.query1_steps and not args.where_steps):
+        print("lte-train demo: error: --query1-steps must be 0 or more, and needs the locate "
+              "step it follows (--where-steps > 0)", file=sys.stderr)
+        return 2
     if args.warmup_count < 0:
         print("lte-train demo: error: --warmup-count must be 0 (the warm-up on the training set) "
               "or more", file=sys.stderr)
@@ -997,6 +1027,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warmup_cells=args.warmup_cells,
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         locate_images=args.locate_images, locate_where_prompt=args.where_prompt,
+        locate_query1_steps=args.query1_steps,
         sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
         decoy_rate=args.decoy_rate, decisive_weight=args.decisive_weight,
         grpo_steps_locate=args.grpo_steps[0],
@@ -1027,7 +1058,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         + f"{' --warmup-cells' if args.warmup_cells else ' --no-warmup-cells'} --read-steps "
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --locate-images "
         f"{args.locate_images} --where-steps {args.where_steps} --where-prompt "
-        f"{args.where_prompt} --sft-epochs "
+        f"{args.where_prompt} --query1-steps {args.query1_steps} --sft-epochs "
         f"{args.sft_epochs:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
         + f" --decoy-rate {args.decoy_rate:g}"
