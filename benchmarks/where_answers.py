@@ -48,8 +48,8 @@ def _query1_messages(record, space, image, explanation: str | None) -> list[dict
     return [*messages, {"role": "assistant", "content": [{"type": "text", "text": begun}]}]
 
 
-def where_rows(model_dir: Path, records_path: Path, count: int, batch_size: int = 10,
-               max_new_tokens: int = 64, prompt: str = "where") -> list[dict[str, Any]]:
+def answered_boxes(model_dir: Path, records_path: Path, count: int, batch_size: int = 10,
+                   max_new_tokens: int = 64, prompt: str = "where") -> list[dict[str, Any]]:
     """One row per record: label, source, ground-truth and predicted boxes (model space)."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                         "forced explanation of the record's class or the other one)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows = where_rows(args.model, args.records, args.count, prompt=args.prompt)
+    rows = answered_boxes(args.model, args.records, args.count, prompt=args.prompt)
     result = {"model": str(args.model), "records": str(args.records), "prompt": args.prompt,
               **score(rows),
               "seconds": round(time.perf_counter() - started, 1)}

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_a_begun_query1_answer_ends_with_the_trained_tokens_before_the_first_box(tmp_path):
     from transformers import AutoProcessor
 
-    from benchmarks.where_answers import BOX_OPENING, _query1_messages, where_rows
+    from benchmarks.where_answers import BOX_OPENING, _query1_messages, answered_boxes
     from trainer.conversations import load_record_image, locate_sample
     from trainer.records import read_records
     from trainer.rows import model_space
@@ -35,5 +35,5 @@ def test_a_begun_query1_answer_ends_with_the_trained_tokens_before_the_first_box
         k = len(processor.tokenizer(begun)["input_ids"])
         assert prompt[-k:] == trained[:k]
         assert processor.tokenizer.decode(trained[k]).strip().isdigit()  # the first corner next
-    rows = where_rows(model, path, 2, prompt="query1-truth", max_new_tokens=4)
+    rows = answered_boxes(model, path, 2, prompt="query1-truth", max_new_tokens=4)
     assert [r["answer"][: len(BOX_OPENING)] for r in rows] == [BOX_OPENING] * 2
