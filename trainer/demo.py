@@ -677,29 +677,27 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
     locate_train = warm_train if settings.locate_images == "warm-up" else train
     if settings.locate_where_steps:
         sft_start = out / "locate"
+        locate = LocateWarmupSettings(
+            model=warm_dir, train=locate_train, output_dir=sft_start,
+            mark_epochs=settings.locate_mark_epochs, where_steps=settings.locate_where_steps,
+            where_learning_rate=settings.locate_learning_rate,
+            where_prompt=settings.locate_where_prompt,
+            pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
+        )
         if not (sft_start / "training_info.json").is_file():
             _say("[locate] the tower marks the artifacts; the language model learns to point "
                  "at them and write their boxes")
-            in_own_process(run_locate_warmup, LocateWarmupSettings(
-                model=warm_dir, train=locate_train,
-                output_dir=sft_start,
-                mark_epochs=settings.locate_mark_epochs,
-                where_steps=settings.locate_where_steps,
-                where_learning_rate=settings.locate_learning_rate,
-                where_prompt=settings.locate_where_prompt,
-                pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
-            ), print_fn=_say)
+            in_own_process(run_locate_warmup, locate, print_fn=_say)
         if settings.locate_query1_steps:
-            query1_start, sft_start = sft_start, out / "locate-query1"
+            # the same step again from its own model: no mark phase, Query 1's rows
+            query1 = replace(locate, model=sft_start, output_dir=out / "locate-query1",
+                             mark_epochs=0, where_steps=settings.locate_query1_steps,
+                             where_prompt="query1")
+            sft_start = query1.output_dir
             if not (sft_start / "training_info.json").is_file():
                 _say("[locate] ... then Query 1 with its whole answer, the boxes where Query 1 "
                      "writes them")
-                in_own_process(run_locate_warmup, LocateWarmupSettings(
-                    model=query1_start, train=locate_train, output_dir=sft_start,
-                    mark_epochs=0, where_steps=settings.locate_query1_steps,
-                    where_learning_rate=settings.locate_learning_rate, where_prompt="query1",
-                    pointer=DEMO_POINTER_LOSSES, seed=settings.model_seed,
-                ), print_fn=_say)
+                in_own_process(run_locate_warmup, query1, print_fn=_say)
 
     # after the locate step, Query 1's boxes are written as its where answers were: snapped to
     # the merged-token grid, in reading order (decision 0004, E14)
