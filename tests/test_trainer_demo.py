@@ -34,7 +34,8 @@ def toy_demo(tmp_path_factory):
         "--mark-epochs", "1", "--locate-images", "warm-up",
         "--where-steps", "2", "--query1-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
-        "--sft-epochs", "1", "--sft-where-rows", "--decoy-rate", "0.5",
+        "--sft-epochs", "1", "--sft-learning-rate", "5e-4", "--sft-where-rows",
+        "--decoy-rate", "0.5",
         "--decisive-weight", "1.5",
         "--grpo-steps", "1", "1", "--examine-count", "4", "--examine-truth-contexts",
         "--findings-steps", "1", "--findings-count", "3", "--findings-hold-verdict", "0.5",
@@ -79,6 +80,8 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # the GRPO model's own answers (E27) while its Query 2 stayed on the ground truth (the read
     # step, E33); the card's command repeats both
     assert sft_info["settings"]["decoy_rate"] == 0.5
+    # SFT's learning rate reaches the step and the card's command (decision 0004, E60)
+    assert sft_info["settings"]["learning_rate"] == 5e-4 and "--sft-learning-rate 0.0005" in card
     assert examine_info["settings"]["own_first_look"] is True
     assert examine_info["settings"]["truth_contexts"] is True
     assert "--decoy-rate 0.5" in card and "--examine-truth-contexts" in card
@@ -293,6 +296,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "--decoy-rate must be between 0 and 1" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decisive-weight", "-1"]) == 2
     assert "--decisive-weight must be >= 0" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--sft-learning-rate", "0"]) == 2
+    assert "--sft-learning-rate must be > 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--model-seed", "-1"]) == 2
     assert "--model-seed must be 0 or more" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--query1-steps", "5", "--where-steps", "0"]) == 2

@@ -896,6 +896,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    f"{d.locate_query1_steps}; 800 after --where-steps 2400 is decision 0004's "
                    "E53)")
     p.add_argument("--sft-epochs", type=float, default=d.sft_epochs, metavar="N")
+    p.add_argument("--sft-learning-rate", type=float, default=d.sft_learning_rate, metavar="LR",
+                   help=f"SFT's learning rate (default {d.sft_learning_rate:g}; 3e-4 after the "
+                   "Query-1 phase kept its boxes where 1e-3 undid them: decision 0004, E60)")
     p.add_argument("--sft-where-rows", action=argparse.BooleanOptionalAction,
                    default=d.sft_where_rows,
                    help="SFT also rehearses the locate warm-up's where? answer (boxes only), one "
@@ -992,6 +995,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.decisive_weight < 0:
         print("lte-train demo: error: --decisive-weight must be >= 0", file=sys.stderr)
         return 2
+    if not args.sft_learning_rate > 0:
+        print("lte-train demo: error: --sft-learning-rate must be > 0", file=sys.stderr)
+        return 2
     if (args.findings_steps < 0 or args.findings_hold_verdict < 0 or args.findings_count < 1
             or not args.findings_learning_rate > 0):
         print("lte-train demo: error: --findings-steps and --findings-hold-verdict must be >= 0, "
@@ -1026,7 +1032,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         locate_mark_epochs=args.mark_epochs, locate_where_steps=args.where_steps,
         locate_images=args.locate_images, locate_where_prompt=args.where_prompt,
         locate_query1_steps=args.query1_steps,
-        sft_epochs=args.sft_epochs, sft_where_rows=args.sft_where_rows,
+        sft_epochs=args.sft_epochs, sft_learning_rate=args.sft_learning_rate,
+        sft_where_rows=args.sft_where_rows,
         decoy_rate=args.decoy_rate, decisive_weight=args.decisive_weight,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
@@ -1057,7 +1064,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{args.read_steps} --mark-epochs {args.mark_epochs:g} --locate-images "
         f"{args.locate_images} --where-steps {args.where_steps} --where-prompt "
         f"{args.where_prompt} --query1-steps {args.query1_steps} --sft-epochs "
-        f"{args.sft_epochs:g}"
+        f"{args.sft_epochs:g} --sft-learning-rate {args.sft_learning_rate:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
         + f" --decoy-rate {args.decoy_rate:g}"
         + f" --decisive-weight {args.decisive_weight:g}"
