@@ -532,11 +532,16 @@ def _findings_step(out: Path, start: Path, settings: DemoSettings, box_grid: int
     return findings_dir
 
 
+def _without_grpo(settings: DemoSettings) -> str:
+    """What follows SFT when GRPO is skipped."""
+    return ("the examine step starts from the SFT model" if settings.examine_count
+            else "the SFT model is the final one")
+
+
 def _grpo_line(settings: DemoSettings) -> str:
     """The model card's bullet on the GRPO step."""
     if not settings.runs_grpo:
-        return ("- GRPO: skipped (`--grpo-steps 0 0`); the examine step starts from the SFT "
-                "model.\n")
+        return f"- GRPO: skipped (`--grpo-steps 0 0`); {_without_grpo(settings)}.\n"
     return (
         f"- GRPO: segment 1 (Query 1: format + IoU) {settings.grpo_steps_locate} steps, segment 2 "
         f"(Query 2: verdict +\n  BLEU-2) {settings.grpo_steps_examine} steps, lr "
@@ -731,7 +736,7 @@ def run_demo(settings: DemoSettings, command: str = "lte-train demo") -> Path:
         _say("[eval] after GRPO ...")
         reports[STAGES[2]] = _eval(final, test, out / "eval-grpo.json", settings)
     else:
-        _say("[grpo] skipped (--grpo-steps 0 0): the examine step starts from the SFT model")
+        _say(f"[grpo] skipped (--grpo-steps 0 0): {_without_grpo(settings)}")
 
     if settings.examine_count:
         final = _examine_step(out, final, settings, box_grid)
