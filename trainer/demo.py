@@ -12,17 +12,18 @@ interrupted run continues where it stopped):
 4. warmup — the vision tower's missing pre-training (:mod:`trainer.warmup`): image-level labels
    of the training images and their ground-truth close-ups (with ``--warmup-cells`` also
    per-token marks of the cells the regions and artifacts cover).
-4b. locate (``--where-steps N``, 1200 by default; 0 skips it) — :mod:`trainer.locate_warmup`:
-   the tower marks the artifact cells, then the language model answers "where?" with the boxes
-   only (``--where-prompt query1``: the app's Query 1 with its whole answer), with a pointer
-   head taught to attend to the box's image tokens and to carry their place; SFT then keeps
-   those pointer losses on its Query-1 rows (decision 0004, E13, E54); ``--query1-steps N`` adds
-   N steps of Query 1 with its whole answer after it (E53).
+4b. locate (``--where-steps N``, 2200 by default; 0 skips it) — :mod:`trainer.locate_warmup`,
+   on the warm-up's images by default (``--locate-images``): the tower marks the artifact cells,
+   then the language model answers "where?" with the boxes only (``--where-prompt query1``: the
+   app's Query 1 with its whole answer), with a pointer head taught to attend to the box's image
+   tokens and to carry their place; SFT then keeps those pointer losses on its Query-1 rows
+   (decision 0004, E13, E54); ``--query1-steps N`` (700 by default) adds N steps of Query 1 with
+   its whole answer after it (E53, E62).
 5. sft — full fine-tuning of the language model and projector with :mod:`trainer.sft`; the
    warmed-up vision tower stays frozen (at the language model's learning rate it would unlearn).
-6. grpo — segment 1 (format + IoU) then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`,
-   vision tower frozen likewise (``--grpo-steps 0 0`` skips it: the examine step starts from SFT).
-6b. examine (``--examine-count N``, 800 by default; 0 skips it) — the second look trained on
+6. grpo (``--grpo-steps L E``, 0 0 by default since E62: skipped) — segment 1 (format + IoU)
+   then segment 2 (verdict + BLEU-2) with :mod:`trainer.grpo`, vision tower frozen likewise.
+6b. examine (``--examine-count N``, 0 by default: skipped) — the second look trained on
    what the app shows it (decision 0004, E15): N fresh images (``examine_seed``), the GRPO
    model's own Query-1 answers to them (:mod:`trainer.impressions`), then SFT on both queries
    whose Query-2 rows carry those answers and close-ups of their boxes
@@ -98,24 +99,30 @@ class DemoSettings:
     # step 500 on (E48: 0.117 at 520, 0.101 at 1000), 800 keeps the recipe within the hour (E49)
     warmup_read_steps: int = 800
     warmup_cells: bool = True  # the warm-up's phase 1 also marks region cells (E17, E25)
-    locate_mark_epochs: float = 2.0  # locate warm-up phase 1 (the tower marks artifact cells)
+    # The defaults since E62 (decision 0004, the bundled checkpoint, 57:28 from nothing): the
+    # locate step on the warm-up's images, a where phase, then the app's Query 1, SFT at 3e-4
+    # without where rows, no GRPO. E49's (the one before) were 2.0 mark epochs on the training
+    # images, 1200 where steps, no Query-1 phase, SFT at 1e-3 with where rows, GRPO 60 120.
+    locate_mark_epochs: float = 0.5  # locate warm-up phase 1 (the tower marks artifact cells)
     # the images the locate step learns on: "training" (SFT's) or "warm-up" (the vision
     # warm-up's, four times as many; decision 0004, E52)
-    locate_images: str = "training"
-    locate_where_steps: int = 1200  # locate warm-up phase 2 (0 skips the locate step)
+    locate_images: str = "warm-up"
+    locate_where_steps: int = 2200  # locate warm-up phase 2 (0 skips the locate step)
     # phase 2's question: "where" (the where question, boxes only) or "query1" (the app's
     # Query 1 with its whole answer; decision 0004, locD and E54)
     locate_where_prompt: str = "where"
     # then, from the locate step's model, this many steps of the app's Query 1 with its whole
     # answer on the same images (0: none; decision 0004, E53's locQ and E55)
-    locate_query1_steps: int = 0
+    locate_query1_steps: int = 700
     locate_learning_rate: float = 1e-3
     sft_epochs: float = 1.0
-    sft_learning_rate: float = 1e-3
+    # 3e-4 keeps the Query-1 phase's boxes where 1e-3 undid them (E59-E62)
+    sft_learning_rate: float = 3e-4
     sft_batch_size: int = 4
     # SFT (and the examine step's SFT) also rehearse the locate step's where? answer, one row
-    # per record (decision 0004, E26): IoU 0.26-0.29 instead of E25's 0.12-0.14 (E48, E49)
-    sft_where_rows: bool = True
+    # per record (decision 0004, E26): IoU 0.26-0.29 instead of E25's 0.12-0.14 (E48, E49);
+    # off since E62, whose Query-1 phase is that rehearsal
+    sft_where_rows: bool = False
     # Half the Query-2 contexts carry another class's Query-1 answer: Query 2 must read the
     # close-ups.
     flip_rate: float = 0.5
@@ -124,8 +131,10 @@ class DemoSettings:
     # weight of the extra loss on Query 2's decisive tokens in SFT and the examine step
     # (trainer/decisive_tokens.py; decision 0004, E31)
     decisive_weight: float = 0.0
-    grpo_steps_locate: int = 60
-    grpo_steps_examine: int = 120
+    # GRPO (0 0: skipped, the default since E62 — within the hour it came at the cost of the
+    # Query-1 phase; E49 ran 60 120)
+    grpo_steps_locate: int = 0
+    grpo_steps_examine: int = 0
     grpo_learning_rate: float = 5e-5
     grpo_max_completion_length: int = 200
     # the examine step (0 images: skipped): fresh images and the GRPO model's own Query-1
