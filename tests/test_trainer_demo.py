@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from trainer.cli import main
+from trainer.demo import STAGES
 from trainer.evaluate import artifact_line, findings_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,8 +326,6 @@ def test_bundled_demo_checkpoint_is_small_marked_and_documented():
     assert "NOT a detector" in card
     # the card evaluates the untrained model and at least one trained step (since E62 the last
     # step is SFT: GRPO skipped)
-    from trainer.demo import STAGES
-
     assert f"| {STAGES[0]} |" in card
     assert any(f"| {stage} |" in card for stage in STAGES[1:])
 
