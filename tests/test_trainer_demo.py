@@ -36,7 +36,7 @@ def toy_demo(tmp_path_factory):
         "--where-steps", "2", "--query1-steps", "2",
         "--rope-theta", "100", "--mrope-section", "interleaved",
         "--sft-epochs", "1", "--sft-learning-rate", "5e-4", "--sft-where-rows",
-        "--decoy-rate", "0.5",
+        "--flip-rate", "0.3", "--decoy-rate", "0.5",
         "--decisive-weight", "1.5",
         "--grpo-steps", "1", "1", "--examine-count", "4", "--examine-truth-contexts",
         "--findings-steps", "1", "--findings-count", "3", "--findings-hold-verdict", "0.5",
@@ -81,6 +81,8 @@ def test_demo_writes_a_labelled_model_with_three_evaluations(toy_demo):
     # the GRPO model's own answers (E27) while its Query 2 stayed on the ground truth (the read
     # step, E33); the card's command repeats both
     assert sft_info["settings"]["decoy_rate"] == 0.5
+    # ...and gave 30 % of its Query-2 contexts another class's first impression (E64)
+    assert sft_info["settings"]["flip_rate"] == 0.3 and "--flip-rate 0.3" in card
     # SFT's learning rate reaches the step and the card's command (decision 0004, E60)
     assert sft_info["settings"]["learning_rate"] == 5e-4 and "--sft-learning-rate 0.0005" in card
     assert examine_info["settings"]["own_first_look"] is True
@@ -295,6 +297,8 @@ def test_demo_refuses_a_test_set_made_with_the_training_seed(tmp_path, capsys):
     assert "--grpo-steps must be 0 or more" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decoy-rate", "2"]) == 2
     assert "--decoy-rate must be between 0 and 1" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "x"), "--flip-rate", "-0.1"]) == 2
+    assert "--flip-rate must be between 0 and 1" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--decisive-weight", "-1"]) == 2
     assert "--decisive-weight must be >= 0" in capsys.readouterr().err
     assert main(["demo", str(tmp_path / "x"), "--sft-learning-rate", "0"]) == 2

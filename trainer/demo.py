@@ -919,6 +919,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    "row per record, so that Query 1 keeps writing the boxes the pointer reads; "
                    "only after --where-prompt where "
                    f"(decision 0004, E26; default {'on' if d.sft_where_rows else 'off'})")
+    p.add_argument("--flip-rate", type=float, default=d.flip_rate, metavar="F",
+                   help="SFT: share of Query-2 contexts whose first impression is another "
+                   "class's answer, so that Query 2 learns to correct it from the close-ups "
+                   f"(default {d.flip_rate:g}; decision 0004, E64)")
     p.add_argument("--decoy-rate", type=float, default=d.decoy_rate, metavar="F",
                    help="SFT: share of the boxes in Query-2 contexts moved where their close-ups "
                    "show nothing, the findings saying what each close-up holds (default "
@@ -1003,9 +1007,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("lte-train demo: error: --examine-count must be 0 (skip the examine step) or more",
               file=sys.stderr)
         return 2
-    if not 0.0 <= args.decoy_rate <= 1.0:
-        print("lte-train demo: error: --decoy-rate must be between 0 and 1", file=sys.stderr)
-        return 2
+    for flag, value in (("--flip-rate", args.flip_rate), ("--decoy-rate", args.decoy_rate)):
+        if not 0.0 <= value <= 1.0:
+            print(f"lte-train demo: error: {flag} must be between 0 and 1", file=sys.stderr)
+            return 2
     if args.decisive_weight < 0:
         print("lte-train demo: error: --decisive-weight must be >= 0", file=sys.stderr)
         return 2
@@ -1048,7 +1053,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         locate_query1_steps=args.query1_steps,
         sft_epochs=args.sft_epochs, sft_learning_rate=args.sft_learning_rate,
         sft_where_rows=args.sft_where_rows,
-        decoy_rate=args.decoy_rate, decisive_weight=args.decisive_weight,
+        flip_rate=args.flip_rate, decoy_rate=args.decoy_rate,
+        decisive_weight=args.decisive_weight,
         grpo_steps_locate=args.grpo_steps[0],
         grpo_steps_examine=args.grpo_steps[1], eval_max_new_tokens=args.eval_max_new_tokens,
         examine_count=args.examine_count,
@@ -1080,7 +1086,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{args.where_prompt} --query1-steps {args.query1_steps} --sft-epochs "
         f"{args.sft_epochs:g} --sft-learning-rate {args.sft_learning_rate:g}"
         + f"{' --sft-where-rows' if args.sft_where_rows else ' --no-sft-where-rows'}"
-        + f" --decoy-rate {args.decoy_rate:g}"
+        + f" --flip-rate {args.flip_rate:g} --decoy-rate {args.decoy_rate:g}"
         + f" --decisive-weight {args.decisive_weight:g}"
         + " --grpo-steps "
         f"{args.grpo_steps[0]} {args.grpo_steps[1]}"
