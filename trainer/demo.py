@@ -124,7 +124,8 @@ class DemoSettings:
     # off since E62, whose Query-1 phase is that rehearsal
     sft_where_rows: bool = False
     # Half the Query-2 contexts carry another class's Query-1 answer: Query 2 must read the
-    # close-ups.
+    # close-ups. At 0.15 (the first look's real error rate, decision 0004, E64) Query 2 copies
+    # its first look instead.
     flip_rate: float = 0.5
     # share of SFT's Query-2 boxes moved where their close-ups show nothing (decision 0004, E28)
     decoy_rate: float = 0.0
