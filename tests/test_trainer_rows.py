@@ -245,6 +245,7 @@ def test_to_dataset_gives_back_every_image_pixel_for_pixel(data):
     import numpy as np
     from PIL import Image
 
+    from trainer.record_images import pixels
     from trainer.rows import to_dataset
 
     path, records, space = data
@@ -260,7 +261,52 @@ def test_to_dataset_gives_back_every_image_pixel_for_pixel(data):
         assert back["completion"] == row["completion"]
         assert len(back["images"]) == len(row["images"])
         for sent, got in zip(row["images"], back["images"], strict=True):
+            sent = pixels(sent)  # a whole synthetic image is its file (the next test)
             assert got.mode == sent.mode and np.array_equal(np.asarray(got), np.asarray(sent))
     assert np.array_equal(np.asarray(dataset[0]["single"]), np.asarray(gray))
     assert dataset[1]["single"].size == rows[1]["images"][0].size
     assert dataset[2]["single"] is None
+
+
+def test_whole_images_stay_on_disk_and_come_back_as_the_app_decodes_them(data, tmp_path):
+    """A row showing a plain PNG whole stores its path, not its pixels (8000 448-px images
+    decoded and re-encoded held 21 GB in the locate step); the trainer gets the app's pixels
+    back. A file whose plain decode is not the app's (EXIF orientation, JPEG, a palette) is
+    decoded by the app's decoder and stored as pixels."""
+    import numpy as np
+    from PIL import Image
+
+    from inspector.core.imageio import load_image
+    from trainer.record_images import ImageFile, row_image
+    from trainer.records import Record
+    from trainer.rows import to_dataset
+
+    path, records, space = data
+    rows = sft_rows(records[:6], space, CloseupPolicy(), dataset_path=path)
+    whole = [row["images"][0] for row in rows]
+    assert all(isinstance(image, ImageFile) for image in whole)
+    closeups = [image for row in rows for image in row["images"][1:]]
+    assert closeups and all(isinstance(image, Image.Image) for image in closeups)
+    table = to_dataset(rows).data.to_pydict()["images"]
+    assert [cell[0]["bytes"] for cell in table] == [None] * len(rows)
+    assert [cell[0]["path"] for cell in table] == [str(image.path) for image in whole]
+    for row, back in zip(rows, to_dataset(rows), strict=True):
+        app = load_image(row["images"][0].path).image
+        assert np.array_equal(np.asarray(back["images"][0]), np.asarray(app))
+
+    source = Image.open(whole[0].path).convert("RGB")
+    turned = Image.Exif()
+    turned[0x0112] = 6  # rotate 90° clockwise to show
+    odd = {"turned.png": dict(format="PNG", exif=turned.tobytes()),
+           "photo.jpg": dict(format="JPEG", quality=95), "palette.png": dict(format="PNG")}
+    for name, options in odd.items():
+        image = source.convert("P") if name == "palette.png" else source
+        image.save(tmp_path / name, **options)
+        app = load_image(tmp_path / name).image
+        record = Record(image=name, sha256="", width=app.width, height=app.height,
+                        label="real", explanation="")
+        got = row_image(record, tmp_path / "records.jsonl")
+        assert isinstance(got, Image.Image), name
+        assert np.array_equal(np.asarray(got), np.asarray(app)), name
+        stored = to_dataset([{"images": [got]}])[0]["images"][0]
+        assert np.array_equal(np.asarray(stored), np.asarray(app)), name

@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from trainer.config import load_settings
 from trainer.grpo import GRPOSettings, _parts, reward_plan, run_grpo
+from trainer.record_images import pixels
 from trainer.rewards import staged_rewards
 from trainer.sft import SFTSettings, run_sft
 
@@ -101,9 +102,9 @@ def _completion_loss(model, processor, row) -> float:
                                            add_generation_prompt=True)
     full = processor.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
     assert full.startswith(prompt)
-    n_prompt = processor(text=[prompt], images=row["images"], return_tensors="pt")[
-        "input_ids"].shape[1]
-    inputs = processor(text=[full], images=row["images"], return_tensors="pt")
+    images = [pixels(image) for image in row["images"]]  # a whole image may be its file
+    n_prompt = processor(text=[prompt], images=images, return_tensors="pt")["input_ids"].shape[1]
+    inputs = processor(text=[full], images=images, return_tensors="pt")
     labels = inputs["input_ids"].clone()
     labels[:, :n_prompt] = -100
     with torch.no_grad():

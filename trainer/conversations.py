@@ -32,7 +32,8 @@ from inspector.core.protocol import (
     serialize_examine,
     serialize_locate,
 )
-from trainer.records import Record, resolve_image
+from trainer.record_images import ImageFile, load_record_image, pixels, row_image
+from trainer.records import Record
 
 __all__ = [
     "DEFAULT_REGION_LABEL",
@@ -62,22 +63,6 @@ DEFAULT_REGION_LABEL = "detail to examine"
 def space_for(model_type: str, min_pixels: int, max_pixels: int) -> CoordinateSpace:
     """The coordinate space of a model family (``config.model_type`` + processor resize bounds)."""
     return coordinate_space_for(model_type, min_pixels, max_pixels)
-
-
-def load_record_image(record: Record, dataset_path: str | Path | None = None) -> Image.Image:
-    """The record's image as the app sees it (RGB, EXIF orientation applied).
-
-    Raises ValueError when its size differs from the record's (the boxes would not fit).
-    """
-    from inspector.core.imageio import load_image
-
-    loaded = load_image(resolve_image(record, dataset_path))
-    if (loaded.width, loaded.height) != (record.width, record.height):
-        raise ValueError(
-            f"{record.image}: image is {loaded.width}x{loaded.height} but the record says "
-            f"{record.width}x{record.height}"
-        )
-    return loaded.image
 
 
 def region_label(region) -> str:
@@ -136,7 +121,7 @@ def where_target(boxes: list[list[int]]) -> str:
     return json.dumps([{"bbox_2d": [int(v) for v in b]} for b in boxes])
 
 
-def where_sample(record: Record, space: CoordinateSpace, image: Image.Image,
+def where_sample(record: Record, space: CoordinateSpace, image: Image.Image | ImageFile,
                  grid: int) -> tuple[list[dict[str, Any]], str]:
     """(messages, target) of the where question: the record's boxes in model space, snapped to
     ``grid`` (0: exact), in reading order (one right answer per image)."""
@@ -146,9 +131,10 @@ def where_sample(record: Record, space: CoordinateSpace, image: Image.Image,
     return messages, where_target(boxes)
 
 
-def _image(record: Record, image: Image.Image | None, dataset_path) -> Image.Image:
+def _image(record: Record, image: Image.Image | ImageFile | None,
+           dataset_path) -> Image.Image | ImageFile:
     if image is None:
-        return load_record_image(record, dataset_path)
+        return row_image(record, dataset_path)
     if image.size != (record.width, record.height):
         raise ValueError(
             f"{record.image}: image is {image.width}x{image.height} but the record says "
@@ -219,7 +205,7 @@ def locate_sample(
     space: CoordinateSpace,
     rng: random.Random | None,
     *,
-    image: Image.Image | None = None,
+    image: Image.Image | ImageFile | None = None,
     dataset_path: str | Path | None = None,
     grid: int = 0,
 ) -> tuple[list[dict[str, Any]], str]:
@@ -227,17 +213,17 @@ def locate_sample(
 
     The instruction is one of protocol.LOCATE_INSTRUCTION_VARIANTS picked with ``rng`` (None:
     the canonical one). The target holds the record's explanation, its GT boxes in model space
-    (labelled with the captions) and its label as the initial verdict. ``image``: the decoded
-    image if the caller has it; else it is loaded from ``record.image`` (relative to
-    ``dataset_path``'s folder). ``grid`` > 0: the boxes snapped to that grid and in reading
-    order (:func:`answer_boxes`).
+    (labelled with the captions) and its label as the initial verdict. ``image``: the image
+    (decoded, or an :class:`~trainer.record_images.ImageFile`) if the caller has it; else from
+    ``record.image`` (relative to ``dataset_path``'s folder). ``grid`` > 0: the boxes snapped
+    to that grid and in reading order (:func:`answer_boxes`).
     """
     messages, target, _, _ = _locate(record, space, rng, _image(record, image, dataset_path),
                                      grid=grid)
     return messages, target
 
 
-def first_look_sample(image: Image.Image, space: CoordinateSpace,
+def first_look_sample(image: Image.Image | ImageFile, space: CoordinateSpace,
                       model_answer: str) -> tuple[list[dict[str, Any]], str]:
     """Query 1 as the app asks it (the canonical instruction) with a model's own answer to it
     (:mod:`trainer.impressions`): the context of a Query 2 on that impression, or, as a target,
@@ -251,7 +237,7 @@ def examine_sample(
     policy: CloseupPolicy,
     rng: random.Random | None,
     *,
-    image: Image.Image | None = None,
+    image: Image.Image | ImageFile | None = None,
     dataset_path: str | Path | None = None,
     first_impression: FirstImpression | None = None,
     grid: int = 0,
@@ -307,9 +293,10 @@ def examine_sample(
     plans = plan_closeups(boxes, size, space.view_scale(size), policy) if boxes else []
     closeups: list[tuple[str, Image.Image]] = []
     findings: list[Finding] = []
+    whole = pixels(image) if plans else None  # an ImageFile is decoded only to cut close-ups
     for number, plan in enumerate(plans, start=1):
         index = kept[plan.region_index]
-        closeups.append((raw[index].label, render_closeup(image, plan)))
+        closeups.append((raw[index].label, render_closeup(whole, plan)))
         if model_answer is None and decoys is None:
             findings.append(Finding(number, truth[regions[index]], record.label))
         else:

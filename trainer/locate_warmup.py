@@ -42,6 +42,7 @@ from typing import Any
 
 from trainer.conversations import WHERE_QUESTION, where_target
 from trainer.pointer_losses import LOSS_NAMES, PointerLosses, token_places
+from trainer.record_images import pixels, row_image
 
 WHERE_PROMPTS = ("where", "query1")  # phase 2's question: the where question or Query 1
 
@@ -131,7 +132,9 @@ def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateW
     records = read_records(settings.train)
     space = model_space(settings.model)
     print_fn(f"Locate warm-up on {len(records)} records in {settings.train} ...")
-    images = [_image(r, settings.train) for r in records]
+    # left on disk where they can be (trainer.record_images): the mark phase decodes a batch at
+    # a time, the where rows store paths (8000 448-px images held and re-encoded: 21 GB, E67)
+    images = [row_image(r, settings.train) for r in records]
     model, processor = load_for_training(settings.model)
     mark_losses, hit = _mark(model, processor, records, images, settings, out, print_fn)
     aux: dict[str, list[float]] = {}
@@ -147,12 +150,6 @@ def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateW
         **aux_logged, "seconds": round(result.seconds, 1),
     })
     return result
-
-
-def _image(record, dataset_path):
-    from trainer.conversations import load_record_image
-
-    return load_record_image(record, dataset_path)
 
 
 def _run_arguments(settings: LocateWarmupSettings, out: Path) -> dict[str, Any]:
@@ -181,7 +178,7 @@ def _mark(model, processor, records, images, settings, out: Path,
     examples = list(range(len(records)))
 
     def collate(batch):
-        encoded = image_processor(images=[images[i] for i in batch], return_tensors="pt")
+        encoded = image_processor(images=[pixels(images[i]) for i in batch], return_tensors="pt")
         grids = encoded["image_grid_thw"]
         cells, _ = cell_batch([records[i] for i in batch], grids, merge)  # every token kept
         batch_out = {

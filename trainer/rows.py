@@ -44,12 +44,12 @@ from trainer.conversations import (
     examine_sample,
     first_look_sample,
     gt_model_boxes,
-    load_record_image,
     locate_sample,
     space_for,
     trl_row,
     where_sample,
 )
+from trainer.record_images import ImageFile, row_image
 from trainer.records import Record
 
 __all__ = [
@@ -133,7 +133,7 @@ def _first_impressions(
 
 def _each(records: Sequence[Record], dataset_path, on_progress: Progress | None):
     for i, record in enumerate(records):
-        yield i, record, load_record_image(record, dataset_path)
+        yield i, record, row_image(record, dataset_path)
         if on_progress is not None:
             on_progress(i + 1, len(records))
 
@@ -289,6 +289,7 @@ def with_first_looks(
     return out
 
 
+_IMAGE_TYPES = (PIL.Image.Image, ImageFile)
 # PNG modes that round-trip through PNG unchanged (datasets' own rule for choosing PNG)
 _PNG_MODES = frozenset({"1", "L", "LA", "RGB", "RGBA"})
 
@@ -306,12 +307,20 @@ def _png(image: PIL.Image.Image) -> dict[str, Any]:
     return {"bytes": buffer.getvalue(), "path": None}
 
 
+def _stored(image: PIL.Image.Image | ImageFile) -> dict[str, Any]:
+    """``datasets.Image`` storage: an ImageFile's path (decoded when a step needs it), else the
+    pixels as PNG."""
+    if isinstance(image, ImageFile):
+        return {"bytes": None, "path": str(image.path)}
+    return _png(image)
+
+
 def _encoded(value: Any) -> tuple[Any, str]:
-    """``value`` with its PIL images encoded, and its kind: "image", "images" or ""."""
-    if isinstance(value, PIL.Image.Image):
-        return _png(value), "image"
-    if isinstance(value, list) and value and all(isinstance(v, PIL.Image.Image) for v in value):
-        return [_png(v) for v in value], "images"
+    """``value`` with its images stored, and its kind: "image", "images" or ""."""
+    if isinstance(value, _IMAGE_TYPES):
+        return _stored(value), "image"
+    if isinstance(value, list) and value and all(isinstance(v, _IMAGE_TYPES) for v in value):
+        return [_stored(v) for v in value], "images"
     return value, ""
 
 

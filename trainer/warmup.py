@@ -93,7 +93,8 @@ def warmup_examples(records, space, policy, dataset_path, closeups: bool = True)
     """``[(PIL image, class index, record or None)]``: each record's image (with its record,
     whose regions give the image's cell targets), and its GT close-ups if asked (no record: a
     close-up has no cell targets)."""
-    from trainer.conversations import examine_sample, load_record_image
+    from trainer.conversations import examine_sample
+    from trainer.record_images import load_record_image
 
     examples: list[tuple[Any, int, Any]] = []
     for record in records:
@@ -212,14 +213,18 @@ def _read(model, processor, examples, settings: WarmupSettings, out: Path, print
     from trl import SFTConfig, SFTTrainer
 
     from trainer.conversations import trl_row
+    from trainer.record_images import row_image
     from trainer.rows import to_dataset
     from trainer.runs import logged, progress_callback, quiet
 
+    # a whole image goes in as its file where it can (trainer.record_images: not re-encoded)
     rows = [
-        trl_row([{"role": "user", "content": [{"type": "image", "image": image},
-                                              {"type": "text", "text": WARMUP_QUESTION}]}],
+        trl_row([{"role": "user", "content": [
+            {"type": "image",
+             "image": image if record is None else row_image(record, settings.train)},
+            {"type": "text", "text": WARMUP_QUESTION}]}],
                 LABELS[target])
-        for image, target, _ in examples
+        for image, target, record in examples
     ]
     config = SFTConfig(
         max_steps=settings.read_steps, learning_rate=settings.read_learning_rate,
