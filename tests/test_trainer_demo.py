@@ -335,6 +335,21 @@ def test_bundled_demo_checkpoint_is_small_marked_and_documented():
 
 
 @needs_bundled
+def test_the_default_recipe_is_the_one_that_made_the_bundled_checkpoint():
+    """`lte-train demo DIR` with no flags remakes the bundled model: its card's command, every
+    setting spelled out, is what the defaults give (a default changed without a new checkpoint,
+    or a checkpoint bundled from other settings, fails here)."""
+    from trainer.cli import _build_parser
+    from trainer.demo import recipe_command
+
+    card = (BUNDLED / "README.md").read_text(encoding="utf-8")
+    made = card.split("## How it was made", 1)[1].split("```")[1].strip()
+    out_dir = made.split()[2]
+    assert made == recipe_command(_build_parser().parse_args(["demo", out_dir]))
+    assert "--image-size 448 --fine-artifacts" in made  # the fine task since E67
+
+
+@needs_bundled
 def test_analyze_without_a_model_uses_the_bundled_demo(tmp_path):
     from tests.conftest import skimage_photo
 
