@@ -82,7 +82,7 @@ class DemoSettings:
     # the synthetic images' side and whether their artifacts keep their 224-px feature size
     # (trainer/synth.py): 448 with fine artifacts hides the finest from the 224-px view and
     # leaves them to the close-ups (decision 0004, E21), the task where the second look gains
-    # (E65, E67: +4 to +6 points over none on three sets); 224 without is E62's task
+    # (E65: +3 to +13 points over none on three sets, E67: +4 to +6); 224 without is E62's task
     image_size: int = 448
     fine_artifacts: bool = True
     # the language model's rotary base (None: Qwen's 10^6) and M-RoPE's t/h/w parts (None: 4,
