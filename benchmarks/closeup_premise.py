@@ -68,7 +68,7 @@ def main() -> int:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from inspector.core.closeups import CloseupPolicy
-    from trainer.conversations import load_record_image
+    from trainer.record_images import load_record_image, pixels
     from trainer.records import read_records
     from trainer.rows import model_space
     from trainer.vision_heads import LABELS, cell_batch, marker_class
@@ -85,7 +85,7 @@ def main() -> int:
 
     def batch_loss(indices: list[int]):
         batch = [examples[i] for i in indices]
-        encoded = processor(images=[b[0] for b in batch], return_tensors="pt")
+        encoded = processor(images=[pixels(b[0]) for b in batch], return_tensors="pt")
         cells, mask = cell_batch([b[2] for b in batch], encoded["image_grid_thw"], merge)
         return marker(encoded["pixel_values"], encoded["image_grid_thw"], cells=cells,
                       cell_mask=mask, labels=torch.tensor([b[1] for b in batch]))["loss"]

@@ -301,10 +301,12 @@ def test_vision_warmup_marks_cells_on_whole_images_only(workspace):
     # The vision warm-up's dense signal (decision 0004, E17): a whole image carries its record,
     # whose regions give per-token cell targets; a close-up carries none, and its tokens are
     # left out of the cell loss instead of being taught "nothing here".
+    import numpy as np
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from inspector.core.closeups import CloseupPolicy
+    from trainer.record_images import ImageFile, load_record_image, pixels
     from trainer.rows import model_space
     from trainer.vision_heads import marker_class
     from trainer.warmup import warmup_examples
@@ -315,13 +317,18 @@ def test_vision_warmup_marks_cells_on_whole_images_only(workspace):
     whole = [e for e in examples if e[2] is not None]
     assert [e[2].sha256 for e in whole] == [r.sha256 for r in records]
     assert len(examples) > len(whole)  # the close-ups, without a record
+    # whole images stay on disk until a batch needs them (8000 of 448 px held 6.4 GB), and
+    # come back as the app decodes them
+    assert all(isinstance(e[0], ImageFile) for e in whole)
+    first = load_record_image(records[0], workspace.records)
+    assert np.array_equal(np.asarray(pixels(whole[0][0])), np.asarray(first))
 
     model = AutoModelForImageTextToText.from_pretrained(workspace.base)
     vision = model.config.vision_config
     merge = vision.spatial_merge_size
     marker = marker_class()(model.model.visual, vision.out_hidden_size, merge)
     encoded = AutoProcessor.from_pretrained(workspace.base).image_processor(
-        images=[whole[0][0]], return_tensors="pt")
+        images=[first], return_tensors="pt")
     grid = encoded["image_grid_thw"][0]
     cells = cell_targets(whole[0][2], int(grid[1]) // merge, int(grid[2]) // merge)
     labels = torch.tensor([whole[0][1]])

@@ -90,19 +90,21 @@ class WarmupResult:
 
 
 def warmup_examples(records, space, policy, dataset_path, closeups: bool = True):
-    """``[(PIL image, class index, record or None)]``: each record's image (with its record,
-    whose regions give the image's cell targets), and its GT close-ups if asked (no record: a
-    close-up has no cell targets)."""
+    """``[(image, class index, record or None)]``: each record's image (with its record, whose
+    regions give the image's cell targets) as :func:`trainer.record_images.row_image` gives it —
+    left on disk where it can be, decoded per batch —, and its GT close-ups if asked, decoded
+    (no record: a close-up has no cell targets). The demo's 8000 warm-up images of 448 px held
+    decoded took 6.4 GB; their close-ups are a fraction of that (decision 0004, E69)."""
     from trainer.conversations import examine_sample
-    from trainer.record_images import load_record_image
+    from trainer.record_images import pixels, row_image
 
     examples: list[tuple[Any, int, Any]] = []
     for record in records:
         target = LABELS.index(record.label)
-        image = load_record_image(record, dataset_path)
+        image = row_image(record, dataset_path)
         examples.append((image, target, record))
         if closeups:
-            _, images, _ = examine_sample(record, space, policy, None, image=image)
+            _, images, _ = examine_sample(record, space, policy, None, image=pixels(image))
             examples.extend((img, target, None) for img in images[1:])
     return examples
 
@@ -123,6 +125,7 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
 
     from inspector.core.closeups import CloseupPolicy
     from trainer.modeling import load_for_training, write_training_info
+    from trainer.record_images import pixels
     from trainer.records import read_records
     from trainer.rows import model_space
     from trainer.runs import logged, progress_callback, quiet
@@ -144,7 +147,8 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     image_processor = processor.image_processor
 
     def collate(batch):
-        encoded = image_processor(images=[img for img, _, _ in batch], return_tensors="pt")
+        encoded = image_processor(images=[pixels(img) for img, _, _ in batch],
+                                  return_tensors="pt")
         grids = encoded["image_grid_thw"]
         batch_out = {
             "pixel_values": encoded["pixel_values"], "image_grid_thw": grids,
@@ -213,18 +217,16 @@ def _read(model, processor, examples, settings: WarmupSettings, out: Path, print
     from trl import SFTConfig, SFTTrainer
 
     from trainer.conversations import trl_row
-    from trainer.record_images import row_image
     from trainer.rows import to_dataset
     from trainer.runs import logged, progress_callback, quiet
 
-    # a whole image goes in as its file where it can (trainer.record_images: not re-encoded)
+    # a whole image goes in as its file where it can (warmup_examples: not re-encoded)
     rows = [
         trl_row([{"role": "user", "content": [
-            {"type": "image",
-             "image": image if record is None else row_image(record, settings.train)},
+            {"type": "image", "image": image},
             {"type": "text", "text": WARMUP_QUESTION}]}],
                 LABELS[target])
-        for image, target, record in examples
+        for image, target, _ in examples
     ]
     config = SFTConfig(
         max_steps=settings.read_steps, learning_rate=settings.read_learning_rate,
