@@ -212,9 +212,17 @@ def run_grpo(settings: GRPOSettings, print_fn=print) -> GRPOResult:
         to_dataset,
         with_first_looks,
     )
-    from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
+    from trainer.runs import (
+        drop_checkpoints,
+        last_checkpoint,
+        logged,
+        progress_callback,
+        quiet,
+        seed_run,
+    )
 
     settings.validate()
+    seed_run(settings.seed)
     started = time.perf_counter()
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -125,8 +125,10 @@ def run_locate_warmup(settings: LocateWarmupSettings, print_fn=print) -> LocateW
     from trainer.modeling import load_for_training, write_training_info
     from trainer.records import read_records
     from trainer.rows import model_space
+    from trainer.runs import seed_run
 
     settings.validate()
+    seed_run(settings.seed)
     started = time.perf_counter()
     out = Path(settings.output_dir)
     records = read_records(settings.train)

@@ -23,10 +23,21 @@ __all__ = [
     "progress_callback",
     "quiet",
     "scratch_run_arguments",
+    "seed_run",
 ]
 
 
 T = TypeVar("T")
+
+
+def seed_run(seed: int) -> None:
+    """Seed Python, NumPy and torch before a step builds anything random — a LoRA adapter, the
+    warm-ups' heads, the pointer losses' heads. A ``Trainer`` seeds only when it is built, after
+    those: two runs of one command then started from different weights and were not the same
+    run (decision 0004, E69)."""
+    from transformers import set_seed
+
+    set_seed(seed)
 
 
 class StepProcessDied(ChildProcessError):

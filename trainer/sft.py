@@ -110,9 +110,17 @@ def run_sft(settings: SFTSettings, print_fn=print) -> SFTResult:
     )
     from trainer.records import read_records
     from trainer.rows import model_space, sft_rows, to_dataset
-    from trainer.runs import drop_checkpoints, last_checkpoint, logged, progress_callback, quiet
+    from trainer.runs import (
+        drop_checkpoints,
+        last_checkpoint,
+        logged,
+        progress_callback,
+        quiet,
+        seed_run,
+    )
 
     settings.validate()
+    seed_run(settings.seed)
     started = time.perf_counter()
     out = Path(settings.output_dir)
     space = model_space(settings.model)

@@ -128,10 +128,11 @@ def run_warmup(settings: WarmupSettings, print_fn=print) -> WarmupResult:
     from trainer.record_images import pixels
     from trainer.records import read_records
     from trainer.rows import model_space
-    from trainer.runs import logged, progress_callback, quiet
+    from trainer.runs import logged, progress_callback, quiet, seed_run
     from trainer.vision_heads import cell_batch, marker_class
 
     settings.validate()
+    seed_run(settings.seed)
     started = time.perf_counter()
     out = Path(settings.output_dir)
     records = read_records(settings.train)
