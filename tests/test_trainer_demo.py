@@ -209,6 +209,26 @@ def test_rerunning_the_demo_reuses_every_finished_step(toy_demo, capsys):
     assert {p: p.stat().st_mtime_ns for p in (out / "sft").glob("*.safetensors")} == before
 
 
+def test_the_same_command_makes_the_same_model(toy_demo, tmp_path):
+    """`lte-train demo` is reproducible from one command: every step (each in a process of its
+    own) seeds before it builds anything random, so a second run from an empty folder writes the
+    same weights, card figures included (decision 0004, E69: before, each step's heads started
+    from whatever the process's generator held, and two runs differed by 5-10 points of Acc)."""
+    import torch
+    from safetensors.torch import load_file
+
+    out, argv = toy_demo
+    again = tmp_path / "again"
+    assert main(["demo", str(again), *argv[2:]]) == 0
+    first, second = ({k: v for f in sorted((run / "model").glob("*.safetensors"))
+                      for k, v in load_file(f).items()} for run in (out, again))
+    assert first and first.keys() == second.keys()
+    assert [k for k in first if not torch.equal(first[k], second[k])] == []
+    for name in ("eval-sft.json", "eval-grpo.json"):
+        runs = [json.loads((run / name).read_text("utf-8")) for run in (out, again)]
+        assert [s["final"] for s in runs[0]["samples"]] == [s["final"] for s in runs[1]["samples"]]
+
+
 def test_grpo_steps_0_0_skip_grpo_and_examine_from_the_sft_model(toy_demo, tmp_path, capsys):
     """`--grpo-steps 0 0`: no GRPO step, no "after GRPO" row; the examine step takes its first
     impressions from the SFT model, and the card says so (the finished steps before it are
