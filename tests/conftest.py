@@ -51,6 +51,13 @@ def shared_fixtures() -> Path:
     return Path(__file__).resolve().parent / "fixtures"
 
 
+def folder_weights(folder: Path) -> dict:
+    """Every tensor of a model (or adapter) folder's safetensors files, by name."""
+    from safetensors.torch import load_file
+
+    return {k: v for f in sorted(folder.glob("*.safetensors")) for k, v in load_file(f).items()}
+
+
 def skimage_photo(name: str) -> Image.Image:
     """A real photograph shipped by scikit-image (public-domain / CC0 data images)."""
     from skimage import data

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import folder_weights
 from trainer.cli import main
 from trainer.demo import STAGES
 from trainer.evaluate import artifact_line, findings_line
@@ -215,13 +216,11 @@ def test_the_same_command_makes_the_same_model(toy_demo, tmp_path):
     same weights, card figures included (decision 0004, E69: before, each step's heads started
     from whatever the process's generator held, and two runs differed by 5-10 points of Acc)."""
     import torch
-    from safetensors.torch import load_file
 
     out, argv = toy_demo
     again = tmp_path / "again"
     assert main(["demo", str(again), *argv[2:]]) == 0
-    first, second = ({k: v for f in sorted((run / "model").glob("*.safetensors"))
-                      for k, v in load_file(f).items()} for run in (out, again))
+    first, second = (folder_weights(run / "model") for run in (out, again))
     assert first and first.keys() == second.keys()
     assert [k for k in first if not torch.equal(first[k], second[k])] == []
     for name in ("eval-sft.json", "eval-grpo.json"):

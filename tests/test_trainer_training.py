@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from tests.conftest import folder_weights
 from trainer.config import load_settings
 from trainer.grpo import GRPOSettings, _parts, reward_plan, run_grpo
 from trainer.record_images import pixels
@@ -701,10 +702,6 @@ def test_vision_warmup_phases_and_the_result_fine_tunes(workspace):
     assert not any(_changed_by_part(warmed, after)["vision"])
 
 
-def _weights(folder: Path) -> dict:
-    return {k: v for f in sorted(folder.glob("*.safetensors")) for k, v in load_file(f).items()}
-
-
 def test_a_step_run_twice_with_one_seed_gives_the_same_weights(workspace):
     # `lte-train demo` is one command that must make the same model again. The warm-up's heads,
     # a LoRA adapter and the pointer losses' heads are built before the Trainer seeds, so each
@@ -720,20 +717,20 @@ def test_a_step_run_twice_with_one_seed_gives_the_same_weights(workspace):
             model=workspace.base, train=workspace.records, output_dir=workspace.root / name,
             epochs=1, batch_size=4, read_steps=2, read_batch_size=2, cells=True,
         ), print_fn=lambda _line: None)
-        return _weights(workspace.root / name)
+        return folder_weights(workspace.root / name)
 
     def lora(name: str, scramble: int) -> dict:
         torch.manual_seed(scramble)
         _run_sft(model=workspace.base, train=workspace.records, output_dir=workspace.root / name,
                  method="lora", learning_rate=3e-3, batch_size=2, max_steps=2, save_steps=1000)
-        return _weights(workspace.root / name)
+        return folder_weights(workspace.root / name)
 
     def pointing(name: str, scramble: int) -> dict:
         torch.manual_seed(scramble)
         _run_sft(model=workspace.base, train=workspace.records, output_dir=workspace.root / name,
                  method="full", learning_rate=3e-3, batch_size=2, max_steps=2, save_steps=1000,
                  pointer_losses=PointerLosses(places=1.0, places_layer=1, read=1.0))
-        return _weights(workspace.root / name)
+        return folder_weights(workspace.root / name)
 
     differ = {}
     for run in (warm, lora, pointing):
