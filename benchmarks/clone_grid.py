@@ -1,6 +1,7 @@
 """Is a planted clone's copy closer than a look-alike elsewhere on the 14-px patch grid? (issue 12)
 
-    python benchmarks/clone_grid.py RECORDS.jsonl [RECORDS.jsonl ...] [--view 224 448] [--json OUT]
+    python benchmarks/clone_grid.py RECORDS.jsonl [RECORDS.jsonl ...] [--view 224 448]
+        [--copy-move] [--json OUT]
 
 RECORDS: ``lte-train synth OUT --kinds clone --ai-fraction 1 ...`` (every image one clone, two
 tiles side by side with a one-pixel seam, the copy at an offset of the tile's side plus one).
@@ -10,18 +11,26 @@ For every patch inside a tile: the distance (L2 over pixels) to its best match a
 patches in the other tile — what a tower that compares grid patches can find — and to its best
 look-alike outside the clone's box and at least two patches away, and, for reference, to the
 copy at its exact offset (off the grid). A ratio well below 1 means the copy stands out from
-look-alikes; near 1, the grid hides it. The control: photos (``--ai-fraction 0``), each region
+look-alikes; near 1, the grid hides it. ``--copy-move`` also runs the app's own copy-move check
+(:mod:`inspector.core.forensics.copy_move`, keypoints matched at any position: the comparison
+built in by hand) on each whole image: how often it reports a clone, and one that touches the
+record's first box. The control: photos (``--ai-fraction 0``), each region
 box split the same way, so that the "copy" is the natural neighbouring tile. Decision 0004,
 "Why clones stay at chance".
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PATCH = 14
 
@@ -100,10 +109,35 @@ def measure(records: Path, view: int) -> dict:
     }
 
 
+def copy_move_check(records: Path) -> dict:
+    """The app's copy-move check on each image: reported clones, and those touching the box."""
+    from inspector.core.forensics import copy_move
+    from inspector.core.forensics.base import ForensicInput
+
+    detected = touching = images = 0
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        path = records.parent / record["image"]
+        raw = path.read_bytes()
+        with Image.open(io.BytesIO(raw)) as image:
+            evidence = ForensicInput(path, raw, image.convert("RGB"), image.format,
+                                     hashlib.sha256(raw).hexdigest())
+        result = copy_move.analyze(evidence)
+        images += 1
+        if result.indicators["detected"]:
+            detected += 1
+            x1, y1, x2, y2 = record["regions"][0]["box"]
+            touching += any(a < x2 and c > x1 and b < y2 and d > y1
+                            for a, b, c, d in (region.box for region in result.regions))
+    return {"records": str(records), "images": images, "copy_move_detected": detected,
+            "copy_move_touching_the_box": touching}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("records", type=Path, nargs="+")
     parser.add_argument("--view", type=int, nargs="+", default=[224, 448])
+    parser.add_argument("--copy-move", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     rows = [measure(records, view) for records in args.records for view in args.view]
@@ -115,8 +149,13 @@ def main() -> int:
               f"the exact copy {row['exact_median']:.2f} "
               f"(below 0.5: {row['exact_below_half']:.0%}); images with a grid patch below 0.5: "
               f"{row['images_with_a_patch_below_half']:.0%}")
+    checks = [copy_move_check(records) for records in args.records] if args.copy_move else []
+    for check in checks:
+        print(f"{check['records']}: the app's copy-move check reports a clone on "
+              f"{check['copy_move_detected']} of {check['images']} images, touching the box on "
+              f"{check['copy_move_touching_the_box']}")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"rows": rows, "copy_move": checks}, indent=1) + "\n")
     return 0
 
 
