@@ -32,18 +32,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from trainer.synth_artifacts import clone_tiles  # the split synth plants
+
 PATCH = 14
-
-
-def _tiles(box: list[int]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, int]]:
-    """The two tiles of a clone box (as ``trainer.synth_artifacts._clone`` splits it) and the
-    copy's offset (dx, dy), in the image's pixels."""
-    x1, y1, x2, y2 = box
-    if x2 - x1 >= y2 - y1:  # the longer side holds the two tiles
-        tile = (x2 - x1 - 1) // 2
-        return (x1, y1, x1 + tile, y2), (x1 + tile + 1, y1, x1 + 2 * tile + 1, y2), (tile + 1, 0)
-    tile = (y2 - y1 - 1) // 2
-    return (x1, y1, x2, y1 + tile), (x1, y1 + tile + 1, x2, y1 + 2 * tile + 1), (0, tile + 1)
 
 
 def _cells_inside(box, scale: float, n: int) -> list[tuple[int, int]]:
@@ -76,7 +67,7 @@ def measure(records: Path, view: int) -> dict:
         n = view // PATCH
         patches = (pixels[: n * PATCH, : n * PATCH].reshape(n, PATCH, n, PATCH, 3)
                    .transpose(0, 2, 1, 3, 4).reshape(n, n, -1))
-        tile_a, tile_b, (dx, dy) = _tiles(box)
+        tile_a, tile_b, (dx, dy) = clone_tiles(box)
         cells_a, cells_b = _cells_inside(tile_a, scale, n), _cells_inside(tile_b, scale, n)
         if not cells_a or not cells_b:  # a tile narrower than a patch at this view
             continue

@@ -19,6 +19,7 @@ from trainer.synth import (
     make_sample,
     sample_rng,
 )
+from trainer.synth_artifacts import clone_tiles
 from trainer.synth_cli import register
 
 SOURCES = {"synth-photo"} | {f"synth-{k}" for k in KINDS}
@@ -179,6 +180,13 @@ def test_clone_box_holds_two_exact_copies_and_a_seam():
         assert np.array_equal(patch[:, :tile], patch[:, tile + 1:])
         # The seam column is neither copy.
         assert not np.array_equal(patch[:, tile], patch[:, tile - 1])
+        # clone_tiles (what benchmarks/clone_grid.py measures with) names the same two tiles
+        # and the offset from one to the other.
+        (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2), (dx, dy) = clone_tiles(sample.regions[0].box)
+        pixels = np.asarray(sample.image)
+        assert (bx1 - ax1, by1 - ay1) == (dx, dy) and (bx2 - ax2, by2 - ay2) == (dx, dy)
+        assert np.array_equal(pixels[ay1:ay2, ax1:ax2], pixels[by1:by2, bx1:bx2])
+        assert (ax2 - ax1) * (ay2 - ay1) == tile * patch.shape[0]
 
 
 def test_checkerboard_is_periodic():

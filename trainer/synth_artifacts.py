@@ -24,6 +24,7 @@ __all__ = [
     "SOURCE_PHOTOS",
     "box_dims",
     "box_side_range",
+    "clone_tiles",
     "crop",
     "gradient_energy",
     "free_positions",
@@ -198,13 +199,24 @@ def _checkerboard(rng, array, box, scale, grey) -> None:
     patch[...] = up + amplitude * sign * np.maximum(up, 96.0)
 
 
+def clone_tiles(box: Sequence[int]) -> tuple[list[int], list[int], tuple[int, int]]:
+    """A clone box's two tiles — its longer side split in two around a one-pixel seam — and the
+    copy's offset (dx, dy) from the first tile to the second, in the image's pixels."""
+    x1, y1, x2, y2 = box
+    if x2 - x1 >= y2 - y1:
+        tile = (x2 - x1 - 1) // 2
+        return [x1, y1, x1 + tile, y2], [x1 + tile + 1, y1, x1 + 2 * tile + 1, y2], (tile + 1, 0)
+    tile = (y2 - y1 - 1) // 2
+    return [x1, y1, x2, y1 + tile], [x1, y1 + tile + 1, x2, y1 + 2 * tile + 1], (0, tile + 1)
+
+
 def _clone(rng, array, box, scale, grey) -> None:
     x1, y1, x2, y2 = box
     patch = array[y1:y2, x1:x2]
-    h, w = patch.shape[:2]
-    vertical_split = w >= h  # split the longer side: two tiles side by side
+    (first_x1, first_y1, first_x2, first_y2), _, (dx, _) = clone_tiles(box)
+    vertical_split = dx > 0  # the tiles side by side
     view = patch if vertical_split else patch.transpose(1, 0, 2)
-    tile = (view.shape[1] - 1) // 2
+    tile = (first_x2 - first_x1) if vertical_split else (first_y2 - first_y1)
     left, right = view[:, :tile], view[:, tile + 1 : 2 * tile + 1]
     if rng.random() < 0.5:
         right[...] = left
