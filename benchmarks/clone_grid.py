@@ -21,8 +21,6 @@ box split the same way, so that the "copy" is the natural neighbouring tile. Dec
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import sys
 from pathlib import Path
@@ -104,22 +102,20 @@ def copy_move_check(records: Path) -> dict:
     """The app's copy-move check on each image: reported clones, and those touching the box."""
     from inspector.core.forensics import copy_move
     from inspector.core.forensics.base import ForensicInput
+    from inspector.core.geometry import Box, overlap_fraction
+    from inspector.core.imageio import load_image
 
     detected = touching = images = 0
     for line in records.read_text().splitlines():
         record = json.loads(line)
-        path = records.parent / record["image"]
-        raw = path.read_bytes()
-        with Image.open(io.BytesIO(raw)) as image:
-            evidence = ForensicInput(path, raw, image.convert("RGB"), image.format,
-                                     hashlib.sha256(raw).hexdigest())
+        evidence = ForensicInput.from_loaded(load_image(records.parent / record["image"]))
         result = copy_move.analyze(evidence)
         images += 1
         if result.indicators["detected"]:
             detected += 1
-            x1, y1, x2, y2 = record["regions"][0]["box"]
-            touching += any(a < x2 and c > x1 and b < y2 and d > y1
-                            for a, b, c, d in (region.box for region in result.regions))
+            planted = Box(*record["regions"][0]["box"])
+            touching += any(overlap_fraction(Box(*region.box), planted) > 0
+                            for region in result.regions)
     return {"records": str(records), "images": images, "copy_move_detected": detected,
             "copy_move_touching_the_box": touching}
 

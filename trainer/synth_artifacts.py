@@ -213,10 +213,10 @@ def clone_tiles(box: Sequence[int]) -> tuple[list[int], list[int], tuple[int, in
 def _clone(rng, array, box, scale, grey) -> None:
     x1, y1, x2, y2 = box
     patch = array[y1:y2, x1:x2]
-    (first_x1, first_y1, first_x2, first_y2), _, (dx, _) = clone_tiles(box)
+    _, _, (dx, dy) = clone_tiles(box)
     vertical_split = dx > 0  # the tiles side by side
     view = patch if vertical_split else patch.transpose(1, 0, 2)
-    tile = (first_x2 - first_x1) if vertical_split else (first_y2 - first_y1)
+    tile = max(dx, dy) - 1  # the copy sits one tile and the seam further on
     left, right = view[:, :tile], view[:, tile + 1 : 2 * tile + 1]
     if rng.random() < 0.5:
         right[...] = left
